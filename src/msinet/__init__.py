@@ -1,0 +1,8 @@
+"""msinet: stereo image super-resolution (MSINet and its peers)."""
+from .models.loading import load_model, load_weights
+from .models.weights import save_weights
+from .registry import create_model, list_models
+
+__version__ = "0.1.0"
+
+__all__ = ["create_model", "list_models", "load_model", "load_weights", "save_weights", "__version__"]

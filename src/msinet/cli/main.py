@@ -1,0 +1,61 @@
+"""`msinet` command line: one subcommand per module in msinet.cli (add_arguments / run)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> module; each module defines HELP, add_arguments(parser) and run(args) -> exit code
+COMMANDS = {
+    "models": "msinet.cli.models",
+    "upscale": "msinet.cli.upscale",
+    "eval": "msinet.cli.evaluate",
+    "prepare": "msinet.cli.prepare",
+    "train": "msinet.cli.train",
+    "stereo-eval": "msinet.cli.stereo_eval",
+    "export": "msinet.cli.export",
+}
+
+
+def _available() -> dict:
+    mods = {}
+    for name, modname in COMMANDS.items():
+        try:
+            mods[name] = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name != modname:  # a real missing dependency inside the module
+                raise
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(prog="msinet", description="Stereo image super-resolution (MSINet and peers).")
+    parser.add_argument("--version", action="version", version=f"msinet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, mod in _available().items():
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"msinet {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as exc:  # user errors: bad input, missing files, refusals to overwrite
+        print(f"msinet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

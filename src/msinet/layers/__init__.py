@@ -1,0 +1,16 @@
+"""Reusable layers: normalisation, gating, attention and cross-view fusion."""
+from .channel_attention import SimplifiedChannelAttention
+from .cross_attention import DEAM, FUSIONS, SCAM, EpipolarCrossAttention
+from .gate import SimpleGate
+from .local_pool import local_mean
+from .lska import LSKA_DECOMPOSITION, LSKAMap, MultiScaleLSKA
+from .norm import LayerNorm2d
+from .sinkhorn import sinkhorn_log
+
+__all__ = [
+    "DEAM", "FUSIONS", "SCAM", "EpipolarCrossAttention", "LayerNorm2d", "LSKA_DECOMPOSITION", "LSKAMap",
+    "MultiScaleLSKA", "SimpleGate", "SimplifiedChannelAttention", "local_mean", "sinkhorn_log",
+]
+from .mscab import MSCAB, MSCAM, SFFN  # noqa: E402
+
+__all__ += ["MSCAB", "MSCAM", "SFFN"]

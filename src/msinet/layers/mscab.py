@@ -1,0 +1,66 @@
+"""The intra-view block: a spatial-channel mixer (MSCAM) and a simple feed-forward network (SFFN).
+
+With `multiscale=False` the mixer is NAFNet's: LN -> 1x1 (C->2C) -> 3x3 depthwise -> SimpleGate ->
+simplified channel attention -> 1x1. With `multiscale=True` (MSINet's MSCAM) a multi-scale LSKA branch
+runs beside the channel attention; the two (2C) are concatenated and reduced back to C by a 1x1 conv.
+No activation function anywhere: the nonlinearity is SimpleGate's product.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .channel_attention import SimplifiedChannelAttention
+from .gate import SimpleGate
+from .lska import MultiScaleLSKA
+from .norm import LayerNorm2d
+
+
+class MSCAM(nn.Module):
+    def __init__(self, c: int, multiscale: bool = True, lska_kernels=(7, 11, 23, 35), lska_branch_of_group=None):
+        super().__init__()
+        self.norm = LayerNorm2d(c)
+        self.expand = nn.Conv2d(c, 2 * c, 1)
+        self.dwconv = nn.Conv2d(2 * c, 2 * c, 3, padding=1, groups=2 * c)
+        self.gate = SimpleGate()
+        self.sca = SimplifiedChannelAttention(c)
+        if multiscale:
+            self.msa = MultiScaleLSKA(c, lska_kernels, lska_branch_of_group)
+            self.merge = nn.Conv2d(2 * c, c, 1)
+        else:
+            self.msa = self.merge = None
+        self.project = nn.Conv2d(c, c, 1)
+        self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.gate(self.dwconv(self.expand(self.norm(x))))  # (B, C, H, W)
+        if self.msa is None:
+            y = self.sca(y)
+        else:
+            y = self.merge(torch.cat([self.sca(y), self.msa(y)], dim=1))
+        return x + self.project(y) * self.beta
+
+
+class SFFN(nn.Module):
+    def __init__(self, c: int, expand: int = 2):
+        super().__init__()
+        self.norm = LayerNorm2d(c)
+        self.expand = nn.Conv2d(c, expand * c, 1)
+        self.gate = SimpleGate()
+        self.project = nn.Conv2d(expand * c // 2, c, 1)
+        self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.project(self.gate(self.expand(self.norm(x)))) * self.gamma
+
+
+class MSCAB(nn.Module):
+    """Multi-scale spatial-channel attention block = MSCAM then SFFN (NAFBlock when multiscale=False)."""
+
+    def __init__(self, c: int, multiscale: bool = True, lska_kernels=(7, 11, 23, 35), lska_branch_of_group=None):
+        super().__init__()
+        self.mixer = MSCAM(c, multiscale, lska_kernels, lska_branch_of_group)
+        self.ffn = SFFN(c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ffn(self.mixer(x))

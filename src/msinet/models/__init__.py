@@ -1,0 +1,8 @@
+"""Model architectures; importing this package registers every named configuration."""
+from . import bicubic, stereo_sr  # noqa: F401  (architectures first)
+from . import msinet, nafssr  # noqa: F401,E402  (named configs)
+from .base import StereoSRModel
+from .bicubic import Bicubic
+from .stereo_sr import StereoBlock, StereoSRNet
+
+__all__ = ["Bicubic", "StereoBlock", "StereoSRModel", "StereoSRNet"]

@@ -1,0 +1,122 @@
+"""The stereo SR trunk shared by MSINet and NAFSSR.
+
+    left, right (B,3,h,w)
+      -> 3x3 conv per view (shared weights)                      (2B, C, h, w): both views ride in one batch
+      -> N x [ intra-view block (MSCAB / NAFBlock) -> cross-view fusion (DEAM / SCAM / none) ]
+      -> 3x3 conv to 3*s^2 channels -> PixelShuffle(s)            (2B, 3, sh, sw)
+      + bilinear upsampling of the input (global residual)
+      -> sr_left, sr_right
+
+MSINet = multi-scale MSCAM + DEAM; NAFSSR = NAFNet's block + SCAM; the paper's ablations mix the two.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..layers import DEAM, FUSIONS, MSCAB, SimplifiedChannelAttention
+from ..registry import register_arch
+from .base import StereoSRModel
+
+
+class StereoBlock(nn.Module):
+    """One intra-view block applied to both views, then (optionally) cross-view fusion."""
+
+    def __init__(self, width: int, fusion: str, multiscale: bool, lska_kernels, lska_branch_of_group,
+                 sinkhorn_iters: int):
+        super().__init__()
+        self.intra = MSCAB(width, multiscale, lska_kernels, lska_branch_of_group)
+        cls = FUSIONS[fusion]
+        self.fusion = None if cls is None else (cls(width, sinkhorn_iters) if cls is DEAM else cls(width))
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:  # (2B, C, H, W), left views first
+        feats = self.intra(feats)
+        if self.fusion is not None:
+            feats = torch.cat(self.fusion(*feats.chunk(2, dim=0)), dim=0)
+        return feats
+
+
+@register_arch("stereo_sr")
+class StereoSRNet(StereoSRModel):
+    """Configurable stereo SR network; see the registry (msinet_*, nafssr_*) for the published settings.
+
+    tlsc_window: test-time local statistics window (h, w) in LR pixels, used at inference only
+    (model.eval()); None keeps global pooling. The default (45, 135) is 1.5x the 30x90 training patch.
+    """
+
+    def __init__(self, scale: int = 4, width: int = 64, num_blocks: int = 32, fusion: str = "deam",
+                 multiscale: bool = True, lska_kernels=(7, 11, 23, 35), lska_branch_of_group=None,
+                 sinkhorn_iters: int = 10, drop_path_rate: float = 0.1, tlsc_window=(45, 135)):
+        super().__init__(scale)
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
+        if width <= 0 or num_blocks <= 0:
+            raise ValueError(f"width and num_blocks must be positive, got {width} and {num_blocks}")
+        if not 0.0 <= drop_path_rate < 1.0:
+            raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
+        if sinkhorn_iters < 1:
+            raise ValueError(f"sinkhorn_iters must be at least 1, got {sinkhorn_iters}")
+        lska_kernels = tuple(lska_kernels)
+        lska_branch_of_group = None if lska_branch_of_group is None else tuple(lska_branch_of_group)
+        self._config = dict(scale=scale, width=width, num_blocks=num_blocks, fusion=fusion, multiscale=multiscale,
+                            lska_kernels=list(lska_kernels),
+                            lska_branch_of_group=None if lska_branch_of_group is None else list(lska_branch_of_group),
+                            sinkhorn_iters=sinkhorn_iters, drop_path_rate=drop_path_rate,
+                            tlsc_window=None if tlsc_window is None else list(tlsc_window))
+        self.drop_path_rate = drop_path_rate
+        self.intro = nn.Conv2d(3, width, 3, padding=1)
+        self.blocks = nn.ModuleList(
+            StereoBlock(width, fusion, multiscale, lska_kernels, lska_branch_of_group, sinkhorn_iters)
+            for _ in range(num_blocks))
+        self.head = nn.Sequential(nn.Conv2d(width, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
+        self.set_tlsc(tlsc_window)
+
+    def set_tlsc(self, window) -> None:
+        """Test-time local statistics window (h, w) in LR pixels, or None for global pooling."""
+        if window is not None:
+            window = tuple(int(v) for v in window)
+            if len(window) != 2 or min(window) < 1:
+                raise ValueError(f"tlsc_window must be two positive integers (h, w), got {window}")
+        self._config["tlsc_window"] = None if window is None else list(window)
+        for m in self.modules():
+            if isinstance(m, SimplifiedChannelAttention):
+                m.local_window = window
+
+    @property
+    def fusions(self) -> list[nn.Module]:
+        return [b.fusion for b in self.blocks if b.fusion is not None]
+
+    @contextmanager
+    def keep_transport_plans(self):
+        """Within the block, every DEAM keeps its last plan in `.last_plan` (B, H, W_left, W_right)."""
+        deams = [f for f in self.fusions if isinstance(f, DEAM)]
+        for d in deams:
+            d.keep_plan = True
+        try:
+            yield deams
+        finally:
+            for d in deams:
+                d.keep_plan = False
+
+    def _run_block(self, block: StereoBlock, feats: torch.Tensor) -> torch.Tensor:
+        p = self.drop_path_rate
+        if not self.training or p == 0.0:
+            return block(feats)
+        # stochastic depth: the whole block (both views, whole batch) is skipped with probability p
+        if torch.rand(()) < p:
+            return feats
+        return feats + (block(feats) - feats) / (1.0 - p)
+
+    def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.check_inputs(left, right)
+        x = torch.cat([left, right], dim=0)  # (2B, 3, h, w)
+        base = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        feats = self.intro(x)
+        for block in self.blocks:
+            feats = self._run_block(block, feats)
+        out = self.head(feats) + base
+        sr_left, sr_right = out.chunk(2, dim=0)
+        return sr_left, sr_right

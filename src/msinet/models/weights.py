@@ -1,0 +1,71 @@
+"""Saving and loading weights as safetensors, with the model's config embedded in the file's metadata."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+CONFIG_KEY = "msinet_config"
+
+
+class WeightsError(ValueError):
+    """A weights file that cannot be used: the message names the file and the first problem."""
+
+
+def save_weights(model: nn.Module, path, overwrite: bool = False, extra_metadata: dict | None = None) -> Path:
+    """Write the model's weights and config to `path` (.safetensors); never replaces an existing file
+    unless overwrite=True, and writes through a temporary file so a crash leaves no half-written file."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; refusing to overwrite it")
+    metadata = {CONFIG_KEY: json.dumps(getattr(model, "config", {}))}
+    metadata.update({k: str(v) for k, v in (extra_metadata or {}).items()})
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+    return path
+
+
+def read_safetensors(path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(state dict, metadata) of a safetensors file; a damaged file raises WeightsError naming it."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # safetensors raises several types for damaged files
+        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
+    return state, metadata
+
+
+def config_of(metadata: dict, path) -> dict | None:
+    raw = metadata.get(CONFIG_KEY)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        raise WeightsError(f"{path}: the embedded model config is not valid JSON") from None
+
+
+def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source) -> None:
+    """Load `state` into `model`, failing with one line naming the first key that does not fit."""
+    own = model.state_dict()
+    for key, value in state.items():
+        if key not in own:
+            raise WeightsError(f"{source}: unexpected key {key!r} (not in {type(model).__name__})")
+        if tuple(own[key].shape) != tuple(value.shape):
+            raise WeightsError(f"{source}: key {key!r} has shape {tuple(value.shape)}, "
+                               f"the model expects {tuple(own[key].shape)}")
+    for key in own:
+        if key not in state:
+            raise WeightsError(f"{source}: missing key {key!r}")
+    model.load_state_dict(state, strict=True)

@@ -1,0 +1,83 @@
+"""A registry of named model configurations (timm-style): a name maps to an architecture and its arguments."""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    arch: str
+    kwargs: dict = field(default_factory=dict)
+    description: str = ""
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+_ARCHS: dict[str, Callable[..., torch.nn.Module]] = {}
+
+
+def register_arch(name: str):
+    """Register a model class under an architecture name (used to rebuild models from saved configs)."""
+
+    def wrap(cls):
+        _ARCHS[name] = cls
+        cls.arch_name = name
+        return cls
+
+    return wrap
+
+
+def register_model(name: str, arch: str, description: str = "", **kwargs) -> None:
+    if name in _REGISTRY:
+        raise ValueError(f"model {name!r} is registered twice")
+    if arch not in _ARCHS:
+        raise ValueError(f"model {name!r}: unknown architecture {arch!r}")
+    _REGISTRY[name] = ModelEntry(name, arch, dict(kwargs), description)
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Names of the registered models, sorted; `pattern` is an optional fnmatch filter like 'msinet_*'."""
+    from fnmatch import fnmatch
+
+    from . import models  # noqa: F401  (registers the built-in models)
+
+    return sorted(n for n in _REGISTRY if pattern is None or fnmatch(n, pattern))
+
+
+def get_entry(name: str) -> ModelEntry:
+    from . import models  # noqa: F401
+
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+def build_arch(arch: str, **kwargs) -> torch.nn.Module:
+    """Instantiate an architecture by name, naming the first unknown argument if any."""
+    from . import models  # noqa: F401
+
+    if arch not in _ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(_ARCHS))}")
+    cls = _ARCHS[arch]
+    accepted = inspect.signature(cls.__init__).parameters
+    for key in kwargs:
+        if key not in accepted:
+            raise ValueError(f"{arch}: unknown option {key!r}; options: {', '.join(k for k in accepted if k != 'self')}")
+    return cls(**kwargs)
+
+
+def create_model(name: str, **overrides) -> torch.nn.Module:
+    """Build the named model with randomly initialised weights; `overrides` replace config values.
+
+    >>> model = create_model("msinet_x4", num_blocks=4)
+    >>> sr_left, sr_right = model(left, right)   # (B,3,h,w) in [0,1] -> (B,3,4h,4w)
+    """
+    entry = get_entry(name)
+    kwargs = {**entry.kwargs, **overrides}
+    model = build_arch(entry.arch, **kwargs)
+    model.model_name = name
+    return model
