@@ -59,13 +59,13 @@ def config_of(metadata: dict, path) -> dict | None:
 def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source) -> None:
     """Load `state` into `model`, failing with one line naming the first key that does not fit."""
     own = model.state_dict()
-    for key, value in state.items():
-        if key not in own:
-            raise WeightsError(f"{source}: unexpected key {key!r} (not in {type(model).__name__})")
-        if tuple(own[key].shape) != tuple(value.shape):
-            raise WeightsError(f"{source}: key {key!r} has shape {tuple(value.shape)}, "
-                               f"the model expects {tuple(own[key].shape)}")
-    for key in own:
+    for key, expected in own.items():  # in the model's own (structural) order
         if key not in state:
             raise WeightsError(f"{source}: missing key {key!r}")
+        if tuple(expected.shape) != tuple(state[key].shape):
+            raise WeightsError(f"{source}: key {key!r} has shape {tuple(state[key].shape)}, "
+                               f"the model expects {tuple(expected.shape)}")
+    for key in state:
+        if key not in own:
+            raise WeightsError(f"{source}: unexpected key {key!r} (not in {type(model).__name__})")
     model.load_state_dict(state, strict=True)
