@@ -6,3 +6,15 @@ from .registry import create_model, list_models
 __version__ = "0.1.0"
 
 __all__ = ["create_model", "list_models", "load_model", "load_weights", "save_weights", "__version__"]
+
+
+def __getattr__(name):  # lazy: keep `import msinet` light
+    if name == "imresize":
+        from .data.imresize import imresize
+
+        return imresize
+    if name == "metrics":
+        import importlib
+
+        return importlib.import_module(".metrics", __name__)
+    raise AttributeError(f"module 'msinet' has no attribute {name!r}")
