@@ -139,3 +139,15 @@ def test_transport_plans_are_exposed_on_request():
             model(left, right)
     assert len(deams) == 2 and all(d.last_plan.shape == (1, 5, 9, 9) for d in deams)
     assert not any(d.keep_plan for d in deams)
+
+
+def test_parameter_breakdown_and_models_command(capsys):
+    from msinet.cli.main import main
+    from msinet.models.summary import parameter_breakdown
+
+    rows = dict(parameter_breakdown(msinet.create_model("msinet_x4")))
+    assert rows["total"] == 2_042_672 and rows["fusion (DEAM)"] == 32 * 17_024
+    assert main(["models", "nafssr_t", "--breakdown"]) == 0
+    assert "460,656" in capsys.readouterr().out
+    assert main(["models", "nothing_like_this*"]) == 2
+    assert "no registered model matches" in capsys.readouterr().err
