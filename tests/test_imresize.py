@@ -100,3 +100,22 @@ def test_bad_input_raises_clear_errors():
         imresize(np.zeros((8, 8), np.int32), 0.5)
     with pytest.raises(ValueError, match=r"\(B,C,H,W\)"):
         imresize_torch(torch.zeros(3, 8, 8), 0.5)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_bicubic_model_is_matlab_bicubic(scale):
+    """The bicubic_x* baseline rows upsample with MATLAB's bicubic, per view, not torch's a = -0.75 kernel."""
+    import msinet
+
+    model = msinet.create_model(f"bicubic_x{scale}").eval()
+    rng = np.random.default_rng(scale)
+    left, right = (rng.uniform(0, 1, size=(24, 30, 3)) for _ in range(2))
+    to_t = lambda a: torch.from_numpy(a.transpose(2, 0, 1))[None].float()  # noqa: E731
+    with torch.no_grad():
+        sr_l, sr_r = model(to_t(left), to_t(right))
+    for sr, lr in ((sr_l, left), (sr_r, right)):
+        ours = sr[0].permute(1, 2, 0).double().numpy()
+        np.testing.assert_allclose(ours, imresize(lr, scale), atol=1e-5)
+        m = 2 * scale + 1  # interior: also equal to Pillow's independent a = -0.5 resampler
+        ref = _pillow_float(lr[..., 0], (30 * scale, 24 * scale))
+        np.testing.assert_allclose(ours[m:-m, m:-m, 0], ref[m:-m, m:-m], atol=1e-4)
