@@ -1,0 +1,237 @@
+"""Stereo SR test sets in the layouts the community ships, and any folder of stereo pairs.
+
+Layouts recognised (first match wins), for a set folder ROOT:
+  ipassr   ROOT/hr/<scene>/hr0.png, hr1.png  [+ ROOT/lr_x<s>/<scene>/lr0.png, lr1.png]   (iPASSR, NAFSSR, MSINet)
+  folders  ROOT/left/* + ROOT/right/*  (also KITTI's colored_0 + colored_1, image_2 + image_3), same file names
+  suffix   ROOT/<name>_L.<ext> + ROOT/<name>_R.<ext>                                     (Flickr1024)
+  scenes   ROOT/<scene>/{left,right}.*, {hr0,hr1}.*, {im0,im1}.* or {view1,view5}.*, at any depth, and
+           <name>_L / <name>_R files inside sub-folders                                 (msinet's shared data)
+HR views are cropped to a multiple of the scale. LR views come from the files where the layout has them (they
+win), else from MATLAB-exact bicubic downscaling of the cropped HR, cached on disk so later runs read them.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .image_io import IMAGE_SUFFIXES, load_pair, mod_crop, write_image
+from .imresize import imresize
+
+IN_FOLDER_NAMES = (("left", "right"), ("hr0", "hr1"), ("im0", "im1"), ("view1", "view5"))
+FOLDER_PAIRS = (("left", "right"), ("colored_0", "colored_1"), ("image_2", "image_3"))
+BENCHMARKS = ("KITTI2012", "KITTI2015", "Middlebury", "Flickr1024")
+LAYOUT_HELP = ("hr/<scene>/hr0.png+hr1.png, left/ + right/ folders, <name>_L.png + <name>_R.png files, "
+               "or <scene>/left.png + right.png folders")
+
+
+@dataclass(frozen=True)
+class PairFiles:
+    name: str
+    hr_left: Path
+    hr_right: Path
+    lr_left: Path | None = None
+    lr_right: Path | None = None
+
+
+@dataclass
+class StereoSample:
+    name: str
+    lr_left: np.ndarray   # uint8 (h, w, 3)
+    lr_right: np.ndarray
+    hr_left: np.ndarray   # uint8 (s*h, s*w, 3), mod-cropped
+    hr_right: np.ndarray
+    lr_source: str        # "files" | "imresize" | "cache"
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _find_stem(folder: Path, stem: str) -> Path | None:
+    for suffix in IMAGE_SUFFIXES:
+        for candidate in (folder / f"{stem}{suffix}", folder / f"{stem}{suffix.upper()}"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _in_folder_pair(folder: Path) -> tuple[Path, Path] | None:
+    """(left, right) named like a pair inside `folder`; raises where only one view of a pair is there."""
+    for l_stem, r_stem in IN_FOLDER_NAMES:
+        left, right = _find_stem(folder, l_stem), _find_stem(folder, r_stem)
+        if left and right:
+            return left, right
+        if left or right:
+            missing = r_stem if left else l_stem
+            raise ValueError(f"{folder}: found {(left or right).name} but no '{missing}' view")
+    return None
+
+
+def _suffix_pairs(folder: Path, prefix: str = "") -> list[PairFiles]:
+    """<name>_L.* / <name>_R.* files in one folder."""
+    files = _images(folder)
+    lefts = {p.stem[:-2]: p for p in files if p.stem.endswith("_L")}
+    rights = {p.stem[:-2]: p for p in files if p.stem.endswith("_R")}
+    unmatched = sorted(set(lefts) ^ set(rights))
+    if unmatched:
+        name = unmatched[0]
+        have, miss = ("_L", "_R") if name in lefts else ("_R", "_L")
+        raise ValueError(f"{folder}: {name}{have} has no {name}{miss} view ({len(unmatched)} unmatched)")
+    return [PairFiles(prefix + n, lefts[n], rights[n]) for n in sorted(lefts)]
+
+
+def _ipassr_pairs(root: Path, scale: int) -> list[PairFiles]:
+    pairs = []
+    lr_root = root / f"lr_x{scale}"
+    for scene in sorted(p for p in (root / "hr").iterdir() if p.is_dir()):
+        hr = (_find_stem(scene, "hr0"), _find_stem(scene, "hr1"))
+        if not all(hr):
+            raise ValueError(f"{scene}: needs hr0.png and hr1.png, missing {'hr0' if hr[0] is None else 'hr1'}")
+        lr = (None, None)
+        if (lr_root / scene.name).is_dir():
+            lr = (_find_stem(lr_root / scene.name, "lr0"), _find_stem(lr_root / scene.name, "lr1"))
+            if not all(lr):
+                raise ValueError(f"{lr_root / scene.name}: needs lr0.png and lr1.png, one is missing")
+        pairs.append(PairFiles(scene.name, hr[0], hr[1], lr[0], lr[1]))
+    return pairs
+
+
+def _folder_pairs(left_dir: Path, right_dir: Path) -> list[PairFiles]:
+    lefts = {p.name: p for p in _images(left_dir)}
+    rights = {p.name: p for p in _images(right_dir)}
+    unmatched = sorted(set(lefts) ^ set(rights))
+    if unmatched:
+        where = right_dir if unmatched[0] in lefts else left_dir
+        raise ValueError(f"{unmatched[0]} has no counterpart in {where} ({len(unmatched)} unmatched files)")
+    return [PairFiles(Path(n).stem, lefts[n], rights[n]) for n in sorted(lefts)]
+
+
+def _scene_pairs(root: Path) -> list[PairFiles]:
+    pairs = []
+    for folder in sorted([root, *(p for p in root.rglob("*") if p.is_dir())]):
+        rel = folder.relative_to(root).as_posix()
+        found = _in_folder_pair(folder)
+        if found:
+            pairs.append(PairFiles(rel if rel != "." else root.name, *found))
+        pairs.extend(_suffix_pairs(folder, "" if rel == "." else rel + "/"))
+    return pairs
+
+
+def discover_pairs(root, scale: int = 4) -> tuple[str, list[PairFiles]]:
+    """(layout name, sorted pairs) of a set folder; raises with a clear message where nothing usable is found."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data folder not found: {root}")
+    if (root / "hr").is_dir():
+        layout, pairs = "ipassr", _ipassr_pairs(root, scale)
+    else:
+        layout, pairs = None, []
+        for l_name, r_name in FOLDER_PAIRS:
+            if (root / l_name).is_dir() and (root / r_name).is_dir():
+                layout, pairs = "folders", _folder_pairs(root / l_name, root / r_name)
+                break
+            if (root / l_name).is_dir() != (root / r_name).is_dir():
+                have, miss = (l_name, r_name) if (root / l_name).is_dir() else (r_name, l_name)
+                raise ValueError(f"{root}: has a {have}/ folder but no {miss}/ folder")
+        if layout is None:
+            layout, pairs = "scenes", _scene_pairs(root)
+    if not pairs:
+        raise ValueError(f"no stereo pairs found in {root} (expected {LAYOUT_HELP})")
+    return layout, pairs
+
+
+def default_cache_dir() -> Path:
+    """Where generated LR views are cached: $MSINET_CACHE or ~/.cache/msinet, then lr/."""
+    base = os.environ.get("MSINET_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "msinet"
+    return Path(base) / "lr"
+
+
+class StereoSet:
+    """A test set: `len(s)`, `s[i]` -> StereoSample with uint8 LR and (mod-cropped) HR views of pair i."""
+
+    def __init__(self, root, scale: int = 4, name: str | None = None, cache_dir=None, use_cache: bool = True):
+        if scale not in (2, 3, 4):
+            raise ValueError(f"scale must be 2, 3 or 4, got {scale!r}")
+        self.root = Path(root)
+        self.scale = scale
+        self.name = name or self.root.name
+        self.layout, self.pairs = discover_pairs(self.root, scale)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.use_cache = use_cache
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> StereoSample:
+        files = self.pairs[index]
+        hr_left, hr_right = load_pair(files.hr_left, files.hr_right)
+        hr_left, hr_right = mod_crop(hr_left, self.scale), mod_crop(hr_right, self.scale)
+        if hr_left.shape[0] < self.scale or hr_left.shape[1] < self.scale:
+            raise ValueError(f"{files.hr_left}: {hr_left.shape[1]}x{hr_left.shape[0]} is too small for x{self.scale}")
+        want = (hr_left.shape[0] // self.scale, hr_left.shape[1] // self.scale, 3)
+        if files.lr_left is not None:
+            lr_left, lr_right = load_pair(files.lr_left, files.lr_right)
+            if lr_left.shape != want:
+                raise ValueError(f"{files.lr_left}: LR is {lr_left.shape[1]}x{lr_left.shape[0]} but the HR "
+                                 f"{files.hr_left.name} at x{self.scale} needs {want[1]}x{want[0]}")
+            return StereoSample(files.name, lr_left, lr_right, hr_left, hr_right, "files")
+        lr_left, lr_right, source = self._made_lr(files, hr_left, hr_right)
+        return StereoSample(files.name, lr_left, lr_right, hr_left, hr_right, source)
+
+    def _cache_paths(self, files: PairFiles) -> tuple[Path, Path]:
+        # keyed by the HR files' absolute paths, sizes and mtimes: edited HR files get fresh LR
+        key = hashlib.sha1()
+        for p in (files.hr_left, files.hr_right):
+            st = p.stat()
+            key.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in files.name)[-60:]
+        folder = self.cache_dir / f"x{self.scale}"
+        digest = key.hexdigest()[:16]
+        return folder / f"{stem}-{digest}-L.png", folder / f"{stem}-{digest}-R.png"
+
+    def _made_lr(self, files: PairFiles, hr_left, hr_right):
+        paths = self._cache_paths(files) if self.use_cache else None
+        if paths and paths[0].is_file() and paths[1].is_file():
+            try:
+                lr_left, lr_right = load_pair(*paths)
+                if lr_left.shape == (hr_left.shape[0] // self.scale, hr_left.shape[1] // self.scale, 3):
+                    return lr_left, lr_right, "cache"
+            except ValueError:
+                pass  # a damaged cache entry is simply remade
+        lr_left, lr_right = imresize(hr_left, 1 / self.scale), imresize(hr_right, 1 / self.scale)
+        if paths:
+            try:
+                for path, img in zip(paths, (lr_left, lr_right)):
+                    write_image(path, img, overwrite=True)  # our own cache file, never a user's
+            except OSError:
+                pass  # a read-only cache only costs time
+        return lr_left, lr_right, "imresize"
+
+
+def find_set_folder(data_root, set_name: str) -> Path:
+    """The folder of a named set under data_root (also under data_root/test/, case-insensitive);
+    'custom' (or '.') is data_root itself."""
+    root = Path(data_root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data folder not found: {root}")
+    if set_name in ("custom", "."):
+        return root
+    for base in (root, root / "test", root / "Test"):
+        if not base.is_dir():
+            continue
+        for child in base.iterdir():
+            if child.is_dir() and child.name.lower() == set_name.lower():
+                return child
+    found = sorted(p.name for p in root.iterdir() if p.is_dir())
+    raise FileNotFoundError(f"set {set_name!r} not found in {root} (folders there: {', '.join(found) or 'none'}; "
+                            "use --sets custom to evaluate the folder itself)")
+
+
+def open_set(data_root, set_name: str, scale: int = 4, cache_dir=None, use_cache: bool = True) -> StereoSet:
+    folder = find_set_folder(data_root, set_name)
+    name = Path(data_root).name if set_name in ("custom", ".") else folder.name
+    return StereoSet(folder, scale, name=name, cache_dir=cache_dir, use_cache=use_cache)
