@@ -12,8 +12,9 @@ What MATLAB does, and what we reproduce:
   pass is rounded and saturated to uint8 (imresizemex returns the input class), so the intermediate rounding
   of the two-pass resize is part of the exact result.
 
-Each 1-D pass is a (out_len, in_len) matrix built once per size, so both paths are plain matrix products:
-batched and GPU-capable in torch.
+Each 1-D pass has a fixed number of taps per output pixel (4 enlarging, 4/scale + 2 shrinking), computed once
+per size: numpy applies them as a sparse matrix, torch as one gather + multiply-add per tap (batched, on any
+device, memory proportional to the output).
 """
 from __future__ import annotations
 
@@ -44,8 +45,8 @@ def output_length(in_len: int, scale: float) -> int:
 
 
 @lru_cache(maxsize=64)
-def resize_matrix(in_len: int, out_len: int, scale: float, antialias: bool = True) -> np.ndarray:
-    """(out_len, in_len) float64 matrix M with out = M @ in along one dimension (MATLAB's contributions)."""
+def contributions(in_len: int, out_len: int, scale: float, antialias: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """MATLAB's contributions(): 0-based source indices and weights, both (out_len, taps)."""
     if in_len < 1 or out_len < 1:
         raise ValueError(f"cannot resize a length-{in_len} dimension to length {out_len}")
     shrink = scale < 1 and antialias
@@ -59,8 +60,14 @@ def resize_matrix(in_len: int, out_len: int, scale: float, antialias: bool = Tru
     w = scale * cubic(scale * dist) if shrink else cubic(dist)
     w = w / w.sum(axis=1, keepdims=True)
     src = np.clip(idx.astype(np.int64) - 1, 0, in_len - 1)  # replicate the edge pixel (0-based now)
+    return src, w
+
+
+def resize_matrix(in_len: int, out_len: int, scale: float, antialias: bool = True) -> np.ndarray:
+    """(out_len, in_len) float64 matrix M with out = M @ in along one dimension."""
+    src, w = contributions(in_len, out_len, scale, antialias)
     mat = np.zeros((out_len, in_len), dtype=np.float64)
-    np.add.at(mat, (np.repeat(np.arange(out_len), taps), src.ravel()), w.ravel())
+    np.add.at(mat, (np.repeat(np.arange(out_len), src.shape[1]), src.ravel()), w.ravel())
     return mat
 
 
@@ -123,9 +130,23 @@ def imresize_torch(x, scale, antialias: bool = True):
     for axis, in_len, out_len, s in _plan(tuple(x.shape[-2:]), scale):
         if in_len == out_len and s == 1:
             continue
-        mat = torch.from_numpy(resize_matrix(in_len, out_len, s, antialias)).to(device=x.device, dtype=x.dtype)
-        if axis == 0:  # (out_h, H) @ (B,C,H,W) -> (B,C,out_h,W)
-            out = torch.matmul(mat, out)
-        else:  # (B,C,H,W) @ (W, out_w) -> (B,C,H,out_w)
-            out = torch.matmul(out, mat.t())
+        src, w = contributions(in_len, out_len, s, antialias)
+        if axis == 0:
+            out = _resize_rows(out, src, w)
+        else:  # gathers along the last dim are slow: resize the rows of the transposed tensor
+            out = _resize_rows(out.transpose(-2, -1).contiguous(), src, w).transpose(-2, -1).contiguous()
     return out
+
+
+def _resize_rows(x, src: np.ndarray, w: np.ndarray):
+    """Resize dim -2 of x (..., in_len, W) -> (..., out_len, W): one gather + multiply-add per tap, so memory
+    stays at the output size."""
+    import torch
+
+    src_t = torch.from_numpy(src).to(x.device)
+    w_t = torch.from_numpy(w).to(device=x.device, dtype=x.dtype)
+    acc = None
+    for k in range(src.shape[1]):
+        term = x.index_select(-2, src_t[:, k]) * w_t[:, k, None]
+        acc = term if acc is None else acc + term
+    return acc

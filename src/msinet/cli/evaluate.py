@@ -1,0 +1,117 @@
+"""`msinet eval`: score a model on stereo SR benchmarks under the literature's protocols."""
+from __future__ import annotations
+
+HELP = "evaluate a model on stereo SR test sets (PSNR/SSIM under selectable protocols)"
+DEFAULT_SETS = "KITTI2012,KITTI2015,Middlebury,Flickr1024"
+
+
+def add_arguments(p):
+    p.add_argument("--model", default=None, help="registry name or weights file (.safetensors/.pth); "
+                                                 "default: the packaged default model")
+    p.add_argument("--data", required=True, help="folder holding the sets (or, with --sets custom, the set itself)")
+    p.add_argument("--sets", default=DEFAULT_SETS,
+                   help=f"comma-separated set folders under --data (default {DEFAULT_SETS}); 'custom' = --data itself")
+    p.add_argument("--scale", type=int, default=None, help="2, 3 or 4 (default: the model's scale)")
+    p.add_argument("--protocol", default="stereo",
+                   help="a protocol name, several joined by ';', 'all', or 'color=y,shave=s,views=left,window=gaussian' "
+                        "(names: stereo, stereo-pooled, stereo-gaussian, left, left-crop64, y-shave, y-shave-left)")
+    p.add_argument("--self-ensemble", nargs="?", const="x4", default="off", choices=["off", "x4", "x8"],
+                   help="average over flips (x4: vertical flip, horizontal flip + view swap; x8 adds transposes, "
+                        "which break epipolar geometry). Bare flag = x4")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps")
+    p.add_argument("--out", default="eval_results", help="folder for the CSV and JSON (default eval_results)")
+    p.add_argument("--save-sr", default=None, metavar="DIR", help="also write the super-resolved views here")
+    p.add_argument("--overwrite", action="store_true", help="replace existing result files / SR images")
+    p.add_argument("--no-bicubic", action="store_true", help="skip the bicubic baseline row")
+    p.add_argument("--limit", type=int, default=None, help="only the first N pairs of each set")
+    p.add_argument("--cache-dir", default=None, help="where generated LR views are cached (default ~/.cache/msinet/lr)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the LR cache")
+    p.add_argument("--verbose", "-v", action="store_true", help="per-image rows")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda requested but CUDA is not available")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("--device mps requested but MPS is not available")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device must be auto, cpu, cuda[:N] or mps, got {name!r}") from None
+
+
+def _method_name(spec, model) -> str:
+    from pathlib import Path
+
+    if spec is None:
+        return getattr(model, "model_name", None) or "default"
+    return Path(spec).stem if ("/" in spec or spec.endswith((".safetensors", ".pth", ".pt"))) else spec
+
+
+def run(args) -> int:
+    import sys
+    from pathlib import Path
+
+    import msinet
+    from ..data.image_io import write_image
+    from ..data.stereo_sets import open_set
+    from ..eval.report import format_set_table, results_dict, write_csv, write_json
+    from ..eval.runner import evaluate_set
+    from ..metrics.protocols import parse_protocols
+
+    protocols = parse_protocols(args.protocol)
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    device = _device(args.device)
+    model = msinet.load_model(args.model).to(device).eval()
+    scale = args.scale or model.scale
+    if scale != model.scale:
+        raise ValueError(f"--scale {scale} but the model {args.model or ''} upscales x{model.scale}")
+    method = _method_name(args.model, model) + ("" if args.self_ensemble == "off" else f" +SE{args.self_ensemble}")
+    set_names = [s.strip() for s in args.sets.split(",") if s.strip()]
+    if not set_names:
+        raise ValueError("--sets is empty")
+    sets = [open_set(args.data, name, scale, cache_dir=args.cache_dir, use_cache=not args.no_cache)
+            for name in set_names]  # all sets found before any long run starts
+    out = Path(args.out)
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in method.replace(" +SE", "_se"))
+    csv_path, json_path = out / f"{stem}_x{scale}.csv", out / f"{stem}_x{scale}.json"
+    for path in (csv_path, json_path):
+        if path.exists() and not args.overwrite:
+            raise FileExistsError(f"{path} exists (pass --overwrite to replace it)")
+    baseline = None if args.no_bicubic else msinet.create_model(f"bicubic_x{scale}").to(device).eval()
+
+    all_results = []
+    for stereo_set in sets:
+        if args.limit:
+            stereo_set.pairs = stereo_set.pairs[: args.limit]
+        save = None
+        if args.save_sr:
+            folder = Path(args.save_sr) / stereo_set.name
+
+            def save(sample, sr_l, sr_r, folder=folder):
+                for view, img in (("L", sr_l), ("R", sr_r)):
+                    write_image(folder / f"{sample.name.replace('/', '_')}_{view}.png", img, args.overwrite)
+        set_results = [evaluate_set(model, stereo_set, protocols, device, args.self_ensemble, method,
+                                    progress=not args.quiet, on_output=save)]
+        if baseline is not None:
+            set_results.append(evaluate_set(baseline, stereo_set, protocols, device, "off", f"bicubic_x{scale}",
+                                            progress=not args.quiet))
+        sources = {stereo_set[i].lr_source for i in range(min(1, len(stereo_set)))}
+        lr_note = "from files" if sources == {"files"} else "made with MATLAB-exact bicubic"
+        print(format_set_table(set_results, protocols, len(stereo_set), lr_note, args.verbose))
+        print()
+        all_results.extend(set_results)
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(csv_path, all_results)
+    meta = {"model": args.model, "method": method, "scale": scale, "self_ensemble": args.self_ensemble,
+            "device": str(device), "data": str(Path(args.data).resolve()), "msinet_version": msinet.__version__}
+    write_json(json_path, results_dict(all_results, protocols, meta))
+    print(f"wrote {csv_path} and {json_path}", file=sys.stderr)
+    return 0
