@@ -23,6 +23,7 @@ def add_arguments(p):
     p.add_argument("--save-sr", default=None, metavar="DIR", help="also write the super-resolved views here")
     p.add_argument("--overwrite", action="store_true", help="replace existing result files / SR images")
     p.add_argument("--no-bicubic", action="store_true", help="skip the bicubic baseline row")
+    p.add_argument("--only", default=None, metavar="PATTERN", help="only pairs whose name matches this fnmatch pattern")
     p.add_argument("--limit", type=int, default=None, help="only the first N pairs of each set")
     p.add_argument("--cache-dir", default=None, help="where generated LR views are cached (default ~/.cache/msinet/lr)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the LR cache")
@@ -54,6 +55,7 @@ def _method_name(spec, model) -> str:
 
 
 def run(args) -> int:
+    import fnmatch
     import sys
     from pathlib import Path
 
@@ -88,6 +90,10 @@ def run(args) -> int:
 
     all_results = []
     for stereo_set in sets:
+        if args.only:
+            stereo_set.pairs = [p for p in stereo_set.pairs if fnmatch.fnmatch(p.name, args.only)]
+            if not stereo_set.pairs:
+                raise ValueError(f"no pair of {stereo_set.name} matches --only {args.only!r}")
         if args.limit:
             stereo_set.pairs = stereo_set.pairs[: args.limit]
         save = None

@@ -54,7 +54,8 @@ def ensemble_forward(model, left: torch.Tensor, right: torch.Tensor, mode: str =
     flags_list = transforms(mode)
     for flags in flags_list:
         sl, sr = model(*_apply(flags, left, right))
-        sl, sr = _undo(flags, sl.float(), sr.float())
+        acc_dtype = torch.promote_types(sl.dtype, torch.float32)  # half outputs are summed in float32
+        sl, sr = _undo(flags, sl.to(acc_dtype), sr.to(acc_dtype))
         acc_l = sl if acc_l is None else acc_l + sl
         acc_r = sr if acc_r is None else acc_r + sr
     return acc_l / len(flags_list), acc_r / len(flags_list)
