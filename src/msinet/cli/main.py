@@ -14,6 +14,7 @@ COMMANDS = {
     "train": "msinet.cli.train",
     "stereo-eval": "msinet.cli.stereo_eval",
     "export": "msinet.cli.export",
+    "convert": "msinet.cli.convert",
 }
 
 
