@@ -115,3 +115,36 @@ def test_image_io_converts_16bit_gray_rgba_and_rejects_corrupt_files(tmp_path):
         read_image(tmp_path / "bad.png")
     with pytest.raises(FileNotFoundError):
         load_pair(tmp_path / "nope.png", tmp_path / "a.png")
+
+
+def test_prepare_cli_converts_raw_downloads_and_eval_reads_them(tmp_path, capsys):
+    from msinet.cli.main import main
+
+    raw = tmp_path / "raw"
+    for i in (1, 2):
+        _save(raw / "Flickr1024" / "Train" / f"000{i}_L.png", _img(i, 120, 400))
+        _save(raw / "Flickr1024" / "Train" / f"000{i}_R.png", _img(i + 5, 120, 400))
+    _save(raw / "Flickr1024" / "Test" / "0001_L.png", _img(7, 33, 50))
+    _save(raw / "Flickr1024" / "Test" / "0001_R.png", _img(8, 33, 50))
+    _save(raw / "MiddEval" / "Motorcycle" / "im0.png", _img(9, 90, 200))
+    _save(raw / "MiddEval" / "Motorcycle" / "im1.png", _img(10, 90, 200))
+    out = tmp_path / "prepared"
+    assert main(["prepare", str(raw), "-o", str(out), "--patches"]) == 0
+    log = capsys.readouterr().out
+    assert "found Flickr1024-train: 2 pairs" in log and "found Middlebury: 1 pairs" in log
+    assert "missing KITTI2012" in log and "missing KITTI2015" in log
+    hr = read_image(out / "test" / "Flickr1024" / "hr" / "0001" / "hr0.png")
+    np.testing.assert_array_equal(hr, _img(7, 33, 50)[:32, :48])
+    np.testing.assert_array_equal(read_image(out / "test" / "Flickr1024" / "lr_x4" / "0001" / "lr0.png"),
+                                  imresize(hr, 1 / 4))
+    mid = read_image(out / "train" / "middlebury_Motorcycle" / "hr0.png")
+    np.testing.assert_array_equal(mid, imresize(_img(9, 90, 200), 1 / 2))  # Middlebury halved for training
+    assert (out / "train" / "flickr1024_0002" / "hr1.png").is_file()
+    assert len(list((out / "patches_x4").iterdir())) == 2 * 1 * 1  # 30x100 LR: one 30x90 patch per pair
+    patch = out / "patches_x4" / "000000"
+    assert read_image(patch / "lr0.png").shape == (30, 90, 3) and read_image(patch / "hr1.png").shape == (120, 360, 3)
+    s = open_set(out / "test", "Flickr1024", 4, use_cache=False)
+    assert s.layout == "ipassr" and s[0].lr_source == "files"
+    assert main(["prepare", str(raw), "-o", str(out)]) == 2  # refuses to write into its earlier output
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["prepare", str(tmp_path / "nothing"), "-o", str(out)]) == 2
