@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .norm import LayerNorm2d
-from .sinkhorn import sinkhorn_log
+from .sinkhorn import sinkhorn
 
 
 class EpipolarCrossAttention(nn.Module):
@@ -68,7 +68,7 @@ class DEAM(EpipolarCrossAttention):
         self.last_plan: torch.Tensor | None = None
 
     def weights(self, scores):
-        plan = sinkhorn_log(scores, self.sinkhorn_iters)
+        plan = sinkhorn(scores, self.sinkhorn_iters)  # fast path, same plan as Algorithm 1 (sinkhorn_log)
         if self.keep_plan:
             self.last_plan = plan.detach()
         return plan, plan.transpose(-1, -2)
