@@ -1,0 +1,134 @@
+"""On-the-fly training patches from HR stereo pairs (the iPASSR / NAFSSR / MSINet recipe).
+
+A sample is drawn from the HR pairs by a generator seeded with (seed, sample index) alone, so sample k is
+the same whatever process, worker or resumed run asks for it: resuming at step s and sharding a global
+batch over ranks are just index arithmetic (see msinet.train.distributed.StepSampler).
+
+    HR crop (s*ph, s*pw) at the same place in both views -> LR = MATLAB imresize(crop, 1/s)
+    -> augment: horizontal flip (mirrors both views AND swaps them, so the left view stays the left one),
+       vertical flip, RGB channel permutation (the same for both views)
+    -> lr_left, lr_right (3, ph, pw), hr_left, hr_right (3, s*ph, s*pw), float32 in [0, 1]
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .imresize import imresize
+
+# names of a pair inside one folder: (left, right)
+PAIR_NAMES = (("left.png", "right.png"), ("hr0.png", "hr1.png"), ("im0.png", "im1.png"))
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """HxWx3 uint8; grey is expanded, alpha (e.g. SceneFlow's RGBA) dropped."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image not found: {path}")
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"{path}: not a readable image ({exc})") from None
+
+
+def load_rgb_pair(left: Path, right: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:  # the data helpers' reader, where it exists (same contract: uint8 RGB arrays)
+        from .image_io import load_pair
+    except ImportError:
+        load_pair = None
+    if load_pair is not None:
+        l_img, r_img = load_pair(left, right)
+        l_img, r_img = np.asarray(l_img), np.asarray(r_img)
+    else:
+        l_img, r_img = read_rgb(left), read_rgb(right)
+    if l_img.shape != r_img.shape:
+        raise ValueError(f"{left} and {right} differ in size: {l_img.shape[:2]} vs {r_img.shape[:2]}")
+    return l_img, r_img
+
+
+def find_pairs(path) -> list[tuple[Path, Path]]:
+    """Stereo pairs under `path`: a pair folder (left.png/right.png, hr0/hr1, im0/im1), a folder of such
+    folders (searched recursively), or Flickr1024-style files `<name>_L.png` / `<name>_R.png`. Sorted."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"training data not found: {path}")
+    if not path.is_dir():
+        raise ValueError(f"training data must be a folder of stereo pairs, got file {path}")
+    pairs = []
+    for folder in sorted([path, *(p for p in path.rglob("*") if p.is_dir())]):
+        for l_name, r_name in PAIR_NAMES:
+            if (folder / l_name).is_file() and (folder / r_name).is_file():
+                pairs.append((folder / l_name, folder / r_name))
+                break
+        for left in sorted(folder.glob("*_L.png")):
+            right = left.with_name(left.name[:-6] + "_R.png")
+            if right.is_file():
+                pairs.append((left, right))
+    if not pairs:
+        raise ValueError(f"no stereo pairs found under {path} (expected left.png/right.png or *_L.png/*_R.png)")
+    return pairs
+
+
+class StereoPatches(Dataset):
+    """Random LR/HR patch pairs, a pure function of (seed, index); see the module docstring.
+
+    images: list of (left, right) HxWx3 uint8 arrays (HR). hr_scales: each image also serves downscaled by
+    these factors (MATLAB imresize), like the half-size Middlebury of the iPASSR set; 1.0 = as given.
+    """
+
+    def __init__(self, images, scale: int = 4, lr_patch=(30, 90), seed: int = 0, hflip: bool = True,
+                 vflip: bool = True, rgb_perm: bool = True, hr_scales=(1.0,), length: int = 2 ** 62):
+        self.scale = int(scale)
+        self.lr_patch = (int(lr_patch[0]), int(lr_patch[1]))
+        self.seed = int(seed)
+        self.hflip, self.vflip, self.rgb_perm = hflip, vflip, rgb_perm
+        self.length = length
+        ph, pw = self.lr_patch[0] * self.scale, self.lr_patch[1] * self.scale
+        self.sources = []
+        for i, (left, right) in enumerate(images):
+            for f in hr_scales:
+                pair = (left, right) if f == 1.0 else (imresize(left, f), imresize(right, f))
+                h, w = pair[0].shape[:2]
+                if h < ph or w < pw:
+                    if f == 1.0:
+                        raise ValueError(f"training image {i} is {w}x{h}, smaller than the HR patch {pw}x{ph} "
+                                         f"(data.lr_patch x scale)")
+                    continue  # a downscaled copy too small to crop from is simply not used
+                self.sources.append(pair)
+        # a pair is drawn with probability proportional to its number of crop positions
+        counts = np.array([(p[0].shape[0] - ph + 1) * (p[0].shape[1] - pw + 1) for p in self.sources], float)
+        self.weights = counts / counts.sum()
+
+    @classmethod
+    def from_folders(cls, folders, **kwargs) -> "StereoPatches":
+        pairs = [pair for folder in folders for pair in find_pairs(folder)]
+        return cls([load_rgb_pair(l, r) for l, r in pairs], **kwargs)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int):
+        rng = np.random.default_rng([self.seed, int(index)])
+        left, right = self.sources[rng.choice(len(self.sources), p=self.weights)]
+        ph, pw = self.lr_patch[0] * self.scale, self.lr_patch[1] * self.scale
+        y = int(rng.integers(0, left.shape[0] - ph + 1))
+        x = int(rng.integers(0, left.shape[1] - pw + 1))
+        hr = [left[y:y + ph, x:x + pw], right[y:y + ph, x:x + pw]]
+        if self.hflip and rng.random() < 0.5:
+            # mirroring exchanges the roles of the cameras: the mirrored right view is the new left view
+            hr = [hr[1][:, ::-1], hr[0][:, ::-1]]
+        if self.vflip and rng.random() < 0.5:
+            hr = [v[::-1] for v in hr]
+        if self.rgb_perm:
+            perm = rng.permutation(3)
+            hr = [v[:, :, perm] for v in hr]
+        hr = [np.ascontiguousarray(v) for v in hr]
+        lr = [imresize(v, 1.0 / self.scale) for v in hr]
+        lr_l, lr_r, hr_l, hr_r = (torch.from_numpy(v).permute(2, 0, 1).float().div_(255.0) for v in (*lr, *hr))
+        return lr_l, lr_r, hr_l, hr_r

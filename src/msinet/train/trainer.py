@@ -1,0 +1,283 @@
+"""The training loop: one CPU, one GPU, or many processes under torchrun (DDP), resumable bit for bit.
+
+    trainer = Trainer(load_config("configs/msinet_tiny_x4.yaml"), resume="auto")
+    summary = trainer.fit()
+
+Each global step draws the same samples whatever the launch (msinet.train.distributed.StepSampler), so
+N processes with batch G/N each take the same steps as one process with batch G (DDP averages gradients).
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ..data.train_patches import StereoPatches, find_pairs, load_rgb_pair
+from ..models.weights import save_weights
+from ..registry import create_model
+from . import checkpoint as ckpt
+from .config import dump_config
+from .distributed import StepSampler, all_mean, barrier, broadcast_object, init_world
+from .ema import EMA
+from .logging import RunLogger
+from .loss import StereoSRLoss
+
+RUN_FILES = ("config.yaml", "metrics.jsonl", "checkpoints", "tensorboard", "best.safetensors", "final.safetensors")
+
+
+def cosine_factor(step: int, total: int, warmup: int, floor: float) -> float:
+    """lr multiplier at `step`: linear warm-up, then cosine from 1 to `floor` (= eta_min / lr) at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def build_optimizer(params, optim: dict) -> torch.optim.Optimizer:
+    lr, betas, wd = optim["lr"], tuple(optim["betas"]), optim["weight_decay"]
+    if optim["name"] == "lion":
+        from lion_pytorch import Lion  # the reference implementation by lucidrains, used as published
+
+        return Lion(params, lr=lr, betas=betas, weight_decay=wd)
+    if optim["name"] == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=wd)
+    return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=wd)
+
+
+def prepare_run_dir(run_dir: Path, resuming: bool, force: bool) -> None:
+    """Refuse to overwrite an existing run unless forced; with force, remove only what a run writes."""
+    if resuming or not run_dir.exists():
+        return
+    present = [name for name in RUN_FILES if (run_dir / name).exists()]
+    others = [p.name for p in run_dir.iterdir() if p.name not in RUN_FILES]
+    if not present and not others:
+        return
+    if not force:
+        raise FileExistsError(f"run folder {run_dir} already exists; use --resume auto to continue it or "
+                              f"--force to start over")
+    if others and not present:
+        raise FileExistsError(f"{run_dir} is not a training run folder (it holds {', '.join(sorted(others)[:3])}); "
+                              f"refusing to clear it even with --force: choose another log.out_dir or name")
+    for name in present:
+        path = run_dir / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+class Trainer:
+    def __init__(self, config: dict, resume: str | None = None, force: bool = False):
+        self.config = config
+        t, d = config["train"], config["data"]
+        if not d["train"]:
+            raise ValueError("config: 'data.train' is empty; name at least one folder of stereo pairs")
+        device_type = t["device"]
+        if device_type == "auto":
+            device_type = "cuda" if torch.cuda.is_available() else "cpu"
+        if device_type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("config: 'train.device' is cuda but no CUDA device is available")
+        if t["precision"] == "fp16" and device_type != "cuda":
+            raise ValueError("config: 'train.precision' fp16 needs a CUDA device (use bf16 or fp32 on CPU)")
+        self.world = init_world(device_type)
+        self.device = torch.device(f"cuda:{self.world.local_rank}" if device_type == "cuda" else "cpu")
+        self.run_dir = Path(config["log"]["out_dir"]) / config["name"]
+
+        if t["deterministic"]:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.benchmark = False
+        elif device_type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        if device_type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = t["tf32"]
+            torch.backends.cudnn.allow_tf32 = t["tf32"]
+
+        # the run folder and the checkpoint to resume are decided by rank 0 and shared
+        plan = None
+        if self.world.is_main:
+            try:
+                path = ckpt.resolve_resume(resume, self.run_dir)
+                prepare_run_dir(self.run_dir, resuming=resume is not None, force=force)
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                plan = ("ok", None if path is None else str(path))
+            except (ValueError, OSError) as exc:
+                plan = ("error", f"{type(exc).__name__}:{exc}")
+        plan = broadcast_object(plan, self.world)
+        if plan[0] == "error":
+            kind, _, message = plan[1].partition(":")
+            raise (FileExistsError if kind == "FileExistsError" else
+                   FileNotFoundError if kind == "FileNotFoundError" else ValueError)(message)
+        self.resume_from = None if plan[1] is None else Path(plan[1])
+
+        random.seed(t["seed"])
+        torch.manual_seed(t["seed"])
+        np.random.seed(t["seed"] % 2 ** 32)
+        self.model = create_model(config["model"]["name"], **config["model"]["options"]).to(self.device)
+        self.scale = self.model.scale
+        self.dataset = StereoPatches.from_folders(
+            d["train"], scale=self.scale, lr_patch=d["lr_patch"], seed=t["seed"], hflip=d["hflip"],
+            vflip=d["vflip"], rgb_perm=d["rgb_perm"], hr_scales=d["hr_scales"])
+        self.val_pairs = [pair for folder in d["val"] for pair in find_pairs(folder)][: d["val_max_pairs"]]
+        self.loss_fn = StereoSRLoss(config["loss"]["freq_weight"])
+        self.optimizer = build_optimizer(self.model.parameters(), config["optim"])
+        o, s = config["optim"], config["scheduler"]
+        floor = s["eta_min"] / o["lr"] if s["name"] == "cosine" else 1.0
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: cosine_factor(step, t["steps"], s["warmup_steps"], floor))
+        self.ema = EMA(self.model, t["ema_decay"]) if t["ema_decay"] > 0 else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=t["precision"] == "fp16")
+        self.step = 0
+        self.best = -math.inf
+        if self.resume_from is not None:
+            self._load(self.resume_from)
+        self.ddp_model = self.model
+        if self.world.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            drop_path = getattr(self.model, "drop_path_rate", 0.0) > 0  # skipped blocks leave unused parameters
+            self.ddp_model = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if device_type == "cuda" else None,
+                find_unused_parameters=drop_path)
+
+    # ----------------------------------------------------------------- checkpoints
+    def _state(self) -> dict:
+        return {"step": self.step, "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(), "ema": None if self.ema is None else self.ema.state_dict(),
+                "rng": ckpt.rng_state(), "data_position": {"global_samples": self.step * self.config["train"]["batch_size"]},
+                "best": self.best, "world_size": self.world.size}
+
+    def _save(self) -> None:
+        if self.world.is_main:
+            ckpt.save_checkpoint(self.run_dir, self.step, self.model, self._state(),
+                                 None if self.ema is None else self.ema.model, self.config["checkpoint"]["keep"])
+        barrier(self.world)
+
+    def _load(self, path: Path) -> None:
+        from ..models.loading import load_into
+
+        state = ckpt.load_state(path)
+        load_into(self.model, path / "model.safetensors")
+        if self.ema is not None:
+            if state["ema"] is None or not (path / "ema.safetensors").is_file():
+                raise ValueError(f"{path}: the checkpoint has no EMA weights but train.ema_decay is set")
+            load_into(self.ema.model, path / "ema.safetensors")
+            self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        ckpt.set_rng_state(state["rng"])
+        self.step, self.best = state["step"], state["best"]
+
+    # ----------------------------------------------------------------- validation
+    def eval_model(self):
+        return self.model if self.ema is None else self.ema.model
+
+    def validate(self, logger: RunLogger) -> dict | None:
+        if not self.val_pairs:
+            return None
+        from .report import evaluate_pair, to_tensor
+
+        result = None
+        if self.world.is_main:
+            model = self.eval_model()
+            was_training = model.training
+            model.eval()
+            rows = [evaluate_pair(model, *load_rgb_pair(l, r), self.scale, self.device) for l, r in self.val_pairs]
+            model.train(was_training)
+            result = {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim", "bicubic_psnr")}
+            result = {"val_psnr": result["psnr"], "val_ssim": result["ssim"],
+                      "val_gain_db": result["psnr"] - result["bicubic_psnr"]}
+            if result["val_psnr"] > self.best:
+                self.best = result["val_psnr"]
+                save_weights(model, self.run_dir / "best.safetensors", overwrite=True,
+                             extra_metadata={"step": self.step, "val_psnr": f"{self.best:.4f}"})
+            logger.record(self.step, result, show=False)
+            logger.images(self.step, "val/sr_left", to_tensor(rows[0]["sr_left"], "cpu")[0])
+            logger.info(f"step {self.step}: val PSNR {result['val_psnr']:.3f} dB ({result['val_gain_db']:+.3f} "
+                        f"over bicubic), SSIM {result['val_ssim']:.4f}, best {self.best:.3f}")
+        barrier(self.world)
+        self.best = broadcast_object(self.best, self.world)
+        return result
+
+    # ----------------------------------------------------------------- loop
+    def fit(self, stop_after: int | None = None) -> dict:
+        """Train to train.steps (or `stop_after` more steps, then checkpoint and return)."""
+        t, log_cfg = self.config["train"], self.config["log"]
+        total = t["steps"]
+        end = total if stop_after is None else min(total, self.step + stop_after)
+        logger = RunLogger(self.run_dir, total, self.step, enabled=self.world.is_main,
+                           tensorboard=log_cfg["tensorboard"], progress=log_cfg["progress"])
+        if self.world.is_main:
+            (self.run_dir / "config.yaml").write_text(dump_config(self.config))
+            local = t["batch_size"] // self.world.size if t["batch_size"] % self.world.size == 0 else "?"
+            n_params = sum(p.numel() for p in self.model.parameters())
+            logger.info(f"run {self.run_dir}: {self.config['model']['name']} ({n_params / 1e6:.3f}M parameters) on "
+                        f"{self.device}, effective batch size {t['batch_size']} = {local} per process x "
+                        f"{self.world.size} process(es); {len(self.dataset.sources)} training images; "
+                        + (f"resumed from {self.resume_from} at step {self.step}" if self.resume_from else "fresh start"))
+        sampler = StepSampler(t["batch_size"], self.world, start_step=self.step)
+        workers = self.config["data"]["workers"]
+        loader = DataLoader(self.dataset, batch_size=sampler.local_batch, sampler=sampler, num_workers=workers,
+                            pin_memory=self.device.type == "cuda", persistent_workers=False,
+                            prefetch_factor=4 if workers else None)
+        autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16 if t["precision"] == "bf16" else torch.float16)
+                    if t["precision"] != "fp32" else nullcontext())
+        self.ddp_model.train()
+        window = torch.zeros((), dtype=torch.float64, device=self.device)
+        window_steps, last_loss = 0, float("nan")
+        start_time, start_step = time.perf_counter(), self.step
+        batches = iter(loader)
+        try:
+            while self.step < end:
+                lr_l, lr_r, hr_l, hr_r = (x.to(self.device, non_blocking=True) for x in next(batches))
+                with autocast:
+                    sr = self.ddp_model(lr_l, lr_r)
+                loss = self.loss_fn(tuple(v.float() for v in sr), (hr_l, hr_r))
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                if t["grad_clip"] > 0:
+                    self.scaler.unscale_(self.optimizer)
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), t["grad_clip"])
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                lr_now = self.optimizer.param_groups[0]["lr"]
+                self.scheduler.step()
+                if self.ema is not None:
+                    self.ema.update(self.model)
+                self.step += 1
+                window += loss.detach().double()
+                window_steps += 1
+                logger.step()
+                if self.step % log_cfg["every"] == 0 or self.step == end:
+                    last_loss = all_mean(float(window.item()) / window_steps, self.world, self.device)
+                    if not math.isfinite(last_loss):  # checked here, not every step, to keep the GPU queue full
+                        raise FloatingPointError(f"training loss became {last_loss} by step {self.step}; lower "
+                                                 f"optim.lr or use train.precision=fp32")
+                    logger.record(self.step, {"train_loss": last_loss, "train_lr": lr_now,
+                                              "train_it_s": round(logger.its_per_second(self.step), 3)})
+                    window.zero_()
+                    window_steps = 0
+                if self.step % self.config["val"]["every"] == 0 or self.step == total:
+                    self.validate(logger)
+                if self.step % self.config["checkpoint"]["every"] == 0 or self.step == end:
+                    self._save()
+        except KeyboardInterrupt:
+            if not self.world.distributed and self.step > start_step:
+                self._save()  # so `--resume auto` continues from here
+                logger.info(f"interrupted: checkpoint saved at step {self.step}")
+            raise
+        finally:
+            logger.close()
+            del batches
+        elapsed = time.perf_counter() - start_time
+        if self.world.is_main and self.step == total:
+            save_weights(self.eval_model(), self.run_dir / "final.safetensors", overwrite=True,
+                         extra_metadata={"step": self.step})
+        return {"step": self.step, "loss": last_loss, "best_val_psnr": self.best, "seconds": elapsed,
+                "it_s": (self.step - start_step) / elapsed if elapsed > 0 else 0.0, "run_dir": str(self.run_dir)}
