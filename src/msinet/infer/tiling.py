@@ -1,0 +1,151 @@
+"""Stereo-aware tiling: the image is cut into bands of whole rows, never columns.
+
+Epipolar attention (DEAM / SCAM) matches every pixel against its whole row in the other view, so a
+column split would change the result everywhere; a row split only changes what the convolutions and
+the pooled statistics see near the cut. Each band is run with `context` extra rows above and below
+(clipped at the image border) and only its core rows are kept, so the cores tile the output exactly
+once, with no blending. The full image stays on the host; one band at a time visits the device.
+
+    rows  0 ........................................ H
+    band  [ctx | core 0 | ctx]
+                  [ctx | core 1 | ctx]
+                               [ctx | core 2 | ctx]
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+
+MIN_TILE_ROWS = 8
+CPU_BUDGET_CAP = 6 << 30  # bigger bands buy little on a CPU and can starve the rest of the machine
+
+
+class OutOfMemory(RuntimeError):
+    """Even the smallest band does not fit on the device."""
+
+
+@dataclass(frozen=True)
+class Band:
+    core0: int  # first output row this band owns (LR rows)
+    core1: int  # one past its last
+    in0: int    # first row fed to the model, core0 - context clipped at 0
+    in1: int    # one past the last row fed, core1 + context clipped at H
+
+
+def plan_bands(height: int, start: int, tile_rows: int, context: int) -> Band:
+    """The band whose core starts at `start`."""
+    core1 = min(height, start + tile_rows)
+    return Band(start, core1, max(0, start - context), min(height, core1 + context))
+
+
+def default_context(model) -> int:
+    """Rows of context each band carries on both sides (LR rows).
+
+    The exact receptive field of a deep trunk is hundreds of rows (each block adds its depthwise 3x3,
+    its largest LSKA reach and the TLSC window), but what a row's output depends on decays quickly;
+    the tiled-vs-untiled agreement measured in docs/usage.md sets this value. With test-time local
+    statistics the pooled statistics of a row only see half a window up and down, so a band needs
+    at least that much context for them to match the untiled run.
+    """
+    if not hasattr(model, "blocks"):
+        return 2  # interpolation baselines: a few rows cover the bicubic kernel
+    window = getattr(model, "config", {}).get("tlsc_window")
+    base = 32
+    return base if window is None else max(base, int(window[0]))
+
+
+def bytes_per_row(model, width: int) -> int:
+    """Rough peak device memory per LR row of a band (both views, batch 1, float32, no grad)."""
+    scale = getattr(model, "scale", 4)
+    head = 2 * 2 * 3 * scale * scale * width * 4            # head output + bilinear base, per LR row
+    if not hasattr(model, "blocks"):
+        return 4 * head
+    channels = model.config.get("width", 64)
+    convs = 16 * 2 * channels * width * 4                     # ~16 feature maps of (2 views, C, W) alive at once
+    fusion = 6 * width * width * 4 if getattr(model, "fusions", None) else 0  # scores, Sinkhorn temps, plan
+    return head + convs + fusion
+
+
+def _available_memory(device: torch.device) -> int:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free * 0.7)
+    if device.type == "mps":
+        try:
+            return int(0.5 * (torch.mps.recommended_max_memory() - torch.mps.current_allocated_memory()))
+        except (AttributeError, RuntimeError):
+            return 4 << 30
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        avail = int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 8 << 30
+    return min(int(avail * 0.5), CPU_BUDGET_CAP)
+
+
+def auto_tile_rows(model, height: int, width: int, device: torch.device, context: int,
+                   budget_bytes: int | None = None) -> int:
+    """Core rows per band so that a band (core + 2 * context rows) fits the memory budget."""
+    budget = _available_memory(device) if budget_bytes is None else budget_bytes
+    rows = budget // max(1, bytes_per_row(model, width)) - 2 * context
+    return int(max(MIN_TILE_ROWS, min(height, rows)))
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    msg = str(exc)
+    return isinstance(exc, RuntimeError) and ("out of memory" in msg or "can't allocate memory" in msg)
+
+
+def _free_cache(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps" and hasattr(torch, "mps"):
+        torch.mps.empty_cache()
+
+
+def run_tiled(tile_fn: Callable[[torch.Tensor, torch.Tensor], Sequence[torch.Tensor]],
+              left: torch.Tensor, right: torch.Tensor, tile_rows: int, context: int,
+              device: torch.device, on_band: Callable[[Band, int], None] | None = None) -> list[torch.Tensor]:
+    """Run `tile_fn(left_band, right_band)` band by band and stitch its outputs on the host.
+
+    left, right: (1, 3, H, W) host tensors. tile_fn returns tensors shaped (1, C, k*rows, W') for a
+    band of `rows` input rows (k = the output's row factor, e.g. the SR scale; k = 1 for per-row maps).
+    On out-of-memory the band height is halved and the band retried; rows already done are kept.
+    """
+    height = left.shape[-2]
+    tile_rows = max(1, min(int(tile_rows), height))
+    outputs: list[torch.Tensor] | None = None
+    start = 0
+    while start < height:
+        band = plan_bands(height, start, tile_rows, context)
+        try:
+            results = tile_fn(left[..., band.in0:band.in1, :].to(device), right[..., band.in0:band.in1, :].to(device))
+        except (RuntimeError, torch.OutOfMemoryError) as exc:
+            if not _is_oom(exc):
+                raise
+            _free_cache(device)
+            if tile_rows <= MIN_TILE_ROWS:
+                raise OutOfMemory(f"out of memory on {device} even with {tile_rows}-row tiles "
+                                  f"({context} rows of context); try --device cpu") from None
+            tile_rows = max(MIN_TILE_ROWS, tile_rows // 2)
+            continue
+        in_rows = band.in1 - band.in0
+        if outputs is None:
+            outputs = []
+            for r in results:
+                factor = r.shape[-2] // in_rows
+                outputs.append(torch.empty(r.shape[:-2] + (height * factor, r.shape[-1]), dtype=torch.float32))
+        for out, r in zip(outputs, results):
+            factor = r.shape[-2] // in_rows
+            a, b = (band.core0 - band.in0) * factor, (band.core1 - band.in0) * factor
+            out[..., band.core0 * factor:band.core1 * factor, :] = r[..., a:b, :].float().cpu()
+        if on_band is not None:
+            on_band(band, tile_rows)
+        start = band.core1
+    return outputs

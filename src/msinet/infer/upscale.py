@@ -1,0 +1,136 @@
+"""`upscale_pair`: super-resolve one stereo pair of any size, in any image kind, within a memory budget."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .convert import ImageKind, from_planes, to_planes
+from .devices import resolve_device
+from .disparity import disparity_from_plan, disparity_to_hr
+from .precision import check_precision, compute_with_fallback
+from .tiling import auto_tile_rows, default_context, run_tiled
+
+
+def _parse_rows(value, what: str, allow_auto: bool = True):
+    if value is None or (allow_auto and value == "auto"):
+        return value
+    try:
+        rows = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be 'auto' or a positive number of rows, got {value!r}") from None
+    least = 1 if what == "tile" else 0
+    if isinstance(value, float) or rows < least:
+        raise ValueError(f"{what} must be 'auto' or a number of rows >= {least}, got {value!r}")
+    return rows
+
+
+def _common_frame(left: torch.Tensor, right: torch.Tensor, pad_common: bool):
+    """Pad both views (bottom/right, edge pixels) to a common size, or refuse with a clear message."""
+    (hl, wl), (hr, wr) = left.shape[-2:], right.shape[-2:]
+    if left.shape[0] != right.shape[0]:
+        raise ValueError(f"left and right hold different numbers of images: {left.shape[0]} vs {right.shape[0]}")
+    if (hl, wl) == (hr, wr):
+        return left, right
+    if not pad_common:
+        raise ValueError(f"left and right views differ in size: left {wl}x{hl}, right {wr}x{hr} (WxH); "
+                         "pass --pad-common (pad_common=True) to pad both to a common frame")
+    h, w = max(hl, hr), max(wl, wr)
+
+    def pad(x):  # replicate needs at least 2 pixels per padded dimension for 'reflect'; edge works from 1
+        return F.pad(x, (0, w - x.shape[-1], 0, h - x.shape[-2]), mode="replicate")
+
+    return pad(left), pad(right)
+
+
+def _drop_alpha(kind: ImageKind) -> ImageKind:
+    return dataclasses.replace(kind, channels=3, pil_mode="RGB" if kind.container == "pil" else kind.pil_mode)
+
+
+def _upscale_alpha(alpha: torch.Tensor | None, scale: int) -> torch.Tensor | None:
+    # alpha is a mask, not a photo: the SR network never saw one, so it gets plain bicubic upsampling
+    if alpha is None:
+        return None
+    return F.interpolate(alpha, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: str = "fp32", device=None,
+                 pad_common: bool = False, alpha: str = "upscale", return_disparity: bool = False,
+                 on_band=None):
+    """Super-resolve a stereo pair with `model`; returns (sr_left, sr_right) of the inputs' kind.
+
+    left, right: numpy uint8/uint16/float (HxW, HxWx3, HxWx4), PIL images, or float tensors (3,H,W) /
+      (B,3,H,W) in [0,1]. Grayscale stays grayscale, 16-bit stays 16-bit, tensors keep dtype and device.
+    tile: "auto" (bands sized to the device memory), an int (core rows per band) or None (whole image).
+    context: rows of context per band side ("auto": see tiling.default_context).
+    precision: "fp32", "bf16" or "fp16" (a band with NaN/Inf output is recomputed in fp32, with a warning).
+    device: "auto"/None, "cpu", "cuda", "mps" or a torch.device; the model is moved there, the full
+      images stay on the host.
+    pad_common: pad views of different sizes to a common frame and crop each result back.
+    alpha: "upscale" (bicubic, separately from the colour) or "drop".
+    return_disparity: also return the left-view disparity in HR pixels from the last DEAM's transport
+      plan: a float32 numpy array (sH, sW) for one image, a tensor (B, sH, sW) for tensor inputs.
+    """
+    check_precision(precision)
+    if alpha not in ("upscale", "drop"):
+        raise ValueError(f"alpha must be 'upscale' or 'drop', got {alpha!r}")
+    tile = _parse_rows(tile, "tile")
+    context = _parse_rows(context, "context")
+    device = resolve_device(device)
+    scale = int(model.scale)
+
+    l_rgb, l_alpha, l_kind = to_planes(left, "left")
+    r_rgb, r_alpha, r_kind = to_planes(right, "right")
+    if alpha == "drop":
+        l_alpha, r_alpha, l_kind, r_kind = None, None, _drop_alpha(l_kind), _drop_alpha(r_kind)
+    sizes = [tuple(l_rgb.shape[-2:]), tuple(r_rgb.shape[-2:])]
+    l_in, r_in = _common_frame(l_rgb, r_rgb, pad_common)
+    height, width = l_in.shape[-2:]
+
+    if return_disparity:
+        keep = getattr(model, "keep_transport_plans", None)
+        if keep is None:
+            raise ValueError(f"model {getattr(model, 'model_name', None) or type(model).__name__} has no DEAM "
+                             "transport plan to read disparity from; use an MSINet model")
+        with keep() as deams:
+            if not deams:
+                raise ValueError(f"model {getattr(model, 'model_name', None) or type(model).__name__} has no DEAM "
+                                 "fusion layer to read disparity from; use an MSINet model")
+    context = default_context(model) if context in (None, "auto") else context
+    if tile is None:
+        tile = height
+    elif tile == "auto":
+        tile = auto_tile_rows(model, height, width, device, context)
+
+    def band_fn(lb, rb):
+        def compute():
+            if not return_disparity:
+                return model(lb, rb)
+            with model.keep_transport_plans() as deams:
+                sr_l, sr_r = model(lb, rb)
+                disp = disparity_from_plan(deams[-1].last_plan)[:, None]  # (1, 1, rows, W)
+            return sr_l, sr_r, disp
+        return compute_with_fallback(compute, device, precision)
+
+    was_training = model.training
+    model.eval()
+    model.to(device)
+    try:
+        results = [run_tiled(band_fn, l_in[b:b + 1], r_in[b:b + 1], tile, context, device, on_band)
+                   for b in range(l_in.shape[0])]
+    finally:
+        model.train(was_training)
+    sr_l, sr_r = (torch.cat([res[i] for res in results]) for i in (0, 1))
+    (hl, wl), (hr, wr) = sizes
+    sr_l, sr_r = sr_l[..., :scale * hl, :scale * wl], sr_r[..., :scale * hr, :scale * wr]
+    out_l = from_planes(sr_l, _upscale_alpha(l_alpha, scale), l_kind)
+    out_r = from_planes(sr_r, _upscale_alpha(r_alpha, scale), r_kind)
+    if not return_disparity:
+        return out_l, out_r
+    disp = disparity_to_hr(torch.cat([res[2] for res in results])[..., :hl, :wl], scale)[:, 0]  # (B, sH, sW)
+    if l_kind.container == "tensor":
+        disp = disp if l_kind.layout == "BCHW" else disp[0]
+        return out_l, out_r, disp.to(l_kind.device)
+    return out_l, out_r, disp[0].numpy().astype(np.float32)
