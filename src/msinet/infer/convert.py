@@ -28,7 +28,8 @@ class ImageKind:
     width: int = 0
 
 
-def _pil_to_numpy(img) -> tuple[np.ndarray, str]:
+def pil_to_array(img) -> tuple[np.ndarray, str]:
+    """A PIL image as HxW / HxWx3 / HxWx4 uint8 or uint16 array, and the mode it ended up in."""
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(img).astype(np.uint16), mode
@@ -108,7 +109,7 @@ def to_planes(image, name: str = "image") -> tuple[torch.Tensor, torch.Tensor | 
     except ImportError:  # pragma: no cover - pillow is a dependency
         Image = None
     if Image is not None and isinstance(image, Image.Image):
-        arr, mode = _pil_to_numpy(image)
+        arr, mode = pil_to_array(image)
         rgb, alpha, channels, dtype, layout = _numpy_to_planes(arr, name)
         return rgb, alpha, ImageKind("pil", channels, dtype, layout, pil_mode=mode,
                                      height=rgb.shape[-2], width=rgb.shape[-1])
