@@ -64,11 +64,12 @@ class DEAM(EpipolarCrossAttention):
     def __init__(self, channels: int, sinkhorn_iters: int = 10):
         super().__init__(channels)
         self.sinkhorn_iters = sinkhorn_iters
+        self.sinkhorn_method = "auto"  # "log": the reference's own rounding (authors' checkpoints, models/foreign.py)
         self.keep_plan = False
         self.last_plan: torch.Tensor | None = None
 
     def weights(self, scores):
-        plan = sinkhorn(scores, self.sinkhorn_iters)  # fast path, same plan as Algorithm 1 (sinkhorn_log)
+        plan = sinkhorn(scores, self.sinkhorn_iters, method=self.sinkhorn_method)  # auto: fast, same plan to rounding
         if self.keep_plan:
             self.last_plan = plan.detach()
         return plan, plan.transpose(-1, -2)

@@ -135,6 +135,9 @@ class ForeignLayout:
         config = dict(scale=self.scale, width=self.width, num_blocks=self.num_blocks, fusion=fusion,
                       multiscale=msinet, tlsc_window=REFERENCE_TLSC_WINDOW)
         if msinet:
+            # the reference's log-domain Sinkhorn op for op, hence its float32 rounding too (the fast default
+            # differs by ~1e-7 relative in the plan, which deep networks amplify to a few 1e-6 at the output)
+            config["sinkhorn_method"] = "log"
             config["lska_kernels"] = self.lska_kernels
             if len(self.lska_kernels) == len(RELEASED_BRANCH_OF_GROUP):
                 config["lska_branch_of_group"] = RELEASED_BRANCH_OF_GROUP
@@ -249,7 +252,7 @@ def foreign_key(ours: str) -> str:
 
 
 def _published_name(config: dict) -> str | None:
-    """The registered model with this architecture, drop-path aside (e.g. 'nafssr_s_x4', 'msinet_x4_released')."""
+    """The registered model with this architecture, drop-path and Sinkhorn method aside (e.g. 'nafssr_s_x4', 'msinet_x4_released')."""
     from ..registry import get_entry, list_models
     from .stereo_sr import StereoSRNet
 
@@ -259,6 +262,7 @@ def _published_name(config: dict) -> str | None:
     def normalise(cfg):
         cfg = {**defaults, **cfg}
         cfg.pop("drop_path_rate")
+        cfg.pop("sinkhorn_method")  # same weights and plan, only the float rounding differs
         return {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}
 
     wanted = normalise(config)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import DEAM, FUSIONS, MSCAB, SimplifiedChannelAttention
+from ..layers.sinkhorn import METHODS as SINKHORN_METHODS
 from ..registry import register_arch
 from .base import StereoSRModel
 
@@ -49,7 +50,8 @@ class StereoSRNet(StereoSRModel):
 
     def __init__(self, scale: int = 4, width: int = 64, num_blocks: int = 32, fusion: str = "deam",
                  multiscale: bool = True, lska_kernels=(7, 11, 23, 35), lska_branch_of_group=None,
-                 sinkhorn_iters: int = 10, drop_path_rate: float = 0.1, tlsc_window=(45, 135)):
+                 sinkhorn_iters: int = 10, drop_path_rate: float = 0.1, tlsc_window=(45, 135),
+                 sinkhorn_method: str = "auto"):
         super().__init__(scale)
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
@@ -59,13 +61,16 @@ class StereoSRNet(StereoSRModel):
             raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
         if sinkhorn_iters < 1:
             raise ValueError(f"sinkhorn_iters must be at least 1, got {sinkhorn_iters}")
+        if sinkhorn_method not in SINKHORN_METHODS:  # "log" reproduces the authors' code's rounding
+            raise ValueError(f"sinkhorn_method must be one of {', '.join(SINKHORN_METHODS)}, got {sinkhorn_method!r}")
         lska_kernels = tuple(lska_kernels)
         lska_branch_of_group = None if lska_branch_of_group is None else tuple(lska_branch_of_group)
         self._config = dict(scale=scale, width=width, num_blocks=num_blocks, fusion=fusion, multiscale=multiscale,
                             lska_kernels=list(lska_kernels),
                             lska_branch_of_group=None if lska_branch_of_group is None else list(lska_branch_of_group),
                             sinkhorn_iters=sinkhorn_iters, drop_path_rate=drop_path_rate,
-                            tlsc_window=None if tlsc_window is None else list(tlsc_window))
+                            tlsc_window=None if tlsc_window is None else list(tlsc_window),
+                            sinkhorn_method=sinkhorn_method)
         self.drop_path_rate = drop_path_rate
         self.intro = nn.Conv2d(3, width, 3, padding=1)
         self.blocks = nn.ModuleList(
@@ -73,6 +78,9 @@ class StereoSRNet(StereoSRModel):
             for _ in range(num_blocks))
         self.head = nn.Sequential(nn.Conv2d(width, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
         self.set_tlsc(tlsc_window)
+        for fusion in self.fusions:
+            if isinstance(fusion, DEAM):
+                fusion.sinkhorn_method = sinkhorn_method
 
     def set_tlsc(self, window) -> None:
         """Test-time local statistics window (h, w) in LR pixels, or None for global pooling."""
@@ -114,7 +122,8 @@ class StereoSRNet(StereoSRModel):
         self.check_inputs(left, right)
         x = torch.cat([left, right], dim=0)  # (2B, 3, h, w)
         base = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
-        feats = self.intro(x)
+        # per view, as the reference codes: oneDNN picks the 3-channel conv's algorithm by batch shape (~1e-6 apart)
+        feats = torch.cat([self.intro(left), self.intro(right)], dim=0)
         for block in self.blocks:
             feats = self._run_block(block, feats)
         out = self.head(feats) + base
