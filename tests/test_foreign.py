@@ -436,3 +436,40 @@ def test_float32_agrees_with_the_reference_rounding(tmp_path):
         with torch.no_grad():
             ours = model(left, right)
         assert max_diff(ours, reference_forward(sd, left, right, "msinet")) < 1e-6
+
+
+def test_eval_cli_scores_an_authors_checkpoint(tmp_path, shared_data):
+    """`msinet eval --model X.pth` on a real pair in the iPASSR/NAFSSR test layout. The checkpoint's head is
+    zero, so the network outputs exactly its bilinear global residual: the PSNR is checked against
+    bilinear upsampling scored here with plain numpy."""
+    import json
+
+    from PIL import Image
+
+    src = shared_data / "stereo" / "kitti2015_000046"
+    scene = "scene_000046"
+    hrs, lrs = [], []
+    for n, view in enumerate(("left", "right")):
+        hr = Image.open(src / f"{view}.png").convert("RGB").crop((400, 100, 720, 220))  # 320x120
+        lr = hr.resize((80, 30), Image.BICUBIC)
+        for kind, img, name in (("hr", hr, f"hr{n}"), ("lr_x4", lr, f"lr{n}")):
+            (tmp_path / "test" / "KITTI2015" / kind / scene).mkdir(parents=True, exist_ok=True)
+            img.save(tmp_path / "test" / "KITTI2015" / kind / scene / f"{name}.png")
+        hrs.append(np.asarray(hr, dtype=np.float64))
+        lrs.append(torch.from_numpy(np.asarray(lr, dtype=np.float32) / 255).permute(2, 0, 1)[None])
+    sd = reference_state("nafssr", width=16, num_blocks=2, scale=4)
+    sd["up.0.weight"].zero_()
+    sd["up.0.bias"].zero_()
+    ckpt = save_pth(tmp_path, {"params": sd}, "NAFSSR-zero_4x.pth")
+    out = tmp_path / "results"
+    assert cli_main(["eval", "--model", str(ckpt), "--data", str(tmp_path), "--sets", "KITTI2015", "--scale", "4",
+                     "--no-bicubic", "-q", "--no-cache", "--out", str(out)]) == 0
+    got = json.loads((out / "NAFSSR-zero_4x_x4.json").read_text())["sets"]["KITTI2015"]["methods"]
+    psnr = got["NAFSSR-zero_4x"]["mean"]["stereo"]["psnr"]
+
+    def expected_psnr(lr, hr):
+        sr = F.interpolate(lr.double(), scale_factor=4, mode="bilinear", align_corners=False)
+        sr = np.round(sr[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255)
+        return 10 * np.log10(255 ** 2 / np.mean((sr - hr) ** 2))
+
+    assert psnr == pytest.approx((expected_psnr(lrs[0], hrs[0]) + expected_psnr(lrs[1], hrs[1])) / 2, abs=1e-3)
