@@ -473,3 +473,21 @@ def test_eval_cli_scores_an_authors_checkpoint(tmp_path, shared_data):
         return 10 * np.log10(255 ** 2 / np.mean((sr - hr) ** 2))
 
     assert psnr == pytest.approx((expected_psnr(lrs[0], hrs[0]) + expected_psnr(lrs[1], hrs[1])) / 2, abs=1e-3)
+
+
+def test_convert_options_change_the_saved_config(tmp_path, capsys):
+    src = save_pth(tmp_path, {"params": reference_state("msinet", width=16, num_blocks=2, scale=4)})
+    dst = tmp_path / "paper.safetensors"
+    assert cli_main(["convert", str(src), str(dst), "--paper-lska", "--no-tlsc"]) == 0
+    cfg = msinet.load_model(dst).config
+    assert cfg["lska_branch_of_group"] is None and cfg["tlsc_window"] is None
+    left, right = pair(60, 160)
+    with torch.no_grad():
+        ours = msinet.load_model(dst)(left, right)
+    ref = reference_forward(reference_state("msinet", 16, 2, 4), left.double(), right.double(), "msinet",
+                            window=None, route=PAPER_ROUTE)
+    assert max_diff(ours, ref) < 1e-5
+    naf = save_pth(tmp_path, {"params": reference_state("nafssr", 16, 2, 4)}, "naf.pth")
+    assert cli_main(["convert", str(naf), str(tmp_path / "n.safetensors"), "--paper-lska"]) == 2
+    assert "--paper-lska applies to MSINet" in capsys.readouterr().err
+    assert not (tmp_path / "n.safetensors").exists()
