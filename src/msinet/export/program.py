@@ -1,0 +1,139 @@
+"""A stereo SR model as a `torch.export` program with dynamic height and width (the common step of every export).
+
+What export has to take care of in our models:
+- DEAM's Sinkhorn: the fast scaling path falls back per slice on data-dependent tests, so the plain
+  log-domain path (`sinkhorn_log`, same plan to float rounding) is selected for the export, with the
+  iteration count fixed (a model option; `sinkhorn_iters` overrides it for the exported graph).
+- `sinkhorn_log` takes `math.log(2 * W)` of the image width, which would freeze W to the sample's width;
+  during the export that logarithm is computed as a graph op instead (`_symbolic_log`).
+- TLSC (layers/local_pool.py) branches on the image size (window covers the whole image -> global mean).
+  The sample is taken larger than the window in both dimensions, so the traced branch is the box-mean
+  path, which equals the global mean whenever the window covers the image: the graph is right at every
+  size. torch.export records the branch as a minimum height (window height + 1) in the program's range
+  constraints; ONNX graphs carry no such check (and need none).
+- The batch dimension is fixed to 1 (one pair per call): `chunk(2)` over the stacked views gives a guard
+  that torch.export cannot prove for a symbolic batch.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager, nullcontext
+
+import torch
+
+EXPORT_INPUTS = ("left", "right")
+EXPORT_OUTPUTS = ("sr_left", "sr_right")
+
+
+class _SymbolicMath:
+    """`math` for layers/sinkhorn.py during export: log of a symbolic size becomes a tensor op."""
+
+    def __getattr__(self, name):
+        return getattr(math, name)
+
+    @staticmethod
+    def log(x):
+        if isinstance(x, torch.SymInt):
+            return torch.log(torch.scalar_tensor(x, dtype=torch.float32))
+        return math.log(x)
+
+
+@contextmanager
+def _symbolic_log():
+    from ..layers import sinkhorn as sinkhorn_module
+
+    if getattr(sinkhorn_module, "math", None) is not math:  # the layer no longer needs it
+        yield
+        return
+    sinkhorn_module.math = _SymbolicMath()
+    try:
+        yield
+    finally:
+        sinkhorn_module.math = math
+
+
+@contextmanager
+def export_settings(model: torch.nn.Module, sinkhorn_iters: int | None = None, plain_ops: bool = True):
+    """Eval mode, the Sinkhorn iteration count fixed and (plain_ops) its log-domain path, for an export."""
+    from ..layers import DEAM
+
+    deams = [m for m in model.modules() if isinstance(m, DEAM)]
+    saved = [(d.sinkhorn_iters, getattr(d, "sinkhorn_method", None)) for d in deams]
+    was_training = model.training
+    if sinkhorn_iters is not None and int(sinkhorn_iters) < 1:
+        raise ValueError(f"sinkhorn_iters must be at least 1, got {sinkhorn_iters}")
+    try:
+        model.eval()
+        for d in deams:
+            if sinkhorn_iters is not None:
+                d.sinkhorn_iters = int(sinkhorn_iters)
+            if plain_ops and hasattr(d, "sinkhorn_method"):
+                d.sinkhorn_method = "log"
+        with _symbolic_log() if deams and plain_ops else nullcontext():
+            yield deams
+    finally:
+        model.train(was_training)
+        for d, (iters, method) in zip(deams, saved):
+            d.sinkhorn_iters = iters
+            if method is not None:
+                d.sinkhorn_method = method
+
+
+def tlsc_window(model) -> tuple[int, int] | None:
+    window = getattr(model, "config", {}).get("tlsc_window")
+    return None if window is None else (int(window[0]), int(window[1]))
+
+
+def sample_inputs(model, size: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A (1,3,h,w) pair to trace with: by default larger than the TLSC window in both dimensions."""
+    if size is None:
+        window = tlsc_window(model) or (30, 90)
+        size = (window[0] + 3, window[1] + 5)
+    h, w = (int(v) for v in size)
+    if h < 2 or w < 2:
+        raise ValueError(f"sample size must be at least 2x2, got {h}x{w}")
+    gen = torch.Generator().manual_seed(0)
+    return torch.rand(1, 3, h, w, generator=gen), torch.rand(1, 3, h, w, generator=gen)
+
+
+def export_program(model: torch.nn.Module, *, dynamic: bool = True, sample_size=None,
+                   sinkhorn_iters: int | None = None) -> tuple[torch.export.ExportedProgram, tuple]:
+    """torch.export of model(left, right) -> (sr_left, sr_right); dynamic H and W unless dynamic=False.
+
+    Returns the program and the sample inputs it was traced with. Raises ValueError naming the dimension
+    when the model cannot keep a dynamic size (e.g. a resize built for one size).
+    """
+    inputs = sample_inputs(model, sample_size)
+    auto = torch.export.Dim.AUTO
+    shapes = {name: {2: auto, 3: auto} for name in EXPORT_INPUTS} if dynamic else None
+    with export_settings(model, sinkhorn_iters):
+        program = torch.export.export(model, inputs, dynamic_shapes=shapes, strict=False)
+    if dynamic:
+        frozen = [axis for axis, dim in (("height", 2), ("width", 3))
+                  if not isinstance(_input_shape(program, EXPORT_INPUTS[0])[dim], torch.SymInt)]
+        if frozen:
+            name = getattr(model, "model_name", None) or type(model).__name__
+            raise ValueError(f"{name}: the {' and '.join(frozen)} of the input became fixed during export "
+                             "(the model computes with that size as a constant); export it with a fixed size "
+                             "instead (--static --height H --width W)")
+    return program, inputs
+
+
+def _input_shape(program, name: str):
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name == name:
+            return node.meta["val"].shape
+    raise ValueError(f"the exported program has no input named {name!r}")
+
+
+def minimum_size(program) -> tuple[int, int]:
+    """Smallest (height, width) the program accepts (its range constraints on the input dimensions)."""
+    shape = _input_shape(program, EXPORT_INPUTS[0])
+    mins = []
+    for dim in shape[2:]:
+        if isinstance(dim, torch.SymInt):
+            ranges = program.range_constraints.get(dim.node.expr)
+            mins.append(int(ranges.lower) if ranges is not None else 1)
+        else:
+            mins.append(int(dim))
+    return mins[0], mins[1]
