@@ -117,7 +117,7 @@ def test_gradcheck_float64(case):
     g = gen(14)
     iters, chunk = 10, 1 << 22
     if case == "random":
-        m = torch.randn(2, 3, 6, 6, generator=g, dtype=torch.float64)
+        m = torch.randn(1, 2, 6, 6, generator=g, dtype=torch.float64)
     elif case == "sharp":
         m = 8 * torch.randn(1, 2, 7, 7, generator=g, dtype=torch.float64)
     elif case == "mixed":  # one slice falls back, the others do not: both gradients are stitched together
@@ -132,7 +132,9 @@ def test_gradcheck_float64(case):
         m = torch.randn(1, 4, 5, 5, generator=g, dtype=torch.float64)
         iters, chunk = 3, 1
     m.requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda x: sinkhorn(x, iters, chunk_bytes=chunk), (m,))
+    # fast mode (random projections of the Jacobian) except for the plain case, to keep the suite quick
+    assert torch.autograd.gradcheck(lambda x: sinkhorn(x, iters, chunk_bytes=chunk), (m,),
+                                    fast_mode=case != "random")
 
 
 def test_float32_gradient_matches_log_domain_autograd():
@@ -174,6 +176,7 @@ def test_half_precision_scores_outside_autocast(dtype):
     torch.testing.assert_close(plan.float().sum(-1), torch.ones(2, 3, 50), rtol=0, atol=2e-2)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
 def test_tracing_records_plain_log_domain_ops():
     m = torch.randn(1, 2, 7, 7, generator=gen(18))
     traced = torch.jit.trace(lambda x: sinkhorn(x, 3), (m,), check_trace=False)
