@@ -29,7 +29,7 @@ DEFAULTS: dict = {
     },
     "loss": {"freq_weight": 0.01},
     "optim": {
-        "name": "lion",          # lion | adamw | adam
+        "name": "lion",          # lion | adamw | adam | sgd (momentum = betas[0])
         "lr": 3.0e-4,
         "betas": [0.9, 0.99],
         "weight_decay": 0.0,
@@ -61,7 +61,7 @@ DEFAULTS: dict = {
 }
 
 CHOICES = {
-    "optim.name": ("lion", "adamw", "adam"),
+    "optim.name": ("lion", "adamw", "adam", "sgd"),
     "scheduler.name": ("cosine", "constant"),
     "train.precision": ("fp32", "bf16", "fp16"),
     "train.device": ("auto", "cpu", "cuda"),

@@ -49,7 +49,10 @@ def build_optimizer(params, optim: dict) -> torch.optim.Optimizer:
         return Lion(params, lr=lr, betas=betas, weight_decay=wd)
     if optim["name"] == "adamw":
         return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=wd)
-    return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=wd)
+    if optim["name"] == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=wd)
+    # plain SGD (momentum = betas[0]) is linear in the gradients: the DDP equivalence test relies on that
+    return torch.optim.SGD(params, lr=lr, momentum=betas[0], weight_decay=wd)
 
 
 def prepare_run_dir(run_dir: Path, resuming: bool, force: bool) -> None:
@@ -225,7 +228,10 @@ class Trainer:
         workers = self.config["data"]["workers"]
         loader = DataLoader(self.dataset, batch_size=sampler.local_batch, sampler=sampler, num_workers=workers,
                             pin_memory=self.device.type == "cuda", persistent_workers=False,
-                            prefetch_factor=4 if workers else None)
+                            prefetch_factor=4 if workers else None,
+                            # its own generator: a DataLoader otherwise draws its base seed from the global torch
+                            # RNG (which drop-path uses), and a resumed run would then diverge
+                            generator=torch.Generator().manual_seed(t["seed"]))
         autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16 if t["precision"] == "bf16" else torch.float16)
                     if t["precision"] != "fp32" else nullcontext())
         self.ddp_model.train()
