@@ -1,0 +1,153 @@
+"""Training configs: schema, dotted overrides, validation that names the key; CLI errors; patch dataset."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from msinet.cli.main import main
+from msinet.data.imresize import imresize
+from msinet.data.train_patches import StereoPatches, find_pairs
+from msinet.train.config import DEFAULTS, load_config, parse_override
+from msinet.train.trainer import Trainer, cosine_factor
+from train_utils import tiny_config, write_synthetic_pairs
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_configs_are_valid_and_build_their_model(path):
+    from msinet.registry import get_entry
+
+    config = load_config(path)
+    get_entry(config["model"]["name"])  # a registered model
+    assert config["data"]["train"]
+
+
+def test_paper_recipe_values():
+    paper = load_config(CONFIGS / "msinet_x4_paper.yaml")
+    assert paper["model"]["name"] == "msinet_x4" and paper["optim"]["name"] == "lion"
+    assert paper["optim"]["lr"] == 3e-4 and paper["optim"]["weight_decay"] == 0.0
+    assert paper["scheduler"] == {"name": "cosine", "eta_min": 1e-8, "warmup_steps": 0}
+    assert paper["loss"]["freq_weight"] == 0.01 and paper["data"]["lr_patch"] == [30, 90]
+    released = load_config(CONFIGS / "msinet_x4_released.yaml")
+    assert released["optim"]["lr"] == 5e-5 and released["optim"]["betas"] == [0.9, 0.9]
+    assert load_config(CONFIGS / "ablation_deam_mscam.yaml")["loss"]["freq_weight"] == 0.0
+    assert load_config(CONFIGS / "ablation_deam_mscam_freq.yaml")["loss"]["freq_weight"] == 0.01
+    nafssr = load_config(CONFIGS / "nafssr_s.yaml")
+    assert nafssr["optim"]["name"] == "adamw" and nafssr["optim"]["lr"] == 3e-3
+
+
+def test_overrides_are_typed_and_nested():
+    assert parse_override("optim.lr=1e-4") == {"optim": {"lr": 1e-4}}
+    assert parse_override("data.lr_patch=[16, 48]") == {"data": {"lr_patch": [16, 48]}}
+    config = load_config(CONFIGS / "msinet_tiny_x4.yaml", ["optim.lr=1e-4", "train.steps=7", "train.precision=bf16"])
+    assert config["optim"]["lr"] == 1e-4 and config["train"]["steps"] == 7 and config["train"]["precision"] == "bf16"
+    assert DEFAULTS["optim"]["lr"] == 3e-4  # the defaults are not mutated
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optim.lrr=1", "unknown key 'optim.lrr'"),
+    ("trian.steps=1", "unknown key 'trian'"),
+    ("optim.lr=-1e-4", "'optim.lr' must be positive"),
+    ("optim.lr=fast", "'optim.lr' must be a number"),
+    ("train.steps=0", "'train.steps' must be positive"),
+    ("train.steps=1.5", "'train.steps' must be an integer"),
+    ("train.precision=fp8", "'train.precision' must be one of"),
+    ("optim.betas=[0.9]", "'optim.betas'"),
+    ("data.lr_patch=[30, -2]", "'data.lr_patch'"),
+    ("train.ema_decay=1.0", "'train.ema_decay'"),
+    ("scheduler.eta_min=1.0", "'scheduler.eta_min'"),
+    ("optim.lr", "not of the form key=value"),
+])
+def test_bad_values_name_the_key(override, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        load_config(CONFIGS / "msinet_tiny_x4.yaml", [override])
+
+
+def test_bad_config_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim: {lr: [1, 2\n")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        load_config(bad)
+    bad.write_text("- a\n- b\n")
+    with pytest.raises(ValueError, match="mapping"):
+        load_config(bad)
+
+
+def test_patch_larger_than_images_fails_before_training(tmp_path):
+    pairs = write_synthetic_pairs(tmp_path / "pairs", count=1, size=(40, 120))
+    config = load_config(base=tiny_config(pairs, tmp_path / "runs", data={"lr_patch": [30, 90]}))
+    with pytest.raises(ValueError, match="data.lr_patch"):
+        Trainer(config)
+    assert not (tmp_path / "runs" / "t" / "checkpoints").exists()
+
+
+def test_cli_reports_errors_in_one_line(tmp_path, capsys):
+    assert main(["train", "--config", str(CONFIGS / "msinet_tiny_x4.yaml"), "optim.lr=-1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("msinet train: error:") and "'optim.lr'" in err and len(err.splitlines()) == 1
+    assert main(["train", "--config", str(tmp_path / "none.yaml")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+    assert main(["train", "--config", str(CONFIGS / "msinet_tiny_x4.yaml"), "data.train=[]"]) == 2
+    assert "'data.train' is empty" in capsys.readouterr().err
+    assert main(["train", "--config", str(CONFIGS / "msinet_tiny_x4.yaml"), f"data.train=[{tmp_path}/nothing]"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_cosine_schedule_endpoints():
+    assert cosine_factor(0, 100, 0, 1e-3) == 1.0
+    assert cosine_factor(100, 100, 0, 1e-3) == pytest.approx(1e-3)
+    assert cosine_factor(50, 100, 0, 0.0) == pytest.approx(0.5)
+    assert cosine_factor(4, 100, 10, 0.0) == pytest.approx(0.5)  # linear warm-up
+
+
+def test_find_pairs_layouts(tmp_path):
+    folders = write_synthetic_pairs(tmp_path / "a", count=2)
+    flickr = tmp_path / "flickr"
+    flickr.mkdir()
+    for side, name in (("L", "left.png"), ("R", "right.png")):
+        (flickr / f"0001_{side}.png").write_bytes((Path(folders[0]) / name).read_bytes())
+    assert len(find_pairs(tmp_path)) == 3
+    assert find_pairs(flickr)[0][0].name == "0001_L.png"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no stereo pairs"):
+        find_pairs(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError):
+        find_pairs(tmp_path / "missing")
+
+
+def test_patches_are_deterministic_and_consistent(tmp_path):
+    folders = write_synthetic_pairs(tmp_path, count=2, size=(64, 192))
+    ds = StereoPatches.from_folders(folders, scale=4, lr_patch=(8, 24), seed=1)
+    a, b = ds[17], ds[17]
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not torch.equal(ds[18][2], a[2])
+    lr_l, lr_r, hr_l, hr_r = a
+    assert lr_l.shape == (3, 8, 24) and hr_l.shape == (3, 32, 96)
+    # LR is exactly MATLAB imresize of the (augmented) HR patch
+    hr_u8 = (hr_l.permute(1, 2, 0) * 255).round().byte().numpy()
+    assert np.array_equal(imresize(hr_u8, 0.25), (lr_l.permute(1, 2, 0) * 255).round().byte().numpy())
+
+
+def test_horizontal_flip_swaps_the_views(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    left, right = (rng.integers(0, 256, (32, 96, 3), dtype=np.uint8) for _ in range(2))
+    Image.fromarray(left).save(folder / "left.png")
+    Image.fromarray(right).save(folder / "right.png")
+    ds = StereoPatches.from_folders([folder], scale=4, lr_patch=(8, 24), hflip=True, vflip=False, rgb_perm=False)
+    seen = set()
+    for i in range(12):
+        hr_l = (ds[i][2].permute(1, 2, 0) * 255).round().byte().numpy()
+        if np.array_equal(hr_l, left):
+            seen.add("plain")
+        else:  # flipped: the new left view is the mirrored right view
+            assert np.array_equal(hr_l, right[:, ::-1])
+            seen.add("flipped")
+    assert seen == {"plain", "flipped"}
