@@ -53,7 +53,9 @@ def _upscale_alpha(alpha: torch.Tensor | None, scale: int) -> torch.Tensor | Non
     # alpha is a mask, not a photo: the SR network never saw one, so it gets plain bicubic upsampling
     if alpha is None:
         return None
-    return F.interpolate(alpha, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
+    from ..models.bicubic import bicubic_upsample
+
+    return bicubic_upsample(alpha, scale).clamp(0, 1)
 
 
 def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: str = "fp32", device=None,
