@@ -7,8 +7,11 @@ are renamed to `height` / `width`, and the model's config goes into the metadata
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +30,21 @@ class OnnxExport:
     sinkhorn_iters: int | None
     opset: int
     max_abs_diff: float | None = None  # onnxruntime vs PyTorch on the sample pair, if verified
+
+
+@contextmanager
+def _quiet_exporter():
+    """The exporter logs its missing optional packages (torchvision ops) and deprecations: not the user's business."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _sinkhorn_iters(model, override):
@@ -64,11 +82,12 @@ def _symbol_names(proto) -> dict[str, str]:
 
 def export_onnx(model: torch.nn.Module, path, *, dynamic: bool = True, sample_size=None,
                 sinkhorn_iters: int | None = None, opset: int | None = None, overwrite: bool = False,
-                verify: bool = True) -> OnnxExport:
+                verify: bool = True, program=None) -> OnnxExport:
     """Write `model` as ONNX to `path`; see the module docstring for the interface of the graph.
 
     verify: run the exported graph in onnxruntime (when installed) on the sample pair and record the
     largest difference to PyTorch in the result.
+    program: (ExportedProgram, sample inputs) from `export_program` with the same options, to reuse.
     """
     import onnx
 
@@ -78,17 +97,13 @@ def export_onnx(model: torch.nn.Module, path, *, dynamic: bool = True, sample_si
     if path.suffix.lower() != ".onnx":
         raise ValueError(f"the ONNX file name should end in .onnx, got {path.name}")
     name = getattr(model, "model_name", None) or type(model).__name__
-    try:
-        program, inputs = export_program(model, dynamic=dynamic, sample_size=sample_size,
-                                         sinkhorn_iters=sinkhorn_iters)
-    except ValueError:
-        raise
-    except Exception as exc:  # torch.export's own errors are long; the first line says what failed
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{name}: torch.export failed ({first}); try --static") from None
-    onnx_program = torch.onnx.export(program, inputs, None, input_names=list(EXPORT_INPUTS),
-                                     output_names=list(EXPORT_OUTPUTS), opset_version=opset, dynamo=True,
-                                     verbose=False, optimize=True)
+    if program is None:
+        program = export_program(model, dynamic=dynamic, sample_size=sample_size, sinkhorn_iters=sinkhorn_iters)
+    program, inputs = program
+    with _quiet_exporter():
+        onnx_program = torch.onnx.export(program, inputs, None, input_names=list(EXPORT_INPUTS),
+                                         output_names=list(EXPORT_OUTPUTS), opset_version=opset, dynamo=True,
+                                         verbose=False, optimize=True)
     proto = onnx_program.model_proto
     _rename_dims(proto, _symbol_names(proto))
     iters = _sinkhorn_iters(model, sinkhorn_iters)

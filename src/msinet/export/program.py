@@ -106,13 +106,19 @@ def export_program(model: torch.nn.Module, *, dynamic: bool = True, sample_size=
     inputs = sample_inputs(model, sample_size)
     auto = torch.export.Dim.AUTO
     shapes = {name: {2: auto, 3: auto} for name in EXPORT_INPUTS} if dynamic else None
+    name = getattr(model, "model_name", None) or type(model).__name__
     with export_settings(model, sinkhorn_iters):
-        program = torch.export.export(model, inputs, dynamic_shapes=shapes, strict=False)
+        try:
+            program = torch.export.export(model, inputs, dynamic_shapes=shapes, strict=False)
+        except Exception as exc:  # torch.export's messages run to pages; the first line says what failed
+            text = str(exc).strip()
+            first = text.splitlines()[0] if text else type(exc).__name__
+            hint = "; try a fixed size (--static --height H --width W)" if dynamic else ""
+            raise ValueError(f"{name}: torch.export failed ({first}){hint}") from None
     if dynamic:
         frozen = [axis for axis, dim in (("height", 2), ("width", 3))
                   if not isinstance(_input_shape(program, EXPORT_INPUTS[0])[dim], torch.SymInt)]
         if frozen:
-            name = getattr(model, "model_name", None) or type(model).__name__
             raise ValueError(f"{name}: the {' and '.join(frozen)} of the input became fixed during export "
                              "(the model computes with that size as a constant); export it with a fixed size "
                              "instead (--static --height H --width W)")

@@ -44,7 +44,7 @@ def auto_max_disparity(gt: np.ndarray) -> int:
     return 16 * max(1, math.ceil(float(np.nanmax(gt)) * 1.1 / 16))
 
 
-def load_methods(models, scale: int, device=None) -> dict:
+def load_methods(models, scale: int) -> dict:
     """{method name: model} for bicubic and each requested model (name, .safetensors or .pth path)."""
     from ..models.loading import load_model
 
