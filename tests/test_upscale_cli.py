@@ -178,6 +178,10 @@ def test_nothing_is_overwritten_without_overwrite(tmp_path, capsys):
     rc, _, err = run_cli(capsys, left, right, "-o", out, "--model", "bicubic_x2", "--overwrite")
     assert rc == 0, err
     assert read_image(out / "x_R.png").shape == (18, 24, 3)
+    # writing next to the inputs would replace them: refused even with --overwrite
+    rc, _, err = run_cli(capsys, left, right, "-o", tmp_path, "--model", "bicubic_x2", "--overwrite")
+    assert rc == 2 and "is an input of this pair" in err
+    assert read_image(left).shape == (9, 12, 3)
 
 
 # ---- input kinds -----------------------------------------------------------------------------------------

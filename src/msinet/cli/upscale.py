@@ -86,6 +86,10 @@ def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, 
     out = [outdir / f"{name}_L.png", outdir / f"{name}_R.png"]
     if args.save_disparity:
         out += [outdir / f"{name}_disp.png", outdir / f"{name}_disp_color.png"]
+    inputs = {left.resolve(), right.resolve()}
+    for path in out:
+        if path.resolve() in inputs:  # even with --overwrite: an input is never replaced by its own result
+            raise FileExistsError(f"{path} is an input of this pair; choose another -o OUTDIR")
     refuse_existing(out, args.overwrite)  # before any work: never compute what we may not write
     views = [read_image(left), read_image(right)]
     for path, view in zip((left, right), views):
