@@ -40,8 +40,7 @@ def save_figure(results, path, methods: list[str]) -> Path:
     cols = 2 + len(methods)
     fig = Figure(figsize=(2.6 * cols, 1.9 * len(results) + 0.3), dpi=110)
     axes = fig.subplots(len(results), cols, squeeze=False)
-    cmap = matplotlib.colormaps["magma"].copy()
-    cmap.set_bad("black")  # unknown ground truth
+    cmap = matplotlib.colormaps["magma"].with_extremes(bad="black")  # black: unknown ground truth
     for row, res in zip(axes, results):
         vmax = float(np.nanmax(res.gt))
         scores = {s["method"]: s for s in res.scores if s["region"] == "all"}
