@@ -83,7 +83,10 @@ def run(args) -> int:
     matcher = build_matcher(args.matcher, checkpoint=args.matcher_checkpoint, device=str(device),
                             code=args.matcher_code)
     _warn_untrained(specs, log)
-    methods = {_method_name(spec): model for spec, model in load_methods(specs, args.scale).items()}
+    loaded = load_methods(specs, args.scale)
+    methods = {_method_name(spec): model for spec, model in loaded.items()}
+    if len(methods) != len(loaded):
+        raise ValueError(f"two of --models {args.models} would get the same name in the results; rename a file")
     log(f"stereo-eval: {len(scenes)} scene(s), matcher {getattr(matcher, 'name', args.matcher)}, "
         f"x{args.scale}, methods: {HR}, {', '.join(methods)}")
 
