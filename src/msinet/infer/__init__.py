@@ -1,5 +1,7 @@
 """Inference on real stereo pairs: any image kind and size, row tiling, precision fallback, disparity."""
 from .devices import resolve_device
+from .io import read_image, write_png
+from .pairs import StereoPair, find_pairs
 from .upscale import upscale_pair
 
-__all__ = ["resolve_device", "upscale_pair"]
+__all__ = ["StereoPair", "find_pairs", "read_image", "resolve_device", "upscale_pair", "write_png"]
