@@ -1,9 +1,9 @@
 """Held-out evaluation of a trained model against MATLAB-bicubic (used by validation and the model card).
 
 Protocol (the one the model card states): HR cropped to a multiple of the scale, LR = MATLAB-exact
-imresize(HR, 1/s), outputs clamped and rounded to uint8; PSNR on RGB with no border crop and SSIM as
-scikit-image's structural_similarity (7x7 uniform window, RGB), each computed per view and averaged over
-the two views. Bicubic = MATLAB imresize(LR, s).
+imresize(HR, 1/s), outputs clamped and rounded to uint8; scores by msinet.metrics' "stereo" protocol (PSNR
+on RGB with no border crop, SSIM with a 7x7 uniform window as scikit-image, each per view, then the mean of
+the two views). Bicubic = MATLAB imresize(LR, s).
 
     python -m msinet.train.report [--model NAME_OR_WEIGHTS] [--data ../shared/data/stereo] [--pairs a,b]
 """
@@ -18,20 +18,10 @@ import torch
 
 from ..data.imresize import imresize
 from ..data.train_patches import find_pairs, load_rgb_pair
+from ..metrics import stereo_scores
 
 HELD_OUT = ("kitti2012_000000", "kitti2015_000046", "middlebury2014_motorcycle_quarter",
             "middlebury2014_motorcycle_half", "sceneflow_A-0032-0006")
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    from skimage.metrics import structural_similarity
-
-    return float(structural_similarity(a, b, channel_axis=2, data_range=255))
 
 
 def mod_crop(img: np.ndarray, scale: int) -> np.ndarray:
@@ -59,13 +49,10 @@ def evaluate_pair(model, hr_l: np.ndarray, hr_r: np.ndarray, scale: int, device=
     lr = [imresize(v, 1.0 / scale) for v in hr]
     sr = super_resolve(model, lr[0], lr[1], device)
     bic = [imresize(v, float(scale)) for v in lr]
-    return {
-        "psnr": (psnr(sr[0], hr[0]) + psnr(sr[1], hr[1])) / 2,
-        "ssim": (ssim(sr[0], hr[0]) + ssim(sr[1], hr[1])) / 2,
-        "bicubic_psnr": (psnr(bic[0], hr[0]) + psnr(bic[1], hr[1])) / 2,
-        "bicubic_ssim": (ssim(bic[0], hr[0]) + ssim(bic[1], hr[1])) / 2,
-        "sr_left": sr[0],
-    }
+    model_psnr, model_ssim = stereo_scores(sr[0], sr[1], hr[0], hr[1], protocol="stereo", scale=scale)
+    bic_psnr, bic_ssim = stereo_scores(bic[0], bic[1], hr[0], hr[1], protocol="stereo", scale=scale)
+    return {"psnr": model_psnr, "ssim": model_ssim, "bicubic_psnr": bic_psnr, "bicubic_ssim": bic_ssim,
+            "sr_left": sr[0]}
 
 
 def main(argv=None) -> int:
