@@ -8,7 +8,7 @@ from msinet.models.weights import read_safetensors
 from msinet.train import checkpoint as ckpt
 from msinet.train.config import load_config
 from msinet.train.trainer import Trainer
-from train_utils import tiny_config, write_synthetic_pairs
+from train_utils import one_torch_thread, tiny_config, write_synthetic_pairs  # noqa: F401 (fixture)
 
 
 def _losses(run_dir):
@@ -101,3 +101,22 @@ def test_keep_limits_the_number_of_checkpoints(pairs, tmp_path):
     config = load_config(base=tiny_config(pairs, tmp_path, checkpoint={"every": 1, "keep": 2}))
     Trainer(config).fit()
     assert [p.name for p in ckpt.complete_checkpoints(tmp_path / "t")] == ["step_00000003", "step_00000004"]
+
+
+def test_cli_stop_and_resume_then_load(pairs, tmp_path, capsys):
+    import yaml
+
+    import msinet
+    from msinet.cli.main import main
+
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_config(pairs, tmp_path / "runs", train={"steps": 2, "batch_size": 2})))
+    assert main(["train", "--config", str(cfg), "--stop-after", "1"]) == 0
+    assert not (tmp_path / "runs" / "t" / "final.safetensors").exists()
+    assert main(["train", "--config", str(cfg)]) == 2  # the run folder exists: no silent overwrite
+    assert "--resume auto" in capsys.readouterr().err
+    assert main(["train", "--config", str(cfg), "--resume", "auto"]) == 0
+    assert "done: step 2" in capsys.readouterr().out
+    model = msinet.load_model(tmp_path / "runs" / "t" / "final.safetensors")
+    sr_l, _ = model(torch.rand(1, 3, 8, 24), torch.rand(1, 3, 8, 24))
+    assert sr_l.shape == (1, 3, 32, 96)
