@@ -120,3 +120,12 @@ def test_cli_stop_and_resume_then_load(pairs, tmp_path, capsys):
     model = msinet.load_model(tmp_path / "runs" / "t" / "final.safetensors")
     sr_l, _ = model(torch.rand(1, 3, 8, 24), torch.rand(1, 3, 8, 24))
     assert sr_l.shape == (1, 3, 32, 96)
+
+
+def test_bf16_autocast_trains_on_cpu(pairs, tmp_path):
+    config = load_config(base=tiny_config(pairs, tmp_path, train={"steps": 2, "batch_size": 2, "precision": "bf16"}))
+    summary = Trainer(config).fit()
+    assert summary["step"] == 2 and summary["loss"] == summary["loss"] and summary["loss"] < 1.0
+    fp16 = load_config(base=tiny_config(pairs, tmp_path / "x", train={"precision": "fp16", "device": "cpu"}))
+    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
+        Trainer(fp16)
