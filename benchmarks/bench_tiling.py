@@ -10,7 +10,6 @@ branches switched on (N(0, --perturb^2) layer scales; the zero init would make e
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +49,7 @@ def main():
     ap.add_argument("--perturb", type=float, default=0.1)
     ap.add_argument("--tile", type=int, default=32)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--pairs", default=",".join(PAIRS), help="comma-separated scene folders")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -58,7 +58,7 @@ def main():
     print("| pair | LR size | TLSC | context | bands | PSNR tiled vs untiled (dB) | max abs diff (8-bit levels) |")
     print("|---|---|---|---|---|---|---|")
     tlsc_window = model.config.get("tlsc_window") or [45, 135]
-    for name in PAIRS:
+    for name in args.pairs.split(","):
         if not (STEREO / name).is_dir():
             print(f"| {name} | missing | | | | | |")
             continue
