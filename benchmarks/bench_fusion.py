@@ -2,7 +2,7 @@
 
     python benchmarks/bench_fusion.py [--device cuda] [--threads N] [--sizes kitti ...] [--rounds 5]
 
-For each LR test size (width 64, one pair) and for a training step (LR 30x90 patches, batch 8): median time
+For each LR test size (width 64, one pair) and for a training step (LR 30x90 patches, batch 8): best time
 of the layer (inference: forward under inference_mode; training: forward + backward), its peak memory, and
 the largest deviation of its output from a float64 run of the reference DEAM.
 """

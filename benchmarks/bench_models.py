@@ -6,7 +6,7 @@
 
 Inference: model.eval() (test-time local statistics on, as users run it), one LR pair per test size, under
 torch.inference_mode. Training step: model.train(), LR 30x90 patches, batch 8, forward + MSE loss + backward.
-Reports median ms, pairs/s, peak memory (see benchlib), parameters and GFLOPs per pair counted by
+Reports best-of-rounds ms, pairs/s, peak memory (see benchlib), parameters and GFLOPs per pair counted by
 torch.utils.flop_counter.FlopCounterMode (convolutions and matrix products only: elementwise work,
 including the log-domain Sinkhorn's logsumexp, is not counted; the fast Sinkhorn's matrix-vector products are).
 --options measures inference variants (no_grad vs inference_mode, channels_last, bf16 autocast, threads,

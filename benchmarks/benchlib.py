@@ -1,6 +1,6 @@
 """Shared helpers of the benchmark scripts: test sizes, interleaved timing, peak memory, markdown tables.
 
-Timing: every variant is run once per round, round-robin, and the median per variant is reported, so that
+Timing: every variant is run once per round, round-robin, and the best time per variant is reported, so that
 load from other processes (this machine is shared) hits all variants alike and ratios stay meaningful.
 Peak memory: on CUDA, torch's allocator high-water mark; on CPU, the process's peak resident set size
 (Linux VmHWM, reset before each measurement) above the resident size before the call; while measuring,
@@ -12,7 +12,6 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
-import statistics
 import time
 from typing import Callable
 
@@ -30,7 +29,7 @@ def add_common_arguments(parser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES), help="test sizes")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per variant (median reported)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per variant (best reported)")
 
 
 def setup(args) -> torch.device:
@@ -72,7 +71,7 @@ def sync(device: torch.device) -> None:
 
 def time_interleaved(variants: dict[str, Callable[[], object]], device: torch.device, rounds: int,
                      warmup: int = 1) -> dict[str, float]:
-    """Median wall time in ms of each variant, measured round-robin."""
+    """Best (minimum) wall time in ms of each variant over `rounds`, measured round-robin."""
     for fn in variants.values():
         for _ in range(warmup):
             fn()
@@ -85,7 +84,7 @@ def time_interleaved(variants: dict[str, Callable[[], object]], device: torch.de
             fn()
             sync(device)
             times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return {name: min(ts) for name, ts in times.items()}
 
 
 def peak_memory_mib(fn: Callable[[], object], device: torch.device) -> float:
