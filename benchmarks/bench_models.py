@@ -107,7 +107,7 @@ def bench_training(models, args, device) -> list[list]:
         rows.append([label, "train step", name, ms[name], TRAIN_BATCH * 1e3 / ms[name],
                      ms[name] / base if base else float("nan"), peak_memory_mib(fn, device),
                      parameter_count(trainable[name]) / 1e6, gflops(fn) / TRAIN_BATCH])
-    print(f"  training: " + ", ".join(f"{n} {ms[n]:.0f} ms" for n in fns), file=sys.stderr)
+    print("  training: " + ", ".join(f"{n} {ms[n]:.0f} ms" for n in fns), file=sys.stderr)
     return rows
 
 

@@ -282,7 +282,8 @@ def test_infers_published_models(tmp_path, family, width, blocks, scale, name, p
     published = msinet.create_model(name).config
     # same architecture and drop-path rate as the registered model; MSINet keeps the reference's Sinkhorn rounding
     assert cfg.pop("sinkhorn_method") == ("log" if family == "msinet" else "auto")
-    assert cfg == {k: v for k, v in published.items() if k != "sinkhorn_method"}
+    assert cfg.pop("stack_views") is False  # one view at a time, as the reference codes run
+    assert cfg == {k: v for k, v in published.items() if k not in ("sinkhorn_method", "stack_views")}
     assert not model.training
     n = sum(p.numel() for p in model.parameters())
     assert n == sum(v.numel() for v in sd.values())
@@ -428,7 +429,19 @@ def test_convert_cli_round_trip(tmp_path, capsys):
 
 def test_float32_agrees_with_the_reference_rounding(tmp_path):
     """Run in float32 like the authors' code (views separately, log-domain Sinkhorn), our loaded model
-    reproduces it to about one float32 ulp of the output, far inside the 1e-5 promised."""
+    reproduces it to about one float32 ulp of the output, far inside the 1e-5 promised.
+
+    One thread: with several, the BLAS may split reductions differently from call to call, and these random
+    weights amplify a last-bit difference to ~1e-3 at the output (the reference is just as sensitive)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _float32_agreement(tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _float32_agreement(tmp_path):
     sd = reference_state("msinet", width=32, num_blocks=4, scale=4, seed=2)
     model = msinet.load_model(save_pth(tmp_path, {"params": sd}))
     for size in [(30, 90), (60, 160)]:

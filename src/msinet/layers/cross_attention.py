@@ -61,10 +61,10 @@ class DEAM(EpipolarCrossAttention):
     (detached), e.g. to read disparities from it; it is not stored by default.
     """
 
-    def __init__(self, channels: int, sinkhorn_iters: int = 10):
+    def __init__(self, channels: int, sinkhorn_iters: int = 10, sinkhorn_method: str = "auto"):
         super().__init__(channels)
         self.sinkhorn_iters = sinkhorn_iters
-        self.sinkhorn_method = "auto"  # "log": the reference's own rounding (authors' checkpoints, models/foreign.py)
+        self.sinkhorn_method = sinkhorn_method  # "log": the reference's own rounding (authors' checkpoints)
         self.keep_plan = False
         self.last_plan: torch.Tensor | None = None
 

@@ -16,7 +16,9 @@ def local_mean(x: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
     """Box mean of x (B,C,H,W) over `window` = (wh, ww), same spatial size as x, or (B,C,1,1) global mean."""
     h, w = x.shape[-2:]
     wh, ww = window
-    if wh >= h and ww >= w:
+    if wh >= h and ww >= w and not torch.compiler.is_exporting():
+        # under export the general path below serves this case too (one window = the global mean, broadcast),
+        # which keeps the exported graph free of a size guard
         return x.mean((-2, -1), keepdim=True)
     kh, kw = min(h, wh), min(w, ww)
     s = x.cumsum(dim=-1).cumsum(dim=-2)

@@ -30,7 +30,6 @@ K, and d loss / d M = G * T - K * (X Y^T) with X, Y (W, 2 * iters) collecting th
 """
 from __future__ import annotations
 
-import math
 
 import torch
 
@@ -49,13 +48,16 @@ def sinkhorn_log(scores: torch.Tensor, iters: int = 10) -> torch.Tensor:
     w = scores.shape[-1]
     if scores.shape[-2] != w:
         raise ValueError(f"Sinkhorn expects square (..., W, W) scores, got {tuple(scores.shape)}")
-    log_marginal = -math.log(2 * w)
+    # constants as tensor ops in the scores' dtype: the same float32 rounding as the reference code (log of
+    # the float32 marginal 1/(2W)), and W stays symbolic under torch.export (dynamic width)
+    two_w = scores.new_full((), 2 * w)
+    log_marginal = torch.log(1.0 / two_w)
     u = scores.new_zeros(scores.shape[:-1])                      # (..., W) row potentials
     v = scores.new_zeros(scores.shape[:-2] + scores.shape[-1:])  # (..., W) column potentials
     for _ in range(iters):
         v = log_marginal - torch.logsumexp(scores + u.unsqueeze(-1), dim=-2)
         u = log_marginal - torch.logsumexp(scores + v.unsqueeze(-2), dim=-1)
-    return (scores + u.unsqueeze(-1) + v.unsqueeze(-2) + math.log(2 * w)).exp()
+    return (scores + u.unsqueeze(-1) + v.unsqueeze(-2) + torch.log(two_w)).exp()
 
 
 def _plain_ops_required() -> bool:

@@ -132,8 +132,9 @@ class ForeignLayout:
             fusion = "none"
         else:
             fusion = "deam" if msinet else "scam"
+        # stack_views=False: run each view on its own like the reference codes, hence their float rounding
         config = dict(scale=self.scale, width=self.width, num_blocks=self.num_blocks, fusion=fusion,
-                      multiscale=msinet, tlsc_window=REFERENCE_TLSC_WINDOW)
+                      multiscale=msinet, tlsc_window=REFERENCE_TLSC_WINDOW, stack_views=False)
         if msinet:
             # the reference's log-domain Sinkhorn op for op, hence its float32 rounding too (the fast default
             # differs by ~1e-7 relative in the plan, which deep networks amplify to a few 1e-6 at the output)
@@ -263,6 +264,7 @@ def _published_name(config: dict) -> str | None:
         cfg = {**defaults, **cfg}
         cfg.pop("drop_path_rate")
         cfg.pop("sinkhorn_method")  # same weights and plan, only the float rounding differs
+        cfg.pop("stack_views")
         return {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}
 
     wanted = normalise(config)

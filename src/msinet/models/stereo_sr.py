@@ -27,17 +27,28 @@ class StereoBlock(nn.Module):
     """One intra-view block applied to both views, then (optionally) cross-view fusion."""
 
     def __init__(self, width: int, fusion: str, multiscale: bool, lska_kernels, lska_branch_of_group,
-                 sinkhorn_iters: int):
+                 sinkhorn_iters: int, sinkhorn_method: str = "auto", stack_views: bool = True):
         super().__init__()
+        self.stack_views = stack_views
         self.intra = MSCAB(width, multiscale, lska_kernels, lska_branch_of_group)
         cls = FUSIONS[fusion]
-        self.fusion = None if cls is None else (cls(width, sinkhorn_iters) if cls is DEAM else cls(width))
+        if cls is None:
+            self.fusion = None
+        elif cls is DEAM:
+            self.fusion = DEAM(width, sinkhorn_iters, sinkhorn_method)
+        else:
+            self.fusion = cls(width)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:  # (2B, C, H, W), left views first
-        feats = self.intra(feats)
+        b = feats.shape[0] // 2  # slicing rather than chunk(): keeps the batch dynamic under torch.export
+        if self.stack_views:
+            feats = self.intra(feats)
+            left, right = feats[:b], feats[b:]
+        else:  # one view at a time, as the reference codes run: their exact float rounding (oneDNN kernels
+            left, right = self.intra(feats[:b]), self.intra(feats[b:])  # are chosen by batch shape)
         if self.fusion is not None:
-            feats = torch.cat(self.fusion(*feats.chunk(2, dim=0)), dim=0)
-        return feats
+            left, right = self.fusion(left, right)
+        return torch.cat([left, right], dim=0)
 
 
 @register_arch("stereo_sr")
@@ -51,7 +62,7 @@ class StereoSRNet(StereoSRModel):
     def __init__(self, scale: int = 4, width: int = 64, num_blocks: int = 32, fusion: str = "deam",
                  multiscale: bool = True, lska_kernels=(7, 11, 23, 35), lska_branch_of_group=None,
                  sinkhorn_iters: int = 10, drop_path_rate: float = 0.1, tlsc_window=(45, 135),
-                 sinkhorn_method: str = "auto"):
+                 sinkhorn_method: str = "auto", stack_views: bool = True):
         super().__init__(scale)
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
@@ -70,17 +81,16 @@ class StereoSRNet(StereoSRModel):
                             lska_branch_of_group=None if lska_branch_of_group is None else list(lska_branch_of_group),
                             sinkhorn_iters=sinkhorn_iters, drop_path_rate=drop_path_rate,
                             tlsc_window=None if tlsc_window is None else list(tlsc_window),
-                            sinkhorn_method=sinkhorn_method)
+                            sinkhorn_method=sinkhorn_method, stack_views=stack_views)
         self.drop_path_rate = drop_path_rate
+        self.stack_views = stack_views
         self.intro = nn.Conv2d(3, width, 3, padding=1)
         self.blocks = nn.ModuleList(
-            StereoBlock(width, fusion, multiscale, lska_kernels, lska_branch_of_group, sinkhorn_iters)
+            StereoBlock(width, fusion, multiscale, lska_kernels, lska_branch_of_group, sinkhorn_iters, sinkhorn_method,
+                        stack_views)
             for _ in range(num_blocks))
         self.head = nn.Sequential(nn.Conv2d(width, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
         self.set_tlsc(tlsc_window)
-        for fusion in self.fusions:
-            if isinstance(fusion, DEAM):
-                fusion.sinkhorn_method = sinkhorn_method
 
     def set_tlsc(self, window) -> None:
         """Test-time local statistics window (h, w) in LR pixels, or None for global pooling."""
@@ -127,5 +137,6 @@ class StereoSRNet(StereoSRModel):
         for block in self.blocks:
             feats = self._run_block(block, feats)
         out = self.head(feats) + base
-        sr_left, sr_right = out.chunk(2, dim=0)
+        b = left.shape[0]
+        sr_left, sr_right = out[:b], out[b:]
         return sr_left, sr_right

@@ -77,7 +77,7 @@ def main(argv=None) -> int:
         return 2
     print(f"model: {args.model or 'default (' + msinet.models.pretrained.default_model_name() + ')'}; "
           f"x{model.scale}; RGB, mean of both views, LR = MATLAB imresize")
-    print(f"| pair | bicubic PSNR / SSIM | model PSNR / SSIM | gain (dB) |")
+    print("| pair | bicubic PSNR / SSIM | model PSNR / SSIM | gain (dB) |")
     print("|---|---|---|---|")
     for name, r in rows:
         print(f"| {name} | {r['bicubic_psnr']:.2f} / {r['bicubic_ssim']:.4f} | {r['psnr']:.2f} / {r['ssim']:.4f} "
