@@ -4,52 +4,22 @@ What export has to take care of in our models:
 - DEAM's Sinkhorn: the fast scaling path falls back per slice on data-dependent tests, so the plain
   log-domain path (`sinkhorn_log`, same plan to float rounding) is selected for the export, with the
   iteration count fixed (a model option; `sinkhorn_iters` overrides it for the exported graph).
-- `sinkhorn_log` takes `math.log(2 * W)` of the image width, which would freeze W to the sample's width;
-  during the export that logarithm is computed as a graph op instead (`_symbolic_log`).
+- `sinkhorn_log` computes its constants (log 2W) as tensor ops, so the width stays symbolic.
 - TLSC (layers/local_pool.py) branches on the image size (window covers the whole image -> global mean).
   The sample is taken larger than the window in both dimensions, so the traced branch is the box-mean
   path, which equals the global mean whenever the window covers the image: the graph is right at every
   size. torch.export records the branch as a minimum height (window height + 1) in the program's range
   constraints; ONNX graphs carry no such check (and need none).
-- The batch dimension is fixed to 1 (one pair per call): `chunk(2)` over the stacked views gives a guard
-  that torch.export cannot prove for a symbolic batch.
+- The batch dimension is fixed to 1 (one pair per call).
 """
 from __future__ import annotations
 
-import math
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import torch
 
 EXPORT_INPUTS = ("left", "right")
 EXPORT_OUTPUTS = ("sr_left", "sr_right")
-
-
-class _SymbolicMath:
-    """`math` for layers/sinkhorn.py during export: log of a symbolic size becomes a tensor op."""
-
-    def __getattr__(self, name):
-        return getattr(math, name)
-
-    @staticmethod
-    def log(x):
-        if isinstance(x, torch.SymInt):
-            return torch.log(torch.scalar_tensor(x, dtype=torch.float32))
-        return math.log(x)
-
-
-@contextmanager
-def _symbolic_log():
-    from ..layers import sinkhorn as sinkhorn_module
-
-    if getattr(sinkhorn_module, "math", None) is not math:  # the layer no longer needs it
-        yield
-        return
-    sinkhorn_module.math = _SymbolicMath()
-    try:
-        yield
-    finally:
-        sinkhorn_module.math = math
 
 
 @contextmanager
@@ -69,8 +39,7 @@ def export_settings(model: torch.nn.Module, sinkhorn_iters: int | None = None, p
                 d.sinkhorn_iters = int(sinkhorn_iters)
             if plain_ops and hasattr(d, "sinkhorn_method"):
                 d.sinkhorn_method = "log"
-        with _symbolic_log() if deams and plain_ops else nullcontext():
-            yield deams
+        yield deams
     finally:
         model.train(was_training)
         for d, (iters, method) in zip(deams, saved):
