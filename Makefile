@@ -18,7 +18,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/msinet upscale --demo -o demo_output
+	$(BIN)/msinet upscale --demo -o demo_output --overwrite  # the demo replaces only its own outputs
 
 test: install
 	$(BIN)/python -m pytest -q
