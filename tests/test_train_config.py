@@ -10,7 +10,9 @@ from msinet.data.imresize import imresize
 from msinet.data.train_patches import StereoPatches, find_pairs
 from msinet.train.config import DEFAULTS, load_config, parse_override
 from msinet.train.trainer import Trainer, cosine_factor
-from train_utils import one_torch_thread, tiny_config, write_synthetic_pairs  # noqa: F401 (fixture)
+from train_utils import tiny_config, write_synthetic_pairs
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

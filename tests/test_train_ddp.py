@@ -12,7 +12,9 @@ from safetensors.torch import load_file
 from msinet.registry import create_model
 from msinet.train.config import load_config
 from msinet.train.trainer import Trainer
-from train_utils import one_torch_thread, tiny_config, write_synthetic_pairs  # noqa: F401 (fixture)
+from train_utils import tiny_config, write_synthetic_pairs
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 HERE = Path(__file__).resolve().parent
 

@@ -8,7 +8,9 @@ from msinet.models.weights import read_safetensors
 from msinet.train import checkpoint as ckpt
 from msinet.train.config import load_config
 from msinet.train.trainer import Trainer
-from train_utils import one_torch_thread, tiny_config, write_synthetic_pairs  # noqa: F401 (fixture)
+from train_utils import tiny_config, write_synthetic_pairs
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _losses(run_dir):

@@ -18,13 +18,7 @@ from msinet.models.base import StereoSRModel
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small convolutions run fastest single-threaded, and much faster on a busy machine; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def bicubic_ref(x: np.ndarray, scale: int) -> np.ndarray:

@@ -22,12 +22,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 STEREO = DATA / "stereo"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def need_data(*names):

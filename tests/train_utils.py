@@ -4,8 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 
 
 def write_synthetic_pairs(root: Path, count: int = 2, size=(72, 216), shift: int = 5, seed: int = 0) -> list[str]:
@@ -42,12 +40,3 @@ def tiny_config(train_dirs, out_dir, **sections) -> dict:
     for section, values in sections.items():
         base.setdefault(section, {}).update(values)
     return base
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models train ~10x faster on one thread than on two when the CPU is shared (OpenMP waits)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
