@@ -24,7 +24,7 @@ SCENE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stereo
 
 def load_pair():
     if (SCENE / "left.png").is_file():
-        from msinet.infer.io import read_image
+        from msinet.data.image_io import read_image
 
         return tuple(read_image(SCENE / f"{v}.png")[:, :, :3] for v in ("left", "right")), "sceneflow_A-0032-0006"
     rng = np.random.default_rng(0)

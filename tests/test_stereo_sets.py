@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from msinet.data.image_io import load_pair, read_image
+from msinet.data.image_io import load_pair, read_rgb8
 from msinet.data.imresize import imresize
 from msinet.data.stereo_sets import StereoSet, discover_pairs, open_set
 
@@ -104,15 +104,15 @@ def test_image_io_converts_16bit_gray_rgba_and_rejects_corrupt_files(tmp_path):
 
     rgb16 = np.random.default_rng(3).integers(0, 65536, size=(5, 7, 3)).astype(np.uint16)
     cv2.imwrite(str(tmp_path / "c16.png"), rgb16[..., ::-1])  # OpenCV writes BGR
-    np.testing.assert_array_equal(read_image(tmp_path / "c16.png"), np.round(rgb16 / 257.0).astype(np.uint8))
+    np.testing.assert_array_equal(read_rgb8(tmp_path / "c16.png"), np.round(rgb16 / 257.0).astype(np.uint8))
     rgba = _img(4, 5, 7)
     Image.fromarray(np.dstack([rgba, np.full((5, 7), 9, np.uint8)])).save(tmp_path / "a.png")
-    np.testing.assert_array_equal(read_image(tmp_path / "a.png"), rgba)
+    np.testing.assert_array_equal(read_rgb8(tmp_path / "a.png"), rgba)
     Image.fromarray(rgba[..., 0]).save(tmp_path / "g.png")
-    np.testing.assert_array_equal(read_image(tmp_path / "g.png"), np.repeat(rgba[..., :1], 3, axis=2))
+    np.testing.assert_array_equal(read_rgb8(tmp_path / "g.png"), np.repeat(rgba[..., :1], 3, axis=2))
     (tmp_path / "bad.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match="cannot read image"):
-        read_image(tmp_path / "bad.png")
+        read_rgb8(tmp_path / "bad.png")
     with pytest.raises(FileNotFoundError):
         load_pair(tmp_path / "nope.png", tmp_path / "a.png")
 
@@ -133,16 +133,16 @@ def test_prepare_cli_converts_raw_downloads_and_eval_reads_them(tmp_path, capsys
     log = capsys.readouterr().out
     assert "found Flickr1024-train: 2 pairs" in log and "found Middlebury: 1 pairs" in log
     assert "missing KITTI2012" in log and "missing KITTI2015" in log
-    hr = read_image(out / "test" / "Flickr1024" / "hr" / "0001" / "hr0.png")
+    hr = read_rgb8(out / "test" / "Flickr1024" / "hr" / "0001" / "hr0.png")
     np.testing.assert_array_equal(hr, _img(7, 33, 50)[:32, :48])
-    np.testing.assert_array_equal(read_image(out / "test" / "Flickr1024" / "lr_x4" / "0001" / "lr0.png"),
+    np.testing.assert_array_equal(read_rgb8(out / "test" / "Flickr1024" / "lr_x4" / "0001" / "lr0.png"),
                                   imresize(hr, 1 / 4))
-    mid = read_image(out / "train" / "middlebury_Motorcycle" / "hr0.png")
+    mid = read_rgb8(out / "train" / "middlebury_Motorcycle" / "hr0.png")
     np.testing.assert_array_equal(mid, imresize(_img(9, 90, 200), 1 / 2))  # Middlebury halved for training
     assert (out / "train" / "flickr1024_0002" / "hr1.png").is_file()
     assert len(list((out / "patches_x4").iterdir())) == 2 * 1 * 1  # 30x100 LR: one 30x90 patch per pair
     patch = out / "patches_x4" / "000000"
-    assert read_image(patch / "lr0.png").shape == (30, 90, 3) and read_image(patch / "hr1.png").shape == (120, 360, 3)
+    assert read_rgb8(patch / "lr0.png").shape == (30, 90, 3) and read_rgb8(patch / "hr1.png").shape == (120, 360, 3)
     s = open_set(out / "test", "Flickr1024", 4, use_cache=False)
     assert s.layout == "ipassr" and s[0].lr_source == "files"
     assert main(["prepare", str(raw), "-o", str(out)]) == 2  # refuses to write into its earlier output

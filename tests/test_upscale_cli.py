@@ -15,7 +15,7 @@ from PIL import Image
 import msinet
 from msinet.cli.main import main
 from msinet.data.imresize import imresize
-from msinet.infer.io import read_image, write_png
+from msinet.data.image_io import read_image, write_png
 from msinet.infer.pairs import find_pairs
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -60,7 +60,7 @@ def run(args) -> int:
     from pathlib import Path
 
     import msinet
-    from ..data.image_io import write_image
+    from ..data.image_io import write_png
     from ..data.stereo_sets import open_set
     from ..eval.report import format_set_table, results_dict, write_csv, write_json
     from ..eval.runner import evaluate_set
@@ -102,7 +102,7 @@ def run(args) -> int:
 
             def save(sample, sr_l, sr_r, folder=folder):
                 for view, img in (("L", sr_l), ("R", sr_r)):
-                    write_image(folder / f"{sample.name.replace('/', '_')}_{view}.png", img, args.overwrite)
+                    write_png(folder / f"{sample.name.replace('/', '_')}_{view}.png", img, args.overwrite)
         set_results = [evaluate_set(model, stereo_set, protocols, device, args.self_ensemble, method,
                                     progress=not args.quiet, on_output=save)]
         if baseline is not None:

@@ -80,7 +80,7 @@ def _output_stem(left: Path) -> str:
 
 def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, options: dict) -> list[Path]:
     from ..infer.disparity import colourise, encode_kitti_png16
-    from ..infer.io import read_image, refuse_existing, write_png
+    from ..data.image_io import read_image, refuse_existing, write_png
     from ..infer.upscale import upscale_pair
 
     out = [outdir / f"{name}_L.png", outdir / f"{name}_R.png"]

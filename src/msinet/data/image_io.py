@@ -1,83 +1,152 @@
-"""Reading stereo views as uint8 RGB arrays (the form LR generation and the metrics work on), and writing them.
+"""Image files in and out, one module for the whole package.
 
-Robust to what real datasets hold: 16-bit PNGs (scaled to 8 bits), RGBA (SceneFlow: alpha dropped), grayscale
-and palette images (expanded to RGB). Every failure names the file and the problem.
+read_image keeps what the file holds: grayscale stays HxW, RGBA stays HxWx4, 16-bit PNGs stay uint16 (Pillow
+would cut 48/64-bit PNGs to 8 bits, so those are decoded by OpenCV), JPEG EXIF orientation is applied; anything
+unreadable raises ValueError with a one-line message naming the file. Datasets and metrics work on uint8 RGB:
+to_rgb8 / load_pair convert (16-bit scaled to 8 bits and rounded, alpha dropped, grayscale expanded).
+write_png never replaces a file unless asked, and writes through a temporary file.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+_PIL_MODES_TO_ARRAY = {"1": "L", "P": None, "LA": "RGBA", "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB",
+                       "LAB": "RGB", "HSV": "RGB", "RGBX": "RGB", "RGBa": "RGBA", "La": "RGBA"}
 
 
-def read_image(path) -> np.ndarray:
-    """One image file -> uint8 HxWx3 RGB."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image not found: {path}")
-    arr = _decode_opencv(path)
-    if arr is None:  # formats OpenCV lacks (GIF, some TIFFs): Pillow
-        arr = _decode_pillow(path)
-    if arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"empty image {path}")
+def pil_to_array(img) -> tuple[np.ndarray, str]:
+    """A PIL image as HxW / HxWx3 / HxWx4 uint8 or uint16 array, and the mode it ended up in."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(img).astype(np.uint16), mode
+    if mode == "I":
+        return np.clip(np.asarray(img), 0, 65535).astype(np.uint16), mode
+    if mode == "F":
+        raise ValueError("32-bit float PIL images (mode 'F') are not supported; convert to 'L', 'RGB' or 'I;16'")
+    if mode in _PIL_MODES_TO_ARRAY:
+        target = _PIL_MODES_TO_ARRAY[mode]
+        if target is None:  # palette: keep transparency if it has any
+            target = "RGBA" if "transparency" in img.info else "RGB"
+        img = img.convert(target)
+    return np.asarray(img), img.mode
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_bit_depth(head: bytes) -> int | None:
+    # IHDR is the first chunk: signature (8) + length (4) + b"IHDR" (4) + width (4) + height (4) + bit depth (1)
+    if head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR" or len(head) < 25:
+        return None
+    return head[24]
+
+
+def _read_png16(path: Path, data: bytes) -> np.ndarray:
+    import cv2
+
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise ValueError(f"cannot read image {path}: the 16-bit PNG data is damaged")
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
     return arr
 
 
-def _decode_opencv(path: Path) -> np.ndarray | None:
+def read_image(path) -> np.ndarray:
+    """An image file as a numpy array: HxW (grayscale), HxWx3 or HxWx4 (alpha), uint8 or uint16."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"image not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"cannot read image {path}: not a file")
+    data = path.read_bytes()
+    if not data:
+        raise ValueError(f"cannot read image {path}: the file is empty")
+    if _png_bit_depth(data[:32]) == 16:
+        return _read_png16(path, data)
+    try:
+        import io
+
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            arr, _ = pil_to_array(img)
+    except UnidentifiedImageError:
+        raise ValueError(f"cannot read image {path}: not a recognised image file") from None
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated or damaged data
+        raise ValueError(f"cannot read image {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") \
+            from None
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    return arr
+
+
+def refuse_existing(paths, overwrite: bool) -> None:
+    """Raise FileExistsError naming the first path that exists, unless overwrite is set."""
+    if overwrite:
+        return
+    for p in paths:
+        if Path(p).exists():
+            raise FileExistsError(f"{p} exists; pass --overwrite to replace it")
+
+
+def write_png(path, image: np.ndarray, overwrite: bool = False) -> Path:
+    """Write a uint8/uint16 HxW, HxWx3 (RGB) or HxWx4 (RGBA) array as PNG, via a temporary file."""
     import cv2
 
-    raw = np.fromfile(path, dtype=np.uint8)  # not cv2.imread: that fails on non-ASCII paths on Windows
-    arr = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
-    if arr is None:
-        return None
-    if arr.dtype == np.uint16:  # 0..65535 -> 0..255, rounded
+    path = Path(path)
+    refuse_existing([path], overwrite)
+    if image.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"{path}: PNG pixels must be uint8 or uint16, got {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
+    elif image.ndim != 2:
+        raise ValueError(f"{path}: cannot write an image of shape {image.shape} as PNG")
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image))
+    if not ok:
+        raise ValueError(f"{path}: PNG encoding failed")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(buf.tobytes())
+    os.replace(tmp, path)
+    return path
+
+
+def to_rgb8(arr: np.ndarray, source="image") -> np.ndarray:
+    """Any array read_image returns -> uint8 HxWx3 RGB (16-bit: /257 rounded; alpha dropped; gray expanded)."""
+    if arr.dtype == np.uint16:
         arr = np.round(arr.astype(np.float64) / 257.0).astype(np.uint8)
     elif arr.dtype != np.uint8:
-        raise ValueError(f"cannot read image {path}: unsupported pixel type {arr.dtype}")
+        raise ValueError(f"{source}: unsupported pixel type {arr.dtype}")
     if arr.ndim == 2:
-        return np.repeat(arr[:, :, None], 3, axis=2)
+        arr = arr[:, :, None]
     if arr.shape[2] == 1:
         return np.repeat(arr, 3, axis=2)
-    return np.ascontiguousarray(arr[:, :, 2::-1])  # BGR(A) -> RGB, alpha dropped
+    return np.ascontiguousarray(arr[:, :, :3])
 
 
-def _decode_pillow(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode.startswith("I;16") or img.mode == "I":
-                arr = np.clip(np.round(np.asarray(img).astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
-                return np.repeat(arr[:, :, None], 3, axis=2)
-            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"cannot read image {path}: {exc}") from None
+def read_rgb8(path) -> np.ndarray:
+    """One image file -> uint8 HxWx3 RGB (what datasets, LR generation and the metrics work on)."""
+    return to_rgb8(read_image(path), path)
 
 
 def load_pair(left_path, right_path) -> tuple[np.ndarray, np.ndarray]:
     """A stereo pair as two uint8 HxWx3 arrays; the views must have the same size."""
-    left, right = read_image(left_path), read_image(right_path)
+    left, right = read_rgb8(left_path), read_rgb8(right_path)
     if left.shape != right.shape:
         raise ValueError(f"left and right views differ in size: {Path(left_path).name} is "
                          f"{left.shape[1]}x{left.shape[0]}, {Path(right_path).name} is {right.shape[1]}x{right.shape[0]}")
     return left, right
-
-
-def write_image(path, img: np.ndarray, overwrite: bool = False) -> Path:
-    """Write a uint8 HxWx3 (or HxW) array; refuses to replace an existing file unless overwrite=True."""
-    from PIL import Image
-
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists (pass --overwrite to replace it)")
-    if img.dtype != np.uint8:
-        raise ValueError(f"write_image expects uint8 pixels, got {img.dtype}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(img).save(path)
-    return path
 
 
 def mod_crop(img: np.ndarray, scale: int) -> np.ndarray:

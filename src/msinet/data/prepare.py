@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .image_io import load_pair, mod_crop, write_image
+from .image_io import load_pair, mod_crop, write_png
 from .imresize import imresize
 
 DOWNLOADS = {
@@ -86,8 +86,8 @@ def _write_test_set(pairs, folder: Path, scale: int, overwrite: bool) -> int:
         left, right = load_pair(left_path, right_path)
         left, right = mod_crop(left, scale), mod_crop(right, scale)
         for view, img in (("0", left), ("1", right)):
-            write_image(folder / "hr" / name / f"hr{view}.png", img, overwrite)
-            write_image(folder / f"lr_x{scale}" / name / f"lr{view}.png", imresize(img, 1 / scale), overwrite)
+            write_png(folder / "hr" / name / f"hr{view}.png", img, overwrite)
+            write_png(folder / f"lr_x{scale}" / name / f"lr{view}.png", imresize(img, 1 / scale), overwrite)
     return len(pairs)
 
 
@@ -104,7 +104,7 @@ def _write_patches(left, right, scale: int, out: Path, start: int, overwrite: bo
             for name, img in (("lr0", lr_l[y:y + ph, x:x + pw]), ("lr1", lr_r[y:y + ph, x:x + pw]),
                               ("hr0", left[hy:hy + ph * scale, hx:hx + pw * scale]),
                               ("hr1", right[hy:hy + ph * scale, hx:hx + pw * scale])):
-                write_image(folder / f"{name}.png", img, overwrite)
+                write_png(folder / f"{name}.png", img, overwrite)
             count += 1
     return count
 
@@ -144,8 +144,8 @@ def prepare(raw, out, scale: int = 4, patches: bool = False, overwrite: bool = F
                 name = f"middlebury_{name}"
             else:
                 name = f"flickr1024_{name}"
-            write_image(out / "train" / name / "hr0.png", left, overwrite)
-            write_image(out / "train" / name / "hr1.png", right, overwrite)
+            write_png(out / "train" / name / "hr0.png", left, overwrite)
+            write_png(out / "train" / name / "hr1.png", right, overwrite)
             n_train += 1
             if patches:
                 n_patches += _write_patches(left, right, scale, out / f"patches_x{scale}", n_patches, overwrite)

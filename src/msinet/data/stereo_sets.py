@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .image_io import IMAGE_SUFFIXES, load_pair, mod_crop, write_image
+from .image_io import IMAGE_SUFFIXES, load_pair, mod_crop, write_png
 from .imresize import imresize
 
 IN_FOLDER_NAMES = (("left", "right"), ("hr0", "hr1"), ("im0", "im1"), ("view1", "view5"))
@@ -206,7 +206,7 @@ class StereoSet:
         if paths:
             try:
                 for path, img in zip(paths, (lr_left, lr_right)):
-                    write_image(path, img, overwrite=True)  # our own cache file, never a user's
+                    write_png(path, img, overwrite=True)  # our own cache file, never a user's
             except OSError:
                 pass  # a read-only cache only costs time
         return lr_left, lr_right, "imresize"

@@ -1,6 +1,6 @@
 """Inference on real stereo pairs: any image kind and size, row tiling, precision fallback, disparity."""
 from .devices import resolve_device
-from .io import read_image, write_png
+from ..data.image_io import read_image, write_png
 from .pairs import StereoPair, find_pairs
 from .upscale import upscale_pair
 

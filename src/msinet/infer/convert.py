@@ -12,9 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-_PIL_MODES_TO_ARRAY = {"1": "L", "P": None, "LA": "RGBA", "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB",
-                       "LAB": "RGB", "HSV": "RGB", "RGBX": "RGB", "RGBa": "RGBA", "La": "RGBA"}
-
+from ..data.image_io import pil_to_array
 
 @dataclass(frozen=True)
 class ImageKind:
@@ -26,23 +24,6 @@ class ImageKind:
     device: object = None
     height: int = 0
     width: int = 0
-
-
-def pil_to_array(img) -> tuple[np.ndarray, str]:
-    """A PIL image as HxW / HxWx3 / HxWx4 uint8 or uint16 array, and the mode it ended up in."""
-    mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        return np.asarray(img).astype(np.uint16), mode
-    if mode == "I":
-        return np.clip(np.asarray(img), 0, 65535).astype(np.uint16), mode
-    if mode == "F":
-        raise ValueError("32-bit float PIL images (mode 'F') are not supported; convert to 'L', 'RGB' or 'I;16'")
-    if mode in _PIL_MODES_TO_ARRAY:
-        target = _PIL_MODES_TO_ARRAY[mode]
-        if target is None:  # palette: keep transparency if it has any
-            target = "RGBA" if "transparency" in img.info else "RGB"
-        img = img.convert(target)
-    return np.asarray(img), img.mode
 
 
 def _numpy_to_planes(arr: np.ndarray, name: str) -> tuple[torch.Tensor, torch.Tensor | None, int, object, str]:

@@ -55,7 +55,7 @@ def run_demo(model, outdir, overwrite: bool = False, **upscale_options) -> dict:
     from ..data.image_io import mod_crop
     from ..data.imresize import imresize
     from ..metrics import stereo_psnr
-    from .io import refuse_existing, write_png
+    from ..data.image_io import refuse_existing, write_png
     from .upscale import upscale_pair
 
     outdir = Path(outdir)

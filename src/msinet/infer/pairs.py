@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .io import IMAGE_SUFFIXES
+from ..data.image_io import IMAGE_SUFFIXES
 
 SCENE_VIEW_NAMES = (("left", "right"), ("hr0", "hr1"), ("im0", "im1"), ("lr0", "lr1"))
 SUFFIX_VIEWS = (("_L", "_R"),)
