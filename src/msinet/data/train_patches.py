@@ -128,7 +128,7 @@ class StereoPatches(Dataset):
         if self.rgb_perm:
             perm = rng.permutation(3)
             hr = [v[:, :, perm] for v in hr]
-        hr = [np.ascontiguousarray(v) for v in hr]
+        hr = [np.array(v) for v in hr]  # contiguous, writable copies (the cached image is read-only)
         lr = [imresize(v, 1.0 / self.scale) for v in hr]
         lr_l, lr_r, hr_l, hr_r = (torch.from_numpy(v).permute(2, 0, 1).float().div_(255.0) for v in (*lr, *hr))
         return lr_l, lr_r, hr_l, hr_r
