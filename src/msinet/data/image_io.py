@@ -14,6 +14,15 @@ from pathlib import Path
 import numpy as np
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def find_file(folder: Path, stem: str, suffixes=IMAGE_SUFFIXES) -> Path | None:
+    """folder/stem with the first of `suffixes` (lower or upper case) that exists, else None."""
+    for suffix in suffixes:
+        for candidate in (folder / f"{stem}{suffix}", folder / f"{stem}{suffix.upper()}"):
+            if candidate.is_file():
+                return candidate
+    return None
 _PIL_MODES_TO_ARRAY = {"1": "L", "P": None, "LA": "RGBA", "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB",
                        "LAB": "RGB", "HSV": "RGB", "RGBX": "RGB", "RGBa": "RGBA", "La": "RGBA"}
 

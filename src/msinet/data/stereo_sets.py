@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .image_io import IMAGE_SUFFIXES, load_pair, mod_crop, write_png
+from .image_io import IMAGE_SUFFIXES, find_file, load_pair, mod_crop, write_png
 from .imresize import imresize
 
 IN_FOLDER_NAMES = (("left", "right"), ("hr0", "hr1"), ("im0", "im1"), ("view1", "view5"))
@@ -51,18 +51,10 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _find_stem(folder: Path, stem: str) -> Path | None:
-    for suffix in IMAGE_SUFFIXES:
-        for candidate in (folder / f"{stem}{suffix}", folder / f"{stem}{suffix.upper()}"):
-            if candidate.is_file():
-                return candidate
-    return None
-
-
 def _in_folder_pair(folder: Path) -> tuple[Path, Path] | None:
     """(left, right) named like a pair inside `folder`; raises where only one view of a pair is there."""
     for l_stem, r_stem in IN_FOLDER_NAMES:
-        left, right = _find_stem(folder, l_stem), _find_stem(folder, r_stem)
+        left, right = find_file(folder, l_stem), find_file(folder, r_stem)
         if left and right:
             return left, right
         if left or right:
@@ -88,12 +80,12 @@ def _ipassr_pairs(root: Path, scale: int) -> list[PairFiles]:
     pairs = []
     lr_root = root / f"lr_x{scale}"
     for scene in sorted(p for p in (root / "hr").iterdir() if p.is_dir()):
-        hr = (_find_stem(scene, "hr0"), _find_stem(scene, "hr1"))
+        hr = (find_file(scene, "hr0"), find_file(scene, "hr1"))
         if not all(hr):
             raise ValueError(f"{scene}: needs hr0.png and hr1.png, missing {'hr0' if hr[0] is None else 'hr1'}")
         lr = (None, None)
         if (lr_root / scene.name).is_dir():
-            lr = (_find_stem(lr_root / scene.name, "lr0"), _find_stem(lr_root / scene.name, "lr1"))
+            lr = (find_file(lr_root / scene.name, "lr0"), find_file(lr_root / scene.name, "lr1"))
             if not all(lr):
                 raise ValueError(f"{lr_root / scene.name}: needs lr0.png and lr1.png, one is missing")
         pairs.append(PairFiles(scene.name, hr[0], hr[1], lr[0], lr[1]))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.image_io import IMAGE_SUFFIXES
+from ..data.image_io import IMAGE_SUFFIXES, find_file
 
 DISPARITY_SUFFIXES = (".pfm", ".png")
 MASK_FILES = {"mask_nonocc_left": "nonocc", "occlusion_left": "occlusion"}
@@ -32,21 +32,13 @@ class StereoScene:
     mask_kind: str | None = None  # "nonocc" (True = visible) or "occlusion" (True = occluded)
 
 
-def _find(folder: Path, stem: str, suffixes) -> Path | None:
-    for suffix in suffixes:
-        for candidate in (folder / f"{stem}{suffix}", folder / f"{stem}{suffix.upper()}"):
-            if candidate.is_file():
-                return candidate
-    return None
-
-
 def _scene_in_folder(folder: Path) -> StereoScene | None:
-    left, right = _find(folder, "left", IMAGE_SUFFIXES), _find(folder, "right", IMAGE_SUFFIXES)
-    disp = _find(folder, "disp_left", DISPARITY_SUFFIXES)
+    left, right = find_file(folder, "left", IMAGE_SUFFIXES), find_file(folder, "right", IMAGE_SUFFIXES)
+    disp = find_file(folder, "disp_left", DISPARITY_SUFFIXES)
     if left is None or right is None or disp is None:
         return None
     for stem, kind in MASK_FILES.items():
-        mask = _find(folder, stem, (".png",))
+        mask = find_file(folder, stem, (".png",))
         if mask is not None:
             return StereoScene(folder.name, left, right, disp, mask, kind)
     return StereoScene(folder.name, left, right, disp)
@@ -55,11 +47,11 @@ def _scene_in_folder(folder: Path) -> StereoScene | None:
 def _split_scenes(root: Path) -> list[StereoScene]:
     scenes = []
     for left in sorted(p for p in (root / "left").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-        right = _find(root / "right", left.stem, IMAGE_SUFFIXES)
-        disp = _find(root / "disparity", left.stem, DISPARITY_SUFFIXES)
+        right = find_file(root / "right", left.stem, IMAGE_SUFFIXES)
+        disp = find_file(root / "disparity", left.stem, DISPARITY_SUFFIXES)
         if right is None or disp is None:
             continue
-        occ = _find(root / "occlusion", left.stem, (".png",)) if (root / "occlusion").is_dir() else None
+        occ = find_file(root / "occlusion", left.stem, (".png",)) if (root / "occlusion").is_dir() else None
         scenes.append(StereoScene(left.stem, left, right, disp, occ, "occlusion" if occ else None))
     return scenes
 
