@@ -129,9 +129,48 @@ def test_patches_are_deterministic_and_consistent(tmp_path):
     assert not torch.equal(ds[18][2], a[2])
     lr_l, lr_r, hr_l, hr_r = a
     assert lr_l.shape == (3, 8, 24) and hr_l.shape == (3, 32, 96)
-    # LR is exactly MATLAB imresize of the (augmented) HR patch
-    hr_u8 = (hr_l.permute(1, 2, 0) * 255).round().byte().numpy()
-    assert np.array_equal(imresize(hr_u8, 0.25), (lr_l.permute(1, 2, 0) * 255).round().byte().numpy())
+
+
+@pytest.mark.parametrize("scale, size", [(4, (61, 190)), (2, (37, 83)), (4, (64, 192))])
+def test_lr_patches_are_crops_of_the_whole_image_lr(tmp_path, scale, size):
+    """The LR patch is the same crop of imresize(whole image) (as test kits make LR), borders included, and
+    HR/LR stay aligned under every augmentation; sizes not a multiple of the scale included."""
+    from PIL import Image
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 256, (size[0] // 4 + 2, size[1] // 4 + 2, 3)).astype(np.float64)
+    views = [np.clip(imresize(base + rng.normal(0, 20, base.shape), 4), 0, 255).astype(np.uint8)[:size[0], :size[1]]
+             for _ in range(2)]
+    for name, v in zip(("left.png", "right.png"), views):
+        Image.fromarray(v).save(folder / name)
+    whole = [imresize(v, 1 / scale) for v in views]
+    ph, pw = 8 * scale, 12 * scale
+    ds = StereoPatches.from_folders([folder], scale=scale, lr_patch=(8, 12), seed=5, hflip=False, vflip=False,
+                                    rgb_perm=False)
+    to_u8 = lambda t: (t.permute(1, 2, 0) * 255).round().byte().numpy()  # noqa: E731
+    seen_edges = set()
+    for i in range(60):
+        lr_l, lr_r, hr_l, hr_r = (to_u8(t) for t in ds[i])
+        # locate the HR crop in the source, then compare with the whole-image LR at the same place
+        hits = [(y, x) for y in range(0, size[0] - ph + 1, scale) for x in range(0, size[1] - pw + 1, scale)
+                if np.array_equal(views[0][y:y + ph, x:x + pw], hr_l)]
+        assert len(hits) == 1
+        y, x = hits[0]
+        assert np.array_equal(views[1][y:y + ph, x:x + pw], hr_r)
+        for lr, full in ((lr_l, whole[0]), (lr_r, whole[1])):
+            assert np.array_equal(lr, full[y // scale:y // scale + 8, x // scale:x // scale + 12])
+        seen_edges |= {"top"} if y == 0 else set()
+        seen_edges |= {"left"} if x == 0 else set()
+        seen_edges |= {"bottom"} if y + ph + scale > size[0] else set()
+        seen_edges |= {"right"} if x + pw + scale > size[1] else set()
+    assert seen_edges == {"top", "left", "bottom", "right"}  # the border rule was exercised
+    augmented = StereoPatches.from_folders([folder], scale=scale, lr_patch=(8, 12), seed=5)
+    for i in range(20):  # flips and channel permutations keep LR = the resize of the HR patch's interior
+        lr_l, _, hr_l, _ = (to_u8(t) for t in augmented[i])
+        inner = imresize(hr_l, 1 / scale)[3:-3, 3:-3]
+        assert np.array_equal(lr_l[3:-3, 3:-3], inner)
 
 
 def test_horizontal_flip_swaps_the_views(tmp_path):

@@ -4,7 +4,10 @@ A sample is drawn from the HR pairs by a generator seeded with (seed, sample ind
 the same whatever process, worker or resumed run asks for it: resuming at step s and sharding a global
 batch over ranks are just index arithmetic (see msinet.train.distributed.StepSampler).
 
-    HR crop (s*ph, s*pw) at the same place in both views -> LR = MATLAB imresize(crop, 1/s)
+    HR crop (s*ph, s*pw) at the same place in both views, on the s-pixel grid
+    -> LR = the same crop of MATLAB imresize(whole image, 1/s), computed from the crop plus a margin wide
+       enough for the bicubic kernel: the LR patch equals the whole-image LR bit for bit (as in test kits,
+       whose LR files are made from whole images), also at the image borders, with no patch-edge artefacts
     -> augment: horizontal flip (mirrors both views AND swaps them, so the left view stays the left one),
        vertical flip, RGB channel permutation (the same for both views)
     -> lr_left, lr_right (3, ph, pw), hr_left, hr_right (3, s*ph, s*pw), float32 in [0, 1]
@@ -18,6 +21,10 @@ import torch
 from torch.utils.data import Dataset
 
 from .imresize import imresize
+
+# LR pixels of context around a patch: the antialiased bicubic kernel of a 1/s resize reaches 2 LR pixels
+# (2s HR pixels) either side; one more for the taps MATLAB's index window adds
+LR_MARGIN = 3
 
 # names of a pair inside one folder: (left, right)
 PAIR_NAMES = (("left.png", "right.png"), ("hr0.png", "hr1.png"), ("im0.png", "im1.png"))
@@ -101,8 +108,10 @@ class StereoPatches(Dataset):
                                          f"(data.lr_patch x scale)")
                     continue  # a downscaled copy too small to crop from is simply not used
                 self.sources.append(pair)
-        # a pair is drawn with probability proportional to its number of crop positions
-        counts = np.array([(p[0].shape[0] - ph + 1) * (p[0].shape[1] - pw + 1) for p in self.sources], float)
+        # a pair is drawn with probability proportional to its number of crop positions (on the s grid)
+        s = self.scale
+        counts = np.array([((p[0].shape[0] - ph) // s + 1) * ((p[0].shape[1] - pw) // s + 1)
+                           for p in self.sources], float)
         self.weights = counts / counts.sum()
 
     @classmethod
@@ -117,18 +126,37 @@ class StereoPatches(Dataset):
         rng = np.random.default_rng([self.seed, int(index)])
         left, right = self.sources[rng.choice(len(self.sources), p=self.weights)]
         ph, pw = self.lr_patch[0] * self.scale, self.lr_patch[1] * self.scale
-        y = int(rng.integers(0, left.shape[0] - ph + 1))
-        x = int(rng.integers(0, left.shape[1] - pw + 1))
-        hr = [left[y:y + ph, x:x + pw], right[y:y + ph, x:x + pw]]
+        s = self.scale
+        y = s * int(rng.integers(0, (left.shape[0] - ph) // s + 1))
+        x = s * int(rng.integers(0, (left.shape[1] - pw) // s + 1))
+        views = [(hr, lr_window(v, y, x, ph, pw, s)) for v in (left, right)
+                 for hr in [v[y:y + ph, x:x + pw]]]
+        # flips and channel permutations act on HR and LR alike (they commute with the resize)
         if self.hflip and rng.random() < 0.5:
             # mirroring exchanges the roles of the cameras: the mirrored right view is the new left view
-            hr = [hr[1][:, ::-1], hr[0][:, ::-1]]
+            views = [tuple(a[:, ::-1] for a in views[1]), tuple(a[:, ::-1] for a in views[0])]
         if self.vflip and rng.random() < 0.5:
-            hr = [v[::-1] for v in hr]
+            views = [tuple(a[::-1] for a in v) for v in views]
         if self.rgb_perm:
             perm = rng.permutation(3)
-            hr = [v[:, :, perm] for v in hr]
-        hr = [np.array(v) for v in hr]  # contiguous, writable copies (the cached image is read-only)
-        lr = [imresize(v, 1.0 / self.scale) for v in hr]
-        lr_l, lr_r, hr_l, hr_r = (torch.from_numpy(v).permute(2, 0, 1).float().div_(255.0) for v in (*lr, *hr))
+            views = [tuple(a[:, :, perm] for a in v) for v in views]
+        (hr_l, lr_l), (hr_r, lr_r) = views
+        # np.array: contiguous, writable copies (the cached image is read-only)
+        lr_l, lr_r, hr_l, hr_r = (torch.from_numpy(np.array(v)).permute(2, 0, 1).float().div_(255.0)
+                                  for v in (lr_l, lr_r, hr_l, hr_r))
         return lr_l, lr_r, hr_l, hr_r
+
+
+def lr_window(image: np.ndarray, y: int, x: int, ph: int, pw: int, s: int) -> np.ndarray:
+    """imresize(image, 1/s)[y/s : (y+ph)/s, x/s : (x+pw)/s] without resizing the whole image: resize the HR
+    window widened by LR_MARGIN LR pixels (clipped at the image's edges, where the resize pads as it would
+    for the whole image) and crop. y, x, ph, pw are multiples of s."""
+    m = LR_MARGIN * s
+    y0, x0 = max(0, y - m), max(0, x - m)
+    y1, x1 = min(image.shape[0], y + ph + m), min(image.shape[1], x + pw + m)
+    # an edge window that is not a whole number of LR pixels would change the resize's output grid
+    y1 = y1 if y1 == image.shape[0] else y0 + (y1 - y0) // s * s
+    x1 = x1 if x1 == image.shape[1] else x0 + (x1 - x0) // s * s
+    lr = imresize(np.ascontiguousarray(image[y0:y1, x0:x1]), 1.0 / s)
+    top, lft = (y - y0) // s, (x - x0) // s
+    return lr[top:top + ph // s, lft:lft + pw // s]

@@ -15,6 +15,8 @@ DEFAULTS: dict = {
     "model": {
         "name": "msinet_x4",     # a registry name (msinet models)
         "options": {},           # constructor overrides, e.g. {num_blocks: 16}
+        "init": "",              # start from these weights: a registry name with trained weights or a file
+        "init_partial": False,   # copy only the weights whose key and shape match (e.g. x4 body -> x2 model)
     },
     "data": {
         "train": [],             # folders of stereo pairs (see msinet.data.train_patches.find_pairs)

@@ -29,6 +29,7 @@ from .distributed import StepSampler, all_mean, barrier, broadcast_object, init_
 from .ema import EMA
 from .logging import RunLogger
 from .loss import StereoSRLoss
+from .warm_start import warm_start
 
 RUN_FILES = ("config.yaml", "metrics.jsonl", "checkpoints", "tensorboard", "best.safetensors", "final.safetensors")
 
@@ -121,7 +122,11 @@ class Trainer:
         random.seed(t["seed"])
         torch.manual_seed(t["seed"])
         np.random.seed(t["seed"] % 2 ** 32)
-        self.model = create_model(config["model"]["name"], **config["model"]["options"]).to(self.device)
+        self.model = create_model(config["model"]["name"], **config["model"]["options"])
+        self.init_skipped: list[str] = []
+        if config["model"]["init"] and self.resume_from is None:
+            self.init_skipped = warm_start(self.model, config["model"]["init"], config["model"]["init_partial"])
+        self.model = self.model.to(self.device)
         self.scale = self.model.scale
         self.dataset = StereoPatches.from_folders(
             d["train"], scale=self.scale, lr_patch=d["lr_patch"], seed=t["seed"], hflip=d["hflip"],
@@ -223,7 +228,11 @@ class Trainer:
             logger.info(f"run {self.run_dir}: {self.config['model']['name']} ({n_params / 1e6:.3f}M parameters) on "
                         f"{self.device}, effective batch size {t['batch_size']} = {local} per process x "
                         f"{self.world.size} process(es); {len(self.dataset.sources)} training images; "
-                        + (f"resumed from {self.resume_from} at step {self.step}" if self.resume_from else "fresh start"))
+                        + (f"resumed from {self.resume_from} at step {self.step}" if self.resume_from else
+                           f"initialised from {self.config['model']['init']}"
+                           + (f" ({len(self.init_skipped)} tensors kept their random init: "
+                              f"{', '.join(self.init_skipped[:4])})" if self.init_skipped else "")
+                           if self.config["model"]["init"] else "fresh start"))
         sampler = StepSampler(t["batch_size"], self.world, start_step=self.step)
         workers = self.config["data"]["workers"]
         loader = DataLoader(self.dataset, batch_size=sampler.local_batch, sampler=sampler, num_workers=workers,
