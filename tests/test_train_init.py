@@ -84,3 +84,34 @@ def test_resume_ignores_init(tmp_path):
     resumed = Trainer(cfg, resume="auto")
     assert resumed.step == 2
     assert all(torch.equal(resumed.model.state_dict()[k], v) for k, v in trained.items())
+
+
+def test_training_curves_figure(tmp_path):
+    from PIL import Image
+
+    from msinet.train.curves import main, read_metrics
+
+    trainer = _trainer(tmp_path, _saved(tmp_path)[1], val={"every": 2})
+    trainer.config["data"]["val"] = []  # no val pairs: the figure still shows the loss
+    trainer.fit()
+    loss, gain = read_metrics(trainer.run_dir)
+    assert [s for s, _ in loss] == [1, 2, 3, 4] and gain == []
+    out = tmp_path / "curves.png"
+    assert main([str(trainer.run_dir), "-o", str(out)]) == 0
+    assert Image.open(out).size[0] > 500
+    assert main([str(trainer.run_dir), "-o", str(out)]) == 2  # never overwrites
+
+
+def test_init_from_an_authors_checkpoint(tmp_path):
+    """An official NAFSSR-T .pth (keys of the authors' code) warm-starts the registered nafssr_t."""
+    from test_foreign import reference_state, save_pth
+
+    from msinet.train.warm_start import warm_start
+
+    path = save_pth(tmp_path, {"params": reference_state("nafssr", 48, 16, 4)})
+    model = msinet.create_model("nafssr_t")
+    assert warm_start(model, str(path)) == []
+    loaded = msinet.load_model(path)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in loaded.state_dict().items())
+    with pytest.raises(ValueError, match="does not match"):
+        warm_start(msinet.create_model("nafssr_s"), str(path))
