@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from msinet.cli.main import main
-from msinet.data.imresize import imresize
+from msinet.data.degradation import degrade
 from msinet.data.train_patches import StereoPatches, find_pairs
 from msinet.train.config import DEFAULTS, load_config, parse_override
 from msinet.train.trainer import Trainer, cosine_factor
@@ -46,6 +46,8 @@ def test_overrides_are_typed_and_nested():
     config = load_config(CONFIGS / "msinet_tiny_x4.yaml", ["optim.lr=1e-4", "train.steps=7", "train.precision=bf16"])
     assert config["optim"]["lr"] == 1e-4 and config["train"]["steps"] == 7 and config["train"]["precision"] == "bf16"
     assert DEFAULTS["optim"]["lr"] == 3e-4  # the defaults are not mutated
+    assert config["data"]["degradation"] == "kit"  # LR made as the stereo-SR test kits' files
+    assert load_config(None, ["data.degradation=rcan"])["data"]["degradation"] == "rcan"
 
 
 @pytest.mark.parametrize("override, message", [
@@ -56,6 +58,7 @@ def test_overrides_are_typed_and_nested():
     ("train.steps=0", "'train.steps' must be positive"),
     ("train.steps=1.5", "'train.steps' must be an integer"),
     ("train.precision=fp8", "'train.precision' must be one of"),
+    ("data.degradation=matlab", "'data.degradation' must be one of kit, rcan, got 'matlab'"),
     ("optim.betas=[0.9]", "'optim.betas'"),
     ("data.lr_patch=[30, -2]", "'data.lr_patch'"),
     ("train.ema_decay=1.0", "'train.ema_decay'"),
@@ -129,9 +132,14 @@ def test_patches_are_deterministic_and_consistent(tmp_path):
     assert not torch.equal(ds[18][2], a[2])
     lr_l, lr_r, hr_l, hr_r = a
     assert lr_l.shape == (3, 8, 24) and hr_l.shape == (3, 32, 96)
-    # LR is exactly MATLAB imresize of the (augmented) HR patch
+    # LR is exactly the kits' degradation of the (augmented) HR patch, or the named one
     hr_u8 = (hr_l.permute(1, 2, 0) * 255).round().byte().numpy()
-    assert np.array_equal(imresize(hr_u8, 0.25), (lr_l.permute(1, 2, 0) * 255).round().byte().numpy())
+    to_u8 = lambda t: (t.permute(1, 2, 0) * 255).round().byte().numpy()  # noqa: E731
+    assert np.array_equal(degrade(hr_u8, 4, "kit"), to_u8(lr_l))
+    rcan = StereoPatches.from_folders(folders, scale=4, lr_patch=(8, 24), seed=1, degradation="rcan")[17]
+    assert torch.equal(rcan[2], hr_l)  # same crop and augmentation: only the LR rule differs
+    assert np.array_equal(degrade(hr_u8, 4, "rcan"), to_u8(rcan[0]))
+    assert not torch.equal(rcan[0], lr_l)
 
 
 def test_horizontal_flip_swaps_the_views(tmp_path):

@@ -4,7 +4,8 @@ A sample is drawn from the HR pairs by a generator seeded with (seed, sample ind
 the same whatever process, worker or resumed run asks for it: resuming at step s and sharding a global
 batch over ranks are just index arithmetic (see msinet.train.distributed.StepSampler).
 
-    HR crop (s*ph, s*pw) at the same place in both views -> LR = MATLAB imresize(crop, 1/s)
+    HR crop (s*ph, s*pw) at the same place in both views -> LR = degrade(crop, s) (msinet.data.degradation;
+       default "kit", the rule of the stereo-SR test kits' LR files)
     -> augment: horizontal flip (mirrors both views AND swaps them, so the left view stays the left one),
        vertical flip, RGB channel permutation (the same for both views)
     -> lr_left, lr_right (3, ph, pw), hr_left, hr_right (3, s*ph, s*pw), float32 in [0, 1]
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .degradation import DEFAULT_DEGRADATION, check_degradation, degrade
 from .imresize import imresize
 
 # names of a pair inside one folder: (left, right)
@@ -80,11 +82,14 @@ class StereoPatches(Dataset):
 
     images: list of (left, right) HxWx3 uint8 arrays (HR). hr_scales: each image also serves downscaled by
     these factors (MATLAB imresize), like the half-size Middlebury of the iPASSR set; 1.0 = as given.
+    degradation: how LR patches are made from HR ones (a name of msinet.data.degradation.DEGRADATIONS).
     """
 
     def __init__(self, images, scale: int = 4, lr_patch=(30, 90), seed: int = 0, hflip: bool = True,
-                 vflip: bool = True, rgb_perm: bool = True, hr_scales=(1.0,), length: int = 2 ** 62):
+                 vflip: bool = True, rgb_perm: bool = True, hr_scales=(1.0,), length: int = 2 ** 62,
+                 degradation: str = DEFAULT_DEGRADATION):
         self.scale = int(scale)
+        self.degradation = check_degradation(degradation)
         self.lr_patch = (int(lr_patch[0]), int(lr_patch[1]))
         self.seed = int(seed)
         self.hflip, self.vflip, self.rgb_perm = hflip, vflip, rgb_perm
@@ -129,6 +134,6 @@ class StereoPatches(Dataset):
             perm = rng.permutation(3)
             hr = [v[:, :, perm] for v in hr]
         hr = [np.array(v) for v in hr]  # contiguous, writable copies (the cached image is read-only)
-        lr = [imresize(v, 1.0 / self.scale) for v in hr]
+        lr = [degrade(v, self.scale, self.degradation) for v in hr]
         lr_l, lr_r, hr_l, hr_r = (torch.from_numpy(v).permute(2, 0, 1).float().div_(255.0) for v in (*lr, *hr))
         return lr_l, lr_r, hr_l, hr_r
