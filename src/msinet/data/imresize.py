@@ -62,11 +62,9 @@ def pad_indices(idx: np.ndarray, n: int, padding: str) -> np.ndarray:
     return np.where(folded < n, folded, 2 * n - 1 - folded)
 
 
-@lru_cache(maxsize=64)
-def contributions(in_len: int, out_len: int, scale: float, antialias: bool = True,
-                  padding: str = "replicate") -> tuple[np.ndarray, np.ndarray]:
-    """MATLAB's contributions(): 0-based source indices and weights, both (out_len, taps)."""
-    check_padding(padding)
+def kernel_taps(in_len: int, out_len: int, scale: float, antialias: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Unpadded taps of every output pixel: 0-based source indices (may lie outside [0, in_len)) and their
+    normalised weights, both (out_len, taps)."""
     if in_len < 1 or out_len < 1:
         raise ValueError(f"cannot resize a length-{in_len} dimension to length {out_len}")
     shrink = scale < 1 and antialias
@@ -78,9 +76,16 @@ def contributions(in_len: int, out_len: int, scale: float, antialias: bool = Tru
     idx = left[:, None] + np.arange(taps)[None, :]  # (out_len, taps), 1-based
     dist = u[:, None] - idx
     w = scale * cubic(scale * dist) if shrink else cubic(dist)
-    w = w / w.sum(axis=1, keepdims=True)
-    src = pad_indices(idx.astype(np.int64) - 1, in_len, padding)  # 0-based now
-    return src, w
+    return idx.astype(np.int64) - 1, w / w.sum(axis=1, keepdims=True)
+
+
+@lru_cache(maxsize=64)
+def contributions(in_len: int, out_len: int, scale: float, antialias: bool = True,
+                  padding: str = "replicate") -> tuple[np.ndarray, np.ndarray]:
+    """MATLAB's contributions(): 0-based in-range source indices and weights, both (out_len, taps)."""
+    check_padding(padding)
+    idx, w = kernel_taps(in_len, out_len, scale, antialias)
+    return pad_indices(idx, in_len, padding), w
 
 
 def resize_matrix(in_len: int, out_len: int, scale: float, antialias: bool = True,
