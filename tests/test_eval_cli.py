@@ -66,18 +66,27 @@ def test_eval_cli_writes_tables_csv_json(tmp_path, capsys):
     # the JSON means equal the metrics recomputed independently from the files
     hr = [np.asarray(Image.open(tmp_path / "data" / "Flickr1024" / "hr" / f"scene{i}" / f"hr{v}.png"))
           for i in range(2) for v in (0, 1)]
-    psnrs = []
-    for h in hr:
-        lr = imresize(h, 1 / 4)
-        sr = imresize(lr.astype(np.float64) / 255, 4)
-        sr = np.round(np.clip(sr, 0, 1) * 255).astype(np.uint8)
-        psnrs.append(msinet.metrics.psnr(sr, h))
-    assert mean["stereo"]["psnr"] == pytest.approx(np.mean(psnrs), abs=1e-4)
+
+    def bicubic_psnr(padding):  # LR made by the given border rule (the set has no LR files)
+        psnrs = []
+        for h in hr:
+            lr = imresize(h, 1 / 4, padding=padding)
+            sr = imresize(lr.astype(np.float64) / 255, 4)
+            sr = np.round(np.clip(sr, 0, 1) * 255).astype(np.uint8)
+            psnrs.append(msinet.metrics.psnr(sr, h))
+        return np.mean(psnrs)
+
+    assert mean["stereo"]["psnr"] == pytest.approx(bicubic_psnr("symmetric"), abs=1e-4)  # the kits' rule
     rows = list(csv.DictReader(open(out / "bicubic_x4_x4.csv")))
     assert {r["image"] for r in rows} == {"scene0", "scene1", "MEAN"}
     # never overwrite without --overwrite; bicubic baseline row present by default for a real model
     assert main(args) == 2
     assert "exists" in capsys.readouterr().err
+    # --degradation rcan: LR by edge clamping instead, cached apart from the kit's LR
+    assert main(args + ["--degradation", "rcan", "--overwrite"]) == 0
+    mean = json.loads((out / "bicubic_x4_x4.json").read_text())["sets"]["Flickr1024"]["methods"]["bicubic_x4"]["mean"]
+    assert mean["stereo"]["psnr"] == pytest.approx(bicubic_psnr("replicate"), abs=1e-4)
+    assert abs(bicubic_psnr("replicate") - bicubic_psnr("symmetric")) > 1e-3  # the check can tell them apart
     assert main(args + ["--overwrite", "--self-ensemble", "--protocol", "stereo"]) == 0
     text = capsys.readouterr().out
     assert "bicubic_x4 +SEx4" in text and "bicubic_x4 " in text

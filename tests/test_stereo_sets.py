@@ -1,10 +1,11 @@
-"""Stereo test-set readers: every layout, LR from files / imresize / cache, and clear errors."""
+"""Stereo test-set readers: every layout, LR from files / the kits' degradation / cache, and clear errors."""
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from msinet.data.degradation import degrade
 from msinet.data.image_io import load_pair, read_rgb8
 from msinet.data.imresize import imresize
 from msinet.data.stereo_sets import StereoSet, discover_pairs, open_set
@@ -35,9 +36,16 @@ def test_ipassr_layout_lr_files_win_and_hr_is_mod_cropped(tmp_path):
     assert (a.name, a.lr_source, b.name, b.lr_source) == ("a_scene", "files", "b_scene", "imresize")
     np.testing.assert_array_equal(a.lr_left, lr_marker)
     np.testing.assert_array_equal(a.hr_left, hr_l[:32, :48])  # cropped to a multiple of 4
-    np.testing.assert_array_equal(b.lr_right, imresize(hr_r[:32, :48], 1 / 4))
+    np.testing.assert_array_equal(b.lr_right, degrade(hr_r[:32, :48], 4, "kit"))  # made LR: the kits' rule
     assert s[1].lr_source == "cache"  # second read comes from the cache, same pixels
     np.testing.assert_array_equal(s[1].lr_right, b.lr_right)
+    # the other rule is cached apart (never served the kit's pixels) and gives its own LR
+    rcan = open_set(tmp_path, "kitti2012", 4, cache_dir=tmp_path / "cache", degradation="rcan")[1]
+    assert rcan.lr_source == "imresize"
+    np.testing.assert_array_equal(rcan.lr_right, degrade(hr_r[:32, :48], 4, "rcan"))
+    assert not np.array_equal(rcan.lr_right, b.lr_right)
+    with pytest.raises(ValueError, match="unknown degradation 'matlab'"):
+        open_set(tmp_path, "kitti2012", 4, degradation="matlab")
 
 
 def test_flickr_suffix_and_left_right_folder_layouts(tmp_path):
@@ -136,7 +144,7 @@ def test_prepare_cli_converts_raw_downloads_and_eval_reads_them(tmp_path, capsys
     hr = read_rgb8(out / "test" / "Flickr1024" / "hr" / "0001" / "hr0.png")
     np.testing.assert_array_equal(hr, _img(7, 33, 50)[:32, :48])
     np.testing.assert_array_equal(read_rgb8(out / "test" / "Flickr1024" / "lr_x4" / "0001" / "lr0.png"),
-                                  imresize(hr, 1 / 4))
+                                  degrade(hr, 4, "kit"))  # as the published kits
     mid = read_rgb8(out / "train" / "middlebury_Motorcycle" / "hr0.png")
     np.testing.assert_array_equal(mid, imresize(_img(9, 90, 200), 1 / 2))  # Middlebury halved for training
     assert (out / "train" / "flickr1024_0002" / "hr1.png").is_file()

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from msinet.cli.main import main
+from msinet.data.degradation import degrade
 from msinet.data.imresize import imresize
 from msinet.data.train_patches import StereoPatches, find_pairs
 from msinet.train.config import DEFAULTS, load_config, parse_override
@@ -46,6 +47,8 @@ def test_overrides_are_typed_and_nested():
     config = load_config(CONFIGS / "msinet_tiny_x4.yaml", ["optim.lr=1e-4", "train.steps=7", "train.precision=bf16"])
     assert config["optim"]["lr"] == 1e-4 and config["train"]["steps"] == 7 and config["train"]["precision"] == "bf16"
     assert DEFAULTS["optim"]["lr"] == 3e-4  # the defaults are not mutated
+    assert config["data"]["degradation"] == "kit"  # LR made as the stereo-SR test kits' files
+    assert load_config(None, ["data.degradation=rcan"])["data"]["degradation"] == "rcan"
 
 
 @pytest.mark.parametrize("override, message", [
@@ -56,6 +59,7 @@ def test_overrides_are_typed_and_nested():
     ("train.steps=0", "'train.steps' must be positive"),
     ("train.steps=1.5", "'train.steps' must be an integer"),
     ("train.precision=fp8", "'train.precision' must be one of"),
+    ("data.degradation=matlab", "'data.degradation' must be one of kit, rcan, got 'matlab'"),
     ("optim.betas=[0.9]", "'optim.betas'"),
     ("data.lr_patch=[30, -2]", "'data.lr_patch'"),
     ("train.ema_decay=1.0", "'train.ema_decay'"),
@@ -129,10 +133,17 @@ def test_patches_are_deterministic_and_consistent(tmp_path):
     assert not torch.equal(ds[18][2], a[2])
     lr_l, lr_r, hr_l, hr_r = a
     assert lr_l.shape == (3, 8, 24) and hr_l.shape == (3, 32, 96)
+    # LR follows the named degradation (the kits' by default)
+    hr_u8 = (hr_l.permute(1, 2, 0) * 255).round().byte().numpy()
+    to_u8 = lambda t: (t.permute(1, 2, 0) * 255).round().byte().numpy()  # noqa: E731
+    assert np.array_equal(degrade(hr_u8, 4, "kit")[3:-3, 3:-3], to_u8(lr_l)[3:-3, 3:-3])  # interior; borders below
+    rcan = StereoPatches.from_folders(folders, scale=4, lr_patch=(8, 24), seed=1, degradation="rcan")[17]
+    assert torch.equal(rcan[2], hr_l)  # same crop and augmentation: only the LR rule differs
+    assert np.array_equal(degrade(hr_u8, 4, "rcan")[3:-3, 3:-3], to_u8(rcan[0])[3:-3, 3:-3])
 
 
-@pytest.mark.parametrize("scale, size", [(4, (61, 190)), (2, (37, 83)), (4, (64, 192))])
-def test_lr_patches_are_crops_of_the_whole_image_lr(tmp_path, scale, size):
+@pytest.mark.parametrize("scale, size, kind", [(4, (61, 190), "kit"), (2, (37, 83), "kit"), (4, (64, 192), "rcan")])
+def test_lr_patches_are_crops_of_the_whole_image_lr(tmp_path, scale, size, kind):
     """The LR patch is the same crop of imresize(whole image) (as test kits make LR), borders included, and
     HR/LR stay aligned under every augmentation; sizes not a multiple of the scale included."""
     from PIL import Image
@@ -145,10 +156,11 @@ def test_lr_patches_are_crops_of_the_whole_image_lr(tmp_path, scale, size):
              for _ in range(2)]
     for name, v in zip(("left.png", "right.png"), views):
         Image.fromarray(v).save(folder / name)
-    whole = [imresize(v, 1 / scale) for v in views]
+    views = [v[:size[0] // scale * scale, :size[1] // scale * scale] for v in views]  # kits crop HR to k*s
+    whole = [degrade(v, scale, kind) for v in views]
     ph, pw = 8 * scale, 12 * scale
     ds = StereoPatches.from_folders([folder], scale=scale, lr_patch=(8, 12), seed=5, hflip=False, vflip=False,
-                                    rgb_perm=False)
+                                    rgb_perm=False, degradation=kind)
     to_u8 = lambda t: (t.permute(1, 2, 0) * 255).round().byte().numpy()  # noqa: E731
     seen_edges = set()
     for i in range(60):
@@ -163,13 +175,13 @@ def test_lr_patches_are_crops_of_the_whole_image_lr(tmp_path, scale, size):
             assert np.array_equal(lr, full[y // scale:y // scale + 8, x // scale:x // scale + 12])
         seen_edges |= {"top"} if y == 0 else set()
         seen_edges |= {"left"} if x == 0 else set()
-        seen_edges |= {"bottom"} if y + ph + scale > size[0] else set()
-        seen_edges |= {"right"} if x + pw + scale > size[1] else set()
+        seen_edges |= {"bottom"} if y + ph == views[0].shape[0] else set()
+        seen_edges |= {"right"} if x + pw == views[0].shape[1] else set()
     assert seen_edges == {"top", "left", "bottom", "right"}  # the border rule was exercised
-    augmented = StereoPatches.from_folders([folder], scale=scale, lr_patch=(8, 12), seed=5)
+    augmented = StereoPatches.from_folders([folder], scale=scale, lr_patch=(8, 12), seed=5, degradation=kind)
     for i in range(20):  # flips and channel permutations keep LR = the resize of the HR patch's interior
         lr_l, _, hr_l, _ = (to_u8(t) for t in augmented[i])
-        inner = imresize(hr_l, 1 / scale)[3:-3, 3:-3]
+        inner = degrade(hr_l, scale, kind)[3:-3, 3:-3]
         assert np.array_equal(lr_l[3:-3, 3:-3], inner)
 
 

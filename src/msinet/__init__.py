@@ -13,6 +13,10 @@ def __getattr__(name):  # lazy: keep `import msinet` light
         from .data.imresize import imresize
 
         return imresize
+    if name == "degrade":
+        from .data.degradation import degrade
+
+        return degrade
     if name == "metrics":
         import importlib
 

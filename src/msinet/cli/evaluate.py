@@ -1,6 +1,8 @@
 """`msinet eval`: score a model on stereo SR benchmarks under the literature's protocols."""
 from __future__ import annotations
 
+from ..data.degradation import DEFAULT_DEGRADATION, DEGRADATIONS
+
 HELP = "evaluate a model on stereo SR test sets (PSNR/SSIM under selectable protocols)"
 DEFAULT_SETS = "KITTI2012,KITTI2015,Middlebury,Flickr1024"
 
@@ -25,6 +27,9 @@ def add_arguments(p):
     p.add_argument("--no-bicubic", action="store_true", help="skip the bicubic baseline row")
     p.add_argument("--only", default=None, metavar="PATTERN", help="only pairs whose name matches this fnmatch pattern")
     p.add_argument("--limit", type=int, default=None, help="only the first N pairs of each set")
+    p.add_argument("--degradation", default=DEFAULT_DEGRADATION, choices=list(DEGRADATIONS),
+                   help="how LR is made where a set has no LR files: kit = the stereo-SR kits' rule (default), "
+                        "rcan = RCAN's (MATLAB bicubic; they differ only on the outer 1-2 LR pixels)")
     p.add_argument("--cache-dir", default=None, help="where generated LR views are cached (default ~/.cache/msinet/lr)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the LR cache")
     p.add_argument("--verbose", "-v", action="store_true", help="per-image rows")
@@ -78,8 +83,8 @@ def run(args) -> int:
     set_names = [s.strip() for s in args.sets.split(",") if s.strip()]
     if not set_names:
         raise ValueError("--sets is empty")
-    sets = [open_set(args.data, name, scale, cache_dir=args.cache_dir, use_cache=not args.no_cache)
-            for name in set_names]  # all sets found before any long run starts
+    sets = [open_set(args.data, name, scale, cache_dir=args.cache_dir, use_cache=not args.no_cache,
+                     degradation=args.degradation) for name in set_names]  # all sets found before any long run starts
     out = Path(args.out)
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in method.replace(" +SE", "_se"))
     csv_path, json_path = out / f"{stem}_x{scale}.csv", out / f"{stem}_x{scale}.json"

@@ -5,9 +5,12 @@ What MATLAB does, and what we reproduce:
 - on shrinking (scale < 1) the kernel is stretched by 1/scale (antialiasing), so more input pixels contribute;
 - output size ceil(scale * size) per dimension;
 - sample positions u = i/scale + 0.5 * (1 - 1/scale) (1-based), weights normalised to sum to one;
-- out-of-range taps are clamped to the edge pixel (replicate padding: MATLAB's contributions() clamps the
-  indices with min(max(1, idx), n)). Symmetric mirroring, as some ports do, misses MATLAB's LR files on ~1% of
-  pixels, all on the first and last rows/columns, by up to 7 levels; clamping reproduces them exactly;
+- out-of-range taps: MATLAB releases differ here, and so do published LR files. Older releases clamp the
+  indices (min(max(1, idx), n): padding="replicate", the default), which reproduces the RCAN Set5 LRBI files
+  bit-exactly; newer ones mirror them (aux = [1:n, n:-1:1], symmetric padding with the edge repeated:
+  padding="symmetric"), which reproduces the stereo-SR test kits' (iPASSR / NAFSSR) LR files bit-exactly.
+  Each rule misses the other's files on 0.3-0.8% of values, all within the outer 1-2 LR rows/columns, by up to 8
+  levels. msinet.data.degradation names the two ("rcan", "kit");
 - dimensions resized in order of increasing scale (height first on ties), for uint8 input the result of each
   pass is rounded and saturated to uint8 (imresizemex returns the input class), so the intermediate rounding
   of the two-pass resize is part of the exact result.
@@ -24,6 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 KERNEL_WIDTH = 4.0  # support of the a = -0.5 cubic
+PADDINGS = ("replicate", "symmetric")
 
 
 def cubic(x: np.ndarray) -> np.ndarray:
@@ -44,9 +48,23 @@ def output_length(in_len: int, scale: float) -> int:
     return int(math.ceil(exact))
 
 
-@lru_cache(maxsize=64)
-def contributions(in_len: int, out_len: int, scale: float, antialias: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """MATLAB's contributions(): 0-based source indices and weights, both (out_len, taps)."""
+def check_padding(padding: str) -> str:
+    if padding not in PADDINGS:
+        raise ValueError(f"imresize padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
+    return padding
+
+
+def pad_indices(idx: np.ndarray, n: int, padding: str) -> np.ndarray:
+    """0-based indices, possibly outside [0, n), mapped inside: clamped, or mirrored with the edge repeated."""
+    if padding == "replicate":
+        return np.clip(idx, 0, n - 1)
+    folded = np.mod(idx, 2 * n)  # symmetric: ... 1 0 | 0 1 ... n-1 | n-1 n-2 ... (period 2n)
+    return np.where(folded < n, folded, 2 * n - 1 - folded)
+
+
+def kernel_taps(in_len: int, out_len: int, scale: float, antialias: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Unpadded taps of every output pixel: 0-based source indices (may lie outside [0, in_len)) and their
+    normalised weights, both (out_len, taps)."""
     if in_len < 1 or out_len < 1:
         raise ValueError(f"cannot resize a length-{in_len} dimension to length {out_len}")
     shrink = scale < 1 and antialias
@@ -58,25 +76,33 @@ def contributions(in_len: int, out_len: int, scale: float, antialias: bool = Tru
     idx = left[:, None] + np.arange(taps)[None, :]  # (out_len, taps), 1-based
     dist = u[:, None] - idx
     w = scale * cubic(scale * dist) if shrink else cubic(dist)
-    w = w / w.sum(axis=1, keepdims=True)
-    src = np.clip(idx.astype(np.int64) - 1, 0, in_len - 1)  # replicate the edge pixel (0-based now)
-    return src, w
+    return idx.astype(np.int64) - 1, w / w.sum(axis=1, keepdims=True)
 
 
-def resize_matrix(in_len: int, out_len: int, scale: float, antialias: bool = True) -> np.ndarray:
+@lru_cache(maxsize=64)
+def contributions(in_len: int, out_len: int, scale: float, antialias: bool = True,
+                  padding: str = "replicate") -> tuple[np.ndarray, np.ndarray]:
+    """MATLAB's contributions(): 0-based in-range source indices and weights, both (out_len, taps)."""
+    check_padding(padding)
+    idx, w = kernel_taps(in_len, out_len, scale, antialias)
+    return pad_indices(idx, in_len, padding), w
+
+
+def resize_matrix(in_len: int, out_len: int, scale: float, antialias: bool = True,
+                  padding: str = "replicate") -> np.ndarray:
     """(out_len, in_len) float64 matrix M with out = M @ in along one dimension."""
-    src, w = contributions(in_len, out_len, scale, antialias)
+    src, w = contributions(in_len, out_len, scale, antialias, padding)
     mat = np.zeros((out_len, in_len), dtype=np.float64)
     np.add.at(mat, (np.repeat(np.arange(out_len), src.shape[1]), src.ravel()), w.ravel())
     return mat
 
 
 @lru_cache(maxsize=64)
-def _sparse_matrix(in_len: int, out_len: int, scale: float, antialias: bool):
+def _sparse_matrix(in_len: int, out_len: int, scale: float, antialias: bool, padding: str):
     """resize_matrix as CSR: each row has only ~4/scale non-zeros, so large images resize in milliseconds."""
     from scipy.sparse import csr_matrix
 
-    return csr_matrix(resize_matrix(in_len, out_len, scale, antialias))
+    return csr_matrix(resize_matrix(in_len, out_len, scale, antialias, padding))
 
 
 def _plan(shape_hw: tuple[int, int], scale) -> list[tuple[int, int, int, float]]:
@@ -90,12 +116,14 @@ def _plan(shape_hw: tuple[int, int], scale) -> list[tuple[int, int, int, float]]
     return sorted(steps, key=lambda s: s[3])  # sorted() is stable: H stays first on ties
 
 
-def imresize(img: np.ndarray, scale, antialias: bool = True) -> np.ndarray:
+def imresize(img: np.ndarray, scale, antialias: bool = True, padding: str = "replicate") -> np.ndarray:
     """MATLAB `imresize(img, scale, 'bicubic')` on a numpy HxW or HxWxC image.
 
     scale: a float (1/4 shrinks by four, 2 enlarges) or a (scale_h, scale_w) pair. uint8 in -> uint8 out,
     rounded per pass exactly as MATLAB; float in -> float64 out, unclipped (MATLAB on double images).
+    padding: "replicate" (older MATLAB, RCAN's LR files) or "symmetric" (newer MATLAB, the stereo-SR kits').
     """
+    check_padding(padding)
     img = np.asarray(img)
     if img.ndim not in (2, 3):
         raise ValueError(f"imresize expects an HxW or HxWxC image, got shape {img.shape}")
@@ -106,7 +134,7 @@ def imresize(img: np.ndarray, scale, antialias: bool = True) -> np.ndarray:
     for axis, in_len, out_len, s in _plan(img.shape[:2], scale):
         if in_len == out_len and s == 1:
             continue
-        mat = _sparse_matrix(in_len, out_len, s, antialias)
+        mat = _sparse_matrix(in_len, out_len, s, antialias, padding)
         moved = np.moveaxis(out, axis, 0)  # resized axis first: (in_len, ...)
         out = np.moveaxis((mat @ moved.reshape(in_len, -1)).reshape((out_len,) + moved.shape[1:]), 0, axis)
         if is_uint8:  # MATLAB rounds half away from zero; values here are >= 0 after clipping
@@ -114,7 +142,7 @@ def imresize(img: np.ndarray, scale, antialias: bool = True) -> np.ndarray:
     return out.astype(np.uint8) if is_uint8 else out
 
 
-def imresize_torch(x, scale, antialias: bool = True):
+def imresize_torch(x, scale, antialias: bool = True, padding: str = "replicate"):
     """MATLAB bicubic resize of a float (B,C,H,W) tensor, on its device, without any rounding.
 
     Equals `imresize` on float input; on [0,1] images scaled by 255 it matches the uint8 path to within the
@@ -122,6 +150,7 @@ def imresize_torch(x, scale, antialias: bool = True):
     """
     import torch
 
+    check_padding(padding)
     if not torch.is_tensor(x) or x.dim() != 4:
         raise ValueError(f"imresize_torch expects a (B,C,H,W) tensor, got {getattr(x, 'shape', type(x))}")
     if not x.is_floating_point():
@@ -130,7 +159,7 @@ def imresize_torch(x, scale, antialias: bool = True):
     for axis, in_len, out_len, s in _plan(tuple(x.shape[-2:]), scale):
         if in_len == out_len and s == 1:
             continue
-        src, w = contributions(in_len, out_len, s, antialias)
+        src, w = contributions(in_len, out_len, s, antialias, padding)
         if axis == 0:
             out = _resize_rows(out, src, w)
         else:  # gathers along the last dim are slow: resize the rows of the transposed tensor

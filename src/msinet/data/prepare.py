@@ -7,7 +7,7 @@ Recognised in the raw folder (at any depth):
   Middlebury      scene folders with im0.png + im1.png (2014) or view1.png + view5.png (2005/2006)
 Written to OUT:
   test/<Set>/hr/<scene>/hr0.png, hr1.png          HR cropped to a multiple of the scale
-  test/<Set>/lr_x<s>/<scene>/lr0.png, lr1.png     MATLAB-exact bicubic downscaling of that HR
+  test/<Set>/lr_x<s>/<scene>/lr0.png, lr1.png     that HR downscaled as the published kits are (degrade "kit")
   train/<name>/hr0.png, hr1.png                   Flickr1024 Train as is + Middlebury downscaled x2 (as prior work)
   patches_x<s>/<NNNNNN>/{hr0,hr1,lr0,lr1}.png     only with patches=True: LR 30x90 crops, stride 20
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .degradation import degrade
 from .image_io import load_pair, mod_crop, write_png
 from .imresize import imresize
 
@@ -87,14 +88,14 @@ def _write_test_set(pairs, folder: Path, scale: int, overwrite: bool) -> int:
         left, right = mod_crop(left, scale), mod_crop(right, scale)
         for view, img in (("0", left), ("1", right)):
             write_png(folder / "hr" / name / f"hr{view}.png", img, overwrite)
-            write_png(folder / f"lr_x{scale}" / name / f"lr{view}.png", imresize(img, 1 / scale), overwrite)
+            write_png(folder / f"lr_x{scale}" / name / f"lr{view}.png", degrade(img, scale), overwrite)
     return len(pairs)
 
 
 def _write_patches(left, right, scale: int, out: Path, start: int, overwrite: bool) -> int:
     """LR 30x90 / HR (30s)x(90s) aligned crops every 20 LR pixels (iPASSR-style pre-generated patches)."""
     left, right = mod_crop(left, scale), mod_crop(right, scale)
-    lr_l, lr_r = imresize(left, 1 / scale), imresize(right, 1 / scale)
+    lr_l, lr_r = degrade(left, scale), degrade(right, scale)
     ph, pw = PATCH_LR
     count = 0
     for y in range(0, lr_l.shape[0] - ph + 1, PATCH_STRIDE):

@@ -7,7 +7,8 @@ Layouts recognised (first match wins), for a set folder ROOT:
   scenes   ROOT/<scene>/{left,right}.*, {hr0,hr1}.*, {im0,im1}.* or {view1,view5}.*, at any depth, and
            <name>_L / <name>_R files inside sub-folders                                 (msinet's shared data)
 HR views are cropped to a multiple of the scale. LR views come from the files where the layout has them (they
-win), else from MATLAB-exact bicubic downscaling of the cropped HR, cached on disk so later runs read them.
+win), else from the cropped HR by a named degradation (msinet.data.degradation; default "kit", the rule the
+stereo-SR kits' LR files were made with), cached on disk so later runs read them.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .image_io import IMAGE_SUFFIXES, find_file, load_pair, mod_crop, write_png
-from .imresize import imresize
+from .degradation import DEFAULT_DEGRADATION, check_degradation, degrade
 
 IN_FOLDER_NAMES = (("left", "right"), ("hr0", "hr1"), ("im0", "im1"), ("view1", "view5"))
 FOLDER_PAIRS = (("left", "right"), ("colored_0", "colored_1"), ("image_2", "image_3"))
@@ -44,7 +45,7 @@ class StereoSample:
     lr_right: np.ndarray
     hr_left: np.ndarray   # uint8 (s*h, s*w, 3), mod-cropped
     hr_right: np.ndarray
-    lr_source: str        # "files" | "imresize" | "cache"
+    lr_source: str        # "files" | "imresize" (made now) | "cache"
 
 
 def _images(folder: Path) -> list[Path]:
@@ -145,9 +146,11 @@ def default_cache_dir() -> Path:
 class StereoSet:
     """A test set: `len(s)`, `s[i]` -> StereoSample with uint8 LR and (mod-cropped) HR views of pair i."""
 
-    def __init__(self, root, scale: int = 4, name: str | None = None, cache_dir=None, use_cache: bool = True):
+    def __init__(self, root, scale: int = 4, name: str | None = None, cache_dir=None, use_cache: bool = True,
+                 degradation: str = DEFAULT_DEGRADATION):
         if scale not in (2, 3, 4):
             raise ValueError(f"scale must be 2, 3 or 4, got {scale!r}")
+        self.degradation = check_degradation(degradation)  # only used where the layout has no LR files
         self.root = Path(root)
         self.scale = scale
         self.name = name or self.root.name
@@ -175,8 +178,8 @@ class StereoSet:
         return StereoSample(files.name, lr_left, lr_right, hr_left, hr_right, source)
 
     def _cache_paths(self, files: PairFiles) -> tuple[Path, Path]:
-        # keyed by the HR files' absolute paths, sizes and mtimes: edited HR files get fresh LR
-        key = hashlib.sha1()
+        # keyed by the degradation and the HR files' absolute paths, sizes and mtimes: edited HR files get fresh LR
+        key = hashlib.sha1(self.degradation.encode())
         for p in (files.hr_left, files.hr_right):
             st = p.stat()
             key.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
@@ -194,7 +197,7 @@ class StereoSet:
                     return lr_left, lr_right, "cache"
             except ValueError:
                 pass  # a damaged cache entry is simply remade
-        lr_left, lr_right = imresize(hr_left, 1 / self.scale), imresize(hr_right, 1 / self.scale)
+        lr_left, lr_right = (degrade(v, self.scale, self.degradation) for v in (hr_left, hr_right))
         if paths:
             try:
                 for path, img in zip(paths, (lr_left, lr_right)):
@@ -223,7 +226,8 @@ def find_set_folder(data_root, set_name: str) -> Path:
                             "use --sets custom to evaluate the folder itself)")
 
 
-def open_set(data_root, set_name: str, scale: int = 4, cache_dir=None, use_cache: bool = True) -> StereoSet:
+def open_set(data_root, set_name: str, scale: int = 4, cache_dir=None, use_cache: bool = True,
+             degradation: str = DEFAULT_DEGRADATION) -> StereoSet:
     folder = find_set_folder(data_root, set_name)
     name = Path(data_root).name if set_name in ("custom", ".") else folder.name
-    return StereoSet(folder, scale, name=name, cache_dir=cache_dir, use_cache=use_cache)
+    return StereoSet(folder, scale, name=name, cache_dir=cache_dir, use_cache=use_cache, degradation=degradation)

@@ -4,10 +4,11 @@ A sample is drawn from the HR pairs by a generator seeded with (seed, sample ind
 the same whatever process, worker or resumed run asks for it: resuming at step s and sharding a global
 batch over ranks are just index arithmetic (see msinet.train.distributed.StepSampler).
 
-    HR crop (s*ph, s*pw) at the same place in both views, on the s-pixel grid
-    -> LR = the same crop of MATLAB imresize(whole image, 1/s), computed from the crop plus a margin wide
-       enough for the bicubic kernel: the LR patch equals the whole-image LR bit for bit (as in test kits,
-       whose LR files are made from whole images), also at the image borders, with no patch-edge artefacts
+    HR crop (s*ph, s*pw) at the same place in both views, on the s-pixel grid of the image (cropped to a
+    multiple of s, as test kits crop their HR)
+    -> LR = the same crop of degrade(whole image, s) (msinet.data.degradation; default "kit", the rule of the
+       stereo-SR test kits' LR files), computed from the crop plus a margin wide enough for the bicubic kernel:
+       the LR patch equals the whole-image LR bit for bit, image borders included, with no patch-edge artefacts
     -> augment: horizontal flip (mirrors both views AND swaps them, so the left view stays the left one),
        vertical flip, RGB channel permutation (the same for both views)
     -> lr_left, lr_right (3, ph, pw), hr_left, hr_right (3, s*ph, s*pw), float32 in [0, 1]
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .degradation import DEFAULT_DEGRADATION, check_degradation, degrade
 from .imresize import imresize
 
 # LR pixels of context around a patch: the antialiased bicubic kernel of a 1/s resize reaches 2 LR pixels
@@ -87,11 +89,14 @@ class StereoPatches(Dataset):
 
     images: list of (left, right) HxWx3 uint8 arrays (HR). hr_scales: each image also serves downscaled by
     these factors (MATLAB imresize), like the half-size Middlebury of the iPASSR set; 1.0 = as given.
+    degradation: how LR patches are made from HR ones (a name of msinet.data.degradation.DEGRADATIONS).
     """
 
     def __init__(self, images, scale: int = 4, lr_patch=(30, 90), seed: int = 0, hflip: bool = True,
-                 vflip: bool = True, rgb_perm: bool = True, hr_scales=(1.0,), length: int = 2 ** 62):
+                 vflip: bool = True, rgb_perm: bool = True, hr_scales=(1.0,), length: int = 2 ** 62,
+                 degradation: str = DEFAULT_DEGRADATION):
         self.scale = int(scale)
+        self.degradation = check_degradation(degradation)
         self.lr_patch = (int(lr_patch[0]), int(lr_patch[1]))
         self.seed = int(seed)
         self.hflip, self.vflip, self.rgb_perm = hflip, vflip, rgb_perm
@@ -102,6 +107,8 @@ class StereoPatches(Dataset):
             for f in hr_scales:
                 pair = (left, right) if f == 1.0 else (imresize(left, f), imresize(right, f))
                 h, w = pair[0].shape[:2]
+                h, w = h - h % self.scale, w - w % self.scale  # HR cropped to a multiple of s, as test kits do
+                pair = tuple(v[:h, :w] for v in pair)
                 if h < ph or w < pw:
                     if f == 1.0:
                         raise ValueError(f"training image {i} is {w}x{h}, smaller than the HR patch {pw}x{ph} "
@@ -129,7 +136,7 @@ class StereoPatches(Dataset):
         s = self.scale
         y = s * int(rng.integers(0, (left.shape[0] - ph) // s + 1))
         x = s * int(rng.integers(0, (left.shape[1] - pw) // s + 1))
-        views = [(hr, lr_window(v, y, x, ph, pw, s)) for v in (left, right)
+        views = [(hr, lr_window(v, y, x, ph, pw, s, self.degradation)) for v in (left, right)
                  for hr in [v[y:y + ph, x:x + pw]]]
         # flips and channel permutations act on HR and LR alike (they commute with the resize)
         if self.hflip and rng.random() < 0.5:
@@ -147,16 +154,14 @@ class StereoPatches(Dataset):
         return lr_l, lr_r, hr_l, hr_r
 
 
-def lr_window(image: np.ndarray, y: int, x: int, ph: int, pw: int, s: int) -> np.ndarray:
-    """imresize(image, 1/s)[y/s : (y+ph)/s, x/s : (x+pw)/s] without resizing the whole image: resize the HR
-    window widened by LR_MARGIN LR pixels (clipped at the image's edges, where the resize pads as it would
-    for the whole image) and crop. y, x, ph, pw are multiples of s."""
+def lr_window(image: np.ndarray, y: int, x: int, ph: int, pw: int, s: int,
+              kind: str = DEFAULT_DEGRADATION) -> np.ndarray:
+    """degrade(image, s, kind)[y/s : (y+ph)/s, x/s : (x+pw)/s] without degrading the whole image: degrade the HR
+    window widened by LR_MARGIN LR pixels (clipped at the image's edges, where the rule pads as it does for
+    the whole image) and crop. The image's sides, y, x, ph and pw are multiples of s."""
     m = LR_MARGIN * s
     y0, x0 = max(0, y - m), max(0, x - m)
     y1, x1 = min(image.shape[0], y + ph + m), min(image.shape[1], x + pw + m)
-    # an edge window that is not a whole number of LR pixels would change the resize's output grid
-    y1 = y1 if y1 == image.shape[0] else y0 + (y1 - y0) // s * s
-    x1 = x1 if x1 == image.shape[1] else x0 + (x1 - x0) // s * s
-    lr = imresize(np.ascontiguousarray(image[y0:y1, x0:x1]), 1.0 / s)
+    lr = degrade(np.ascontiguousarray(image[y0:y1, x0:x1]), s, kind)
     top, lft = (y - y0) // s, (x - x0) // s
     return lr[top:top + ph // s, lft:lft + pw // s]

@@ -1,7 +1,7 @@
 """The offline demo: the real Middlebury Motorcycle pair that scikit-image ships in its wheel.
 
 The pair is taken as HR, cropped to a multiple of the scale, downscaled with the MATLAB-exact bicubic
-(the degradation every stereo SR benchmark uses) and super-resolved; bicubic upscaling and the model are
+of the stereo SR test kits (msinet.data.degradation "kit") and super-resolved; bicubic upscaling and the model are
 then compared with the original on crops, with PSNR (RGB, both views averaged, as in the literature).
 """
 from __future__ import annotations
@@ -53,6 +53,7 @@ def comparison_figure(path: Path, hr: np.ndarray, bicubic: np.ndarray, sr: np.nd
 def run_demo(model, outdir, overwrite: bool = False, **upscale_options) -> dict:
     """Write demo_L.png, demo_R.png and demo_comparison.png to outdir; return their paths and the PSNRs."""
     from ..data.image_io import mod_crop
+    from ..data.degradation import degrade
     from ..data.imresize import imresize
     from ..metrics import stereo_psnr
     from ..data.image_io import refuse_existing, write_png
@@ -63,7 +64,7 @@ def run_demo(model, outdir, overwrite: bool = False, **upscale_options) -> dict:
     refuse_existing(paths.values(), overwrite)
     scale = int(model.scale)
     hr_l, hr_r = (mod_crop(v, scale) for v in motorcycle_pair())
-    lr_l, lr_r = (imresize(v, 1.0 / scale) for v in (hr_l, hr_r))
+    lr_l, lr_r = (degrade(v, scale) for v in (hr_l, hr_r))
     sr_l, sr_r = upscale_pair(model, lr_l, lr_r, **upscale_options)
     bic_l, bic_r = (imresize(v, scale) for v in (lr_l, lr_r))
     psnr_model = stereo_psnr(sr_l, sr_r, hr_l, hr_r)

@@ -1,6 +1,6 @@
 """Downstream evaluation (paper section 3.2): does super-resolution help a stereo matcher?
 
-For every pair with ground truth: HR pair (mod-cropped to the scale) -> MATLAB bicubic downsampling ->
+For every pair with ground truth: HR pair (mod-cropped to the scale) -> the kits' bicubic degradation ->
 each method's SR pair (uint8, as a user would save it) -> matcher -> EPE / bad-1 / bad-3 against the
 ground truth, on all pixels with known disparity and on non-occluded ones where the data has a mask.
 The HR pair itself gives the upper bound, bicubic upsampling the floor.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.image_io import load_pair, mod_crop
-from ..data.imresize import imresize
+from ..data.degradation import degrade
 from .gt import read_disparity, read_nonocc_mask, read_occlusion_mask
 from .metrics import disparity_errors
 from .scenes import StereoScene
@@ -74,7 +74,7 @@ def evaluate_scene(scene: StereoScene, methods: dict, matcher, scale: int = 4, m
     if not np.isfinite(gt).any():
         raise ValueError(f"scene {scene.name}: the ground truth has no known disparity")
     max_disp = auto_max_disparity(gt) if max_disparity is None else int(max_disparity)
-    lr_left, lr_right = imresize(left, 1.0 / scale), imresize(right, 1.0 / scale)
+    lr_left, lr_right = degrade(left, scale), degrade(right, scale)
 
     result = SceneResult(scene.name, left, gt)
     pairs = [(HR, lambda: (left, right))]

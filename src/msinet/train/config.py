@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from ..data.degradation import DEGRADATIONS
+
 DEFAULTS: dict = {
     "name": "run",
     "model": {
@@ -23,6 +25,7 @@ DEFAULTS: dict = {
         "val": [],               # held-out pairs for periodic validation
         "lr_patch": [30, 90],    # LR patch (h, w); HR is scale times larger
         "hr_scales": [1.0],      # each training image is also used downscaled by these factors
+        "degradation": "kit",    # HR -> LR rule (msinet.data.degradation): kit (stereo-SR kits) | rcan
         "hflip": True,
         "vflip": True,
         "rgb_perm": True,
@@ -67,6 +70,7 @@ CHOICES = {
     "scheduler.name": ("cosine", "constant"),
     "train.precision": ("fp32", "bf16", "fp16"),
     "train.device": ("auto", "cpu", "cuda"),
+    "data.degradation": tuple(DEGRADATIONS),
 }
 
 # keys whose value may be null in a file

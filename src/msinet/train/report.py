@@ -1,9 +1,10 @@
 """Held-out evaluation of a trained model against MATLAB-bicubic (used by validation and the model card).
 
-Protocol (the one the model card states): HR cropped to a multiple of the scale, LR = MATLAB-exact
-imresize(HR, 1/s), outputs clamped and rounded to uint8; scores by msinet.metrics' "stereo" protocol (PSNR
-on RGB with no border crop, SSIM with a 7x7 uniform window as scikit-image, each per view, then the mean of
-the two views). Bicubic = MATLAB imresize(LR, s).
+Protocol (the one the model card states): HR cropped to a multiple of the scale, LR = degrade(HR, s) by the
+stereo-SR kits' rule ("kit", msinet.data.degradation: bit-exact to their LR files), outputs clamped and
+rounded to uint8; scores by msinet.metrics' "stereo" protocol (PSNR on RGB with no border crop, SSIM with a
+7x7 uniform window as scikit-image, each per view, then the mean of the two views). Bicubic = MATLAB
+imresize(LR, s).
 
     python -m msinet.train.report [--model NAME_OR_WEIGHTS] [--data ../shared/data/stereo] [--pairs a,b]
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.degradation import DEFAULT_DEGRADATION, DEGRADATIONS, degrade
 from ..data.imresize import imresize
 from ..data.train_patches import find_pairs, load_rgb_pair
 from ..metrics import stereo_scores
@@ -43,10 +45,11 @@ def super_resolve(model, lr_l: np.ndarray, lr_r: np.ndarray, device) -> tuple[np
     return to_uint8(sr_l), to_uint8(sr_r)
 
 
-def evaluate_pair(model, hr_l: np.ndarray, hr_r: np.ndarray, scale: int, device="cpu") -> dict:
+def evaluate_pair(model, hr_l: np.ndarray, hr_r: np.ndarray, scale: int, device="cpu",
+                  degradation: str = DEFAULT_DEGRADATION) -> dict:
     """PSNR/SSIM (mean of the two views) of `model` and of bicubic on one HR pair; model must be in eval mode."""
     hr = [mod_crop(hr_l, scale), mod_crop(hr_r, scale)]
-    lr = [imresize(v, 1.0 / scale) for v in hr]
+    lr = [degrade(v, scale, degradation) for v in hr]
     sr = super_resolve(model, lr[0], lr[1], device)
     bic = [imresize(v, float(scale)) for v in lr]
     model_psnr, model_ssim = stereo_scores(sr[0], sr[1], hr[0], hr[1], protocol="stereo", scale=scale)
@@ -62,6 +65,8 @@ def main(argv=None) -> int:
                         help="folder holding the held-out pair folders")
     parser.add_argument("--pairs", default=",".join(HELD_OUT), help="comma-separated pair folder names")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--degradation", default=DEFAULT_DEGRADATION, choices=list(DEGRADATIONS),
+                        help="how LR is made from HR (default kit: the stereo-SR test kits' rule)")
     args = parser.parse_args(argv)
     import msinet
 
@@ -70,13 +75,13 @@ def main(argv=None) -> int:
         rows = []
         for name in args.pairs.split(","):
             ((left, right),) = find_pairs(Path(args.data) / name)[:1]
-            r = evaluate_pair(model, *load_rgb_pair(left, right), model.scale, args.device)
+            r = evaluate_pair(model, *load_rgb_pair(left, right), model.scale, args.device, args.degradation)
             rows.append((name, r))
     except (ValueError, OSError) as exc:
         print(f"msinet report: error: {exc}", file=sys.stderr)
         return 2
     print(f"model: {args.model or 'default (' + msinet.models.pretrained.default_model_name() + ')'}; "
-          f"x{model.scale}; RGB, mean of both views, LR = MATLAB imresize")
+          f"x{model.scale}; RGB, mean of both views, LR = degradation {args.degradation!r}")
     print("| pair | bicubic PSNR / SSIM | model PSNR / SSIM | gain (dB) |")
     print("|---|---|---|---|")
     for name, r in rows:

@@ -130,7 +130,7 @@ class Trainer:
         self.scale = self.model.scale
         self.dataset = StereoPatches.from_folders(
             d["train"], scale=self.scale, lr_patch=d["lr_patch"], seed=t["seed"], hflip=d["hflip"],
-            vflip=d["vflip"], rgb_perm=d["rgb_perm"], hr_scales=d["hr_scales"])
+            vflip=d["vflip"], rgb_perm=d["rgb_perm"], hr_scales=d["hr_scales"], degradation=d["degradation"])
         self.val_pairs = [pair for folder in d["val"] for pair in find_pairs(folder)][: d["val_max_pairs"]]
         self.loss_fn = StereoSRLoss(config["loss"]["freq_weight"])
         self.optimizer = build_optimizer(self.model.parameters(), config["optim"])
@@ -196,7 +196,8 @@ class Trainer:
             model = self.eval_model()
             was_training = model.training
             model.eval()
-            rows = [evaluate_pair(model, *load_rgb_pair(l, r), self.scale, self.device) for l, r in self.val_pairs]
+            rows = [evaluate_pair(model, *load_rgb_pair(l, r), self.scale, self.device,
+                                  self.config["data"]["degradation"]) for l, r in self.val_pairs]
             model.train(was_training)
             result = {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim", "bicubic_psnr")}
             result = {"val_psnr": result["psnr"], "val_ssim": result["ssim"],
