@@ -131,3 +131,37 @@ def test_bf16_autocast_trains_on_cpu(pairs, tmp_path):
     fp16 = load_config(base=tiny_config(pairs, tmp_path / "x", train={"precision": "fp16", "device": "cpu"}))
     with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
         Trainer(fp16)
+
+
+def test_sigterm_checkpoints_a_background_run(pairs, tmp_path):
+    """`kill` (SIGTERM) stops a run like Ctrl-C: it checkpoints the step it reached, and --resume continues.
+    Run as a background process with SIGINT ignored, as `nohup msinet train ... &` is."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_config(pairs, tmp_path / "runs", train={"steps": 100000, "batch_size": 2})))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "msinet", "train", "--config", str(cfg)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    metrics = tmp_path / "runs" / "t" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)  # ignored, as for a background job
+    time.sleep(0.5)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err
+    (saved,) = ckpt.complete_checkpoints(tmp_path / "runs" / "t")
+    step = int(saved.name.split("_")[1])
+    assert step >= 3
+    resumed = Trainer(load_config(cfg), resume="auto")
+    assert resumed.step == step

@@ -12,6 +12,8 @@ import math
 import os
 import random
 import shutil
+import signal
+import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -40,6 +42,19 @@ def cosine_factor(step: int, total: int, warmup: int, floor: float) -> float:
         return (step + 1) / warmup
     t = min(1.0, (step - warmup) / max(1, total - warmup))
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def _interrupt_on_sigterm():
+    """Treat SIGTERM (`kill`, a batch scheduler's time limit) like Ctrl-C, so the run checkpoints before it
+    exits; a background job (`nohup ... &`) ignores SIGINT, so this is how such a run is stopped cleanly.
+    Returns the previous handler, or None where handlers cannot be set (not the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def build_optimizer(params, optim: dict) -> torch.optim.Optimizer:
@@ -249,6 +264,7 @@ class Trainer:
         window_steps, last_loss = 0, float("nan")
         start_time, start_step = time.perf_counter(), self.step
         batches = iter(loader)
+        previous_handler = _interrupt_on_sigterm()
         try:
             while self.step < end:
                 lr_l, lr_r, hr_l, hr_r = (x.to(self.device, non_blocking=True) for x in next(batches))
@@ -289,6 +305,8 @@ class Trainer:
                 logger.info(f"interrupted: checkpoint saved at step {self.step}")
             raise
         finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGTERM, previous_handler)
             logger.close()
             del batches
         elapsed = time.perf_counter() - start_time
