@@ -12,7 +12,6 @@ win), else from MATLAB-exact bicubic downscaling of the cropped HR, cached on di
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,9 +136,11 @@ def discover_pairs(root, scale: int = 4) -> tuple[str, list[PairFiles]]:
 
 
 def default_cache_dir() -> Path:
-    """Where generated LR views are cached: $MSINET_CACHE or ~/.cache/msinet, then lr/."""
-    base = os.environ.get("MSINET_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "msinet"
-    return Path(base) / "lr"
+    """Where generated LR views are cached: lr/ in msinet's cache folder (msinet.cache: $MSINET_CACHE or the
+    platform's user cache)."""
+    from ..cache import cache_root
+
+    return cache_root() / "lr"
 
 
 class StereoSet:
