@@ -27,7 +27,7 @@ def add_arguments(p):
     p.add_argument("--no-bicubic", action="store_true", help="skip the bicubic baseline row")
     p.add_argument("--only", default=None, metavar="PATTERN", help="only pairs whose name matches this fnmatch pattern")
     p.add_argument("--limit", type=int, default=None, help="only the first N pairs of each set")
-    p.add_argument("--cache-dir", default=None, help="where generated LR views are cached (default ~/.cache/msinet/lr)")
+    p.add_argument("--cache-dir", default=None, help="where generated LR views are cached (default: lr/ in msinet's cache, $MSINET_CACHE or ~/.cache/msinet)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the LR cache")
     p.add_argument("--verbose", "-v", action="store_true", help="per-image rows")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
