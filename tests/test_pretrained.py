@@ -369,3 +369,12 @@ def test_weights_pull_bad_names(cache, capsys):
     assert "unknown model 'nope'" in _one_line_error(capsys, "weights")
     assert main(["weights", "pull", "msinet_small_x4"]) == 0
     assert "ships with msinet" in capsys.readouterr().out
+
+
+def test_git_blob_id_matches_gits_published_constants(tmp_path):
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert fetch.git_blob_id(empty) == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"  # git's well-known empty blob
+    hello = tmp_path / "hello"
+    hello.write_bytes(b"hello world\n")
+    assert fetch.git_blob_id(hello) == "3b18e512dba79e4c8300dd08aeb37f8e728b8dad"  # `echo 'hello world' | git hash-object --stdin`
