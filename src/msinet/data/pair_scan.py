@@ -90,7 +90,7 @@ def scan(root, policy: ScanPolicy) -> ScanResult:
                     add("siblings", folder.parent, Path(k).stem, lefts[k], rights[k])
                 else:
                     have, where = (lefts[k], other) if k in lefts else (rights[k], folder)
-                    half(have, f"{k} has no counterpart in {where}")
+                    half(have, f"{have.name} has no counterpart in {where}")
         for l_stem, r_stem in policy.view_names:
             left, right = here.get(l_stem), here.get(r_stem)
             if left in used or right in used:
