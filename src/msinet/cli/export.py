@@ -27,7 +27,6 @@ def add_arguments(p):
 def run(args) -> int:
     from pathlib import Path
 
-    import msinet
     from ..export import export_onnx, export_program, minimum_size
 
     if args.onnx is None and args.pt2 is None:
