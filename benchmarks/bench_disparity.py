@@ -54,7 +54,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = msinet.load_model(args.weights or args.model)
+    model = msinet.load_model(args.weights) if args.weights else msinet.load_model(args.model, random_init=True)
     label = Path(args.weights).name if args.weights else f"{args.model} (untrained, random init)"
     print(f"model: {label}")
     print("| scene | HR size | valid px | model EPE / >3px | uniform plan (chance) | zero | GT median (oracle) | time (s) |")

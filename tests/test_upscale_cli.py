@@ -296,6 +296,55 @@ def test_scale_picks_the_registered_variant(tmp_path, capsys):
     assert read_image(tmp_path / "out" / "g_L.png").shape == (12, 16, 3)
 
 
+# ---- trained weights only (issue 11) ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "msinet_x4"], "msinet_x4 has no trained weights"),
+    (["--scale", "2"], "no default x2 model ships with msinet"),
+    (["--model", "msinet_small_x4", "--scale", "2"], "msinet_small_x2 has no trained weights"),
+])
+def test_models_without_trained_weights_are_refused(tmp_path, capsys, argv, message):
+    good_l, good_r = _good_pair(tmp_path)
+    out = tmp_path / "out"
+    rc, stdout, err = run_cli(capsys, good_l, good_r, "-o", out, *argv)
+    assert rc == 2 and stdout == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("msinet upscale: error: ") and message in lines[0], err
+    assert "--random-init" in lines[0] or "--model" in lines[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("argv, scale", [(["--model", "msinet_x4"], 4), (["--scale", "2"], 2)])
+def test_random_init_runs_with_a_warning(tmp_path, capsys, argv, scale):
+    good_l, good_r = _good_pair(tmp_path)
+    rc, _, err = run_cli(capsys, good_l, good_r, "-o", tmp_path / "out", *argv, "--random-init")
+    assert rc == 0, err
+    assert "random weights (--random-init)" in err
+    assert read_image(tmp_path / "out" / "g_L.png").shape == (6 * scale, 8 * scale, 3)
+
+
+def test_scale_picks_a_shipped_default_of_that_scale(tmp_path, capsys, monkeypatch):
+    """Adding a shipped model is one record plus its file; --scale 2 then uses it with no --model."""
+    from msinet.models import pretrained
+    from msinet.models.pretrained import WeightsRecord
+    import hashlib
+
+    torch.manual_seed(0)
+    model = msinet.create_model("msinet_small_x2").eval()
+    folder = tmp_path / "pkg_weights"
+    path = msinet.save_weights(model, folder / "msinet_small_x2.safetensors")
+    record = WeightsRecord("msinet_small_x2", "shipped", ".safetensors", file=path.name, size=path.stat().st_size,
+                           sha256=hashlib.sha256(path.read_bytes()).hexdigest(), default=True)
+    original = pretrained.weights_table
+    monkeypatch.setattr(pretrained, "weights_table", lambda: {**original(), record.name: record})
+    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", folder)
+    good_l, good_r = _good_pair(tmp_path)
+    rc, stdout, err = run_cli(capsys, good_l, good_r, "-o", tmp_path / "out", "--scale", "2")
+    assert rc == 0 and "random" not in err, err
+    want, _ = model.upscale(read_image(good_l), read_image(good_r))
+    np.testing.assert_array_equal(read_image(tmp_path / "out" / "g_L.png"), want)
+
+
 def test_16bit_png_reader_keeps_all_bits(tmp_path):
     arr = ((np.arange(5 * 6 * 3, dtype=np.uint32).reshape(5, 6, 3) * 1201) % 65536).astype(np.uint16)
     cv2.imwrite(str(tmp_path / "d.png"), cv2.cvtColor(arr.astype(np.uint16), cv2.COLOR_RGB2BGR))

@@ -70,6 +70,29 @@ def build_arch(arch: str, **kwargs) -> torch.nn.Module:
     return cls(**kwargs)
 
 
+# options that change training or float rounding only, not the weights or what the network computes
+RUNTIME_OPTIONS = ("drop_path_rate", "sinkhorn_method", "stack_views")
+
+
+def weights_config(arch: str, kwargs: dict) -> dict:
+    """The arguments that decide an architecture's weights and outputs: defaults filled in, runtime-only options
+    dropped, tuples as lists (so a saved config and a registry entry compare equal)."""
+    from . import models  # noqa: F401
+
+    defaults = {k: p.default for k, p in inspect.signature(_ARCHS[arch].__init__).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    config = {k: v for k, v in {**defaults, **kwargs}.items() if k not in RUNTIME_OPTIONS}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
+
+
+def same_architecture(config: dict, name: str) -> bool:
+    """Whether a model config ({"arch": ..., **kwargs}) is the registered model `name`, runtime options aside."""
+    config = dict(config)
+    arch = config.pop("arch", None)
+    entry = get_entry(name)
+    return arch == entry.arch and weights_config(arch, config) == weights_config(entry.arch, entry.kwargs)
+
+
 def create_model(name: str, **overrides) -> torch.nn.Module:
     """Build the named model with randomly initialised weights; `overrides` replace config values.
 

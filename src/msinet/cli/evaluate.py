@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..data.degradation import DEFAULT_DEGRADATION, DEGRADATIONS
+from .model_options import add_weights_options, load_cli_model
 
 HELP = "evaluate a model on stereo SR test sets (PSNR/SSIM under selectable protocols)"
 DEFAULT_SETS = "KITTI2012,KITTI2015,Middlebury,Flickr1024"
@@ -30,10 +31,11 @@ def add_arguments(p):
     p.add_argument("--degradation", default=DEFAULT_DEGRADATION, choices=list(DEGRADATIONS),
                    help="how LR is made where a set has no LR files: kit = the stereo-SR kits' rule (default), "
                         "rcan = RCAN's (MATLAB bicubic; they differ only on the outer 1-2 LR pixels)")
-    p.add_argument("--cache-dir", default=None, help="where generated LR views are cached (default ~/.cache/msinet/lr)")
+    p.add_argument("--cache-dir", default=None, help="where generated LR views are cached (default: lr/ in msinet's cache, $MSINET_CACHE or ~/.cache/msinet)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the LR cache")
     p.add_argument("--verbose", "-v", action="store_true", help="per-image rows")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    add_weights_options(p)
 
 
 def _device(name: str):
@@ -75,7 +77,12 @@ def run(args) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {args.limit}")
     device = _device(args.device)
-    model = msinet.load_model(args.model).to(device).eval()
+    spec = args.model
+    if spec is None:  # the shipped default of --scale (an error where none ships)
+        from ..models.pretrained import default_model_name
+
+        spec = default_model_name(args.scale)
+    model = load_cli_model(spec, args).to(device).eval()
     scale = args.scale or model.scale
     if scale != model.scale:
         raise ValueError(f"--scale {scale} but the model {args.model or ''} upscales x{model.scale}")

@@ -1,6 +1,8 @@
 """`msinet export`: a model as ONNX (dynamic height and width) and/or a torch.export program (.pt2)."""
 from __future__ import annotations
 
+from .model_options import add_weights_options, load_cli_model
+
 HELP = "export a model to ONNX (inputs left/right, dynamic height and width) or a torch.export .pt2 program"
 
 
@@ -19,12 +21,12 @@ def add_arguments(p):
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
     p.add_argument("--no-verify", action="store_true", help="skip the onnxruntime vs PyTorch check on the sample")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_weights_options(p)
 
 
 def run(args) -> int:
     from pathlib import Path
 
-    import msinet
     from ..export import export_onnx, export_program, minimum_size
 
     if args.onnx is None and args.pt2 is None:
@@ -51,7 +53,7 @@ def run(args) -> int:
     from ..models.pretrained import default_model_name
 
     spec = args.model or default_model_name()
-    model = msinet.load_model(spec)
+    model = load_cli_model(spec, args)
     if getattr(model, "model_name", None) is None:  # loaded from a weights file: name it after the spec
         model.model_name = Path(spec).stem if spec.endswith((".safetensors", ".pth", ".pt")) else spec
     name = model.model_name

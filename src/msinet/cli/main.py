@@ -15,6 +15,7 @@ COMMANDS = {
     "stereo-eval": "msinet.cli.stereo_eval",
     "export": "msinet.cli.export",
     "convert": "msinet.cli.convert",
+    "weights": "msinet.cli.weights",
 }
 
 

@@ -1,6 +1,8 @@
 """`msinet stereo-eval`: how much does each SR method help a stereo matcher (paper section 3.2)?"""
 from __future__ import annotations
 
+from .model_options import add_weights_options, load_cli_model
+
 HELP = "downstream evaluation: disparity error (EPE, bad-1/3) of a stereo matcher on SR pairs vs HR and bicubic"
 
 
@@ -24,22 +26,13 @@ def add_arguments(p):
     p.add_argument("--save-disparity", action="store_true", help="also write every disparity map (KITTI 16-bit PNG)")
     p.add_argument("--no-figure", action="store_true", help="skip the disparity figure")
     p.add_argument("--overwrite", action="store_true", help="replace existing result files")
+    add_weights_options(p)
 
 
 def _method_name(spec: str) -> str:
     from pathlib import Path
 
     return Path(spec).stem if ("/" in spec or spec.endswith((".safetensors", ".pth", ".pt"))) else spec
-
-
-def _warn_untrained(specs, log) -> None:
-    from ..models.pretrained import pretrained_path
-    from ..registry import list_models
-
-    for spec in specs:
-        if spec in list_models() and not spec.startswith("bicubic") and pretrained_path(spec) is None:
-            log(f"warning: {spec} has no trained weights in this package (random initialisation); "
-                "pass a weights file to evaluate a trained model")
 
 
 def run(args) -> int:
@@ -82,8 +75,7 @@ def run(args) -> int:
     device = resolve_device(args.device)
     matcher = build_matcher(args.matcher, checkpoint=args.matcher_checkpoint, device=str(device),
                             code=args.matcher_code)
-    _warn_untrained(specs, log)
-    loaded = load_methods(specs, args.scale)
+    loaded = load_methods(specs, args.scale, load=lambda spec: load_cli_model(spec, args))
     methods = {_method_name(spec): model for spec, model in loaded.items()}
     if len(methods) != len(loaded):
         raise ValueError(f"two of --models {args.models} would get the same name in the results; rename a file")

@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 
 HELP = "super-resolve stereo pairs: LEFT RIGHT, a folder (--input DIR) or the offline demo (--demo)"
+from .model_options import add_weights_options, load_cli_model
+
 GENERIC_VIEW_STEMS = {"left", "hr0", "im0", "lr0"}  # a scene's view file: name the output after its folder
 
 
@@ -37,6 +39,7 @@ def add_arguments(p):
                         "<stem>_disp.png (16-bit, value/256 = pixels, KITTI style) and <stem>_disp_color.png")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", "-q", action="store_true", help="only errors")
+    add_weights_options(p)
 
 
 def _variant_for_scale(name: str, scale: int) -> str:
@@ -51,19 +54,15 @@ def _variant_for_scale(name: str, scale: int) -> str:
 
 
 def _load_model(args):
-    from .. import load_model
     from ..models.pretrained import default_model_name
-    from ..registry import list_models
+    from ..registry import get_entry, list_models
 
     spec = args.model
-    if spec is None:
-        spec = default_model_name()
-    if args.scale is not None and spec in list_models():
-        from ..registry import get_entry
-
-        if get_entry(spec).kwargs.get("scale") != args.scale:
-            spec = _variant_for_scale(spec, args.scale)
-    model = load_model(spec)
+    if spec is None:  # the shipped default of the requested scale; an error where none ships
+        spec = default_model_name(None if args.random_init else args.scale)
+    if args.scale is not None and spec in list_models() and get_entry(spec).kwargs.get("scale") != args.scale:
+        spec = _variant_for_scale(spec, args.scale)
+    model = load_cli_model(spec, args)
     if args.scale is not None and model.scale != args.scale:
         raise ValueError(f"model {spec} upscales x{model.scale}, not x{args.scale}")
     if getattr(model, "model_name", None) is None:

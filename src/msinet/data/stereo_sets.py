@@ -13,14 +13,14 @@ stereo-SR kits' LR files were made with), cached on disk so later runs read them
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .image_io import IMAGE_SUFFIXES, find_file, load_pair, mod_crop, write_png
 from .degradation import DEFAULT_DEGRADATION, check_degradation, degrade
+from .image_io import find_file, load_pair, mod_crop, write_png
+from .pair_scan import ScanPolicy, scan
 
 IN_FOLDER_NAMES = (("left", "right"), ("hr0", "hr1"), ("im0", "im1"), ("view1", "view5"))
 FOLDER_PAIRS = (("left", "right"), ("colored_0", "colored_1"), ("image_2", "image_3"))
@@ -48,35 +48,6 @@ class StereoSample:
     lr_source: str        # "files" | "imresize" (made now) | "cache"
 
 
-def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def _in_folder_pair(folder: Path) -> tuple[Path, Path] | None:
-    """(left, right) named like a pair inside `folder`; raises where only one view of a pair is there."""
-    for l_stem, r_stem in IN_FOLDER_NAMES:
-        left, right = find_file(folder, l_stem), find_file(folder, r_stem)
-        if left and right:
-            return left, right
-        if left or right:
-            missing = r_stem if left else l_stem
-            raise ValueError(f"{folder}: found {(left or right).name} but no '{missing}' view")
-    return None
-
-
-def _suffix_pairs(folder: Path, prefix: str = "") -> list[PairFiles]:
-    """<name>_L.* / <name>_R.* files in one folder."""
-    files = _images(folder)
-    lefts = {p.stem[:-2]: p for p in files if p.stem.endswith("_L")}
-    rights = {p.stem[:-2]: p for p in files if p.stem.endswith("_R")}
-    unmatched = sorted(set(lefts) ^ set(rights))
-    if unmatched:
-        name = unmatched[0]
-        have, miss = ("_L", "_R") if name in lefts else ("_R", "_L")
-        raise ValueError(f"{folder}: {name}{have} has no {name}{miss} view ({len(unmatched)} unmatched)")
-    return [PairFiles(prefix + n, lefts[n], rights[n]) for n in sorted(lefts)]
-
-
 def _ipassr_pairs(root: Path, scale: int) -> list[PairFiles]:
     pairs = []
     lr_root = root / f"lr_x{scale}"
@@ -93,24 +64,26 @@ def _ipassr_pairs(root: Path, scale: int) -> list[PairFiles]:
     return pairs
 
 
-def _folder_pairs(left_dir: Path, right_dir: Path) -> list[PairFiles]:
-    lefts = {p.name: p for p in _images(left_dir)}
-    rights = {p.name: p for p in _images(right_dir)}
-    unmatched = sorted(set(lefts) ^ set(rights))
-    if unmatched:
-        where = right_dir if unmatched[0] in lefts else left_dir
-        raise ValueError(f"{unmatched[0]} has no counterpart in {where} ({len(unmatched)} unmatched files)")
-    return [PairFiles(Path(n).stem, lefts[n], rights[n]) for n in sorted(lefts)]
+# eval is strict: a view without its partner is an error (data/pair_scan.py scans, this module names the pairs)
+FOLDERS_POLICY = ScanPolicy(sibling_folders=FOLDER_PAIRS, siblings_by="name", suffix_tags=None, recursive=False)
+SCENES_POLICY = ScanPolicy(view_names=IN_FOLDER_NAMES, suffix_tags=("_L", "_R"), recursive=True)
 
 
-def _scene_pairs(root: Path) -> list[PairFiles]:
+def _strict_scan(root: Path, policy: ScanPolicy) -> list[PairFiles]:
+    found = scan(root, policy)
+    if found.halves:
+        path, why = found.halves[0]
+        raise ValueError(f"{why} ({len(found.halves)} unmatched)" if len(found.halves) > 1 else why)
     pairs = []
-    for folder in sorted([root, *(p for p in root.rglob("*") if p.is_dir())]):
-        rel = folder.relative_to(root).as_posix()
-        found = _in_folder_pair(folder)
-        if found:
-            pairs.append(PairFiles(rel if rel != "." else root.name, *found))
-        pairs.extend(_suffix_pairs(folder, "" if rel == "." else rel + "/"))
+    for p in found.pairs:
+        rel = p.folder.relative_to(root).as_posix()
+        if p.kind == "in-folder":
+            name = root.name if rel == "." else rel
+        elif p.kind == "suffixed":
+            name = p.stem if rel == "." else f"{rel}/{p.stem}"
+        else:
+            name = p.stem
+        pairs.append(PairFiles(name, p.left, p.right))
     return pairs
 
 
@@ -125,22 +98,24 @@ def discover_pairs(root, scale: int = 4) -> tuple[str, list[PairFiles]]:
         layout, pairs = None, []
         for l_name, r_name in FOLDER_PAIRS:
             if (root / l_name).is_dir() and (root / r_name).is_dir():
-                layout, pairs = "folders", _folder_pairs(root / l_name, root / r_name)
+                layout, pairs = "folders", _strict_scan(root, FOLDERS_POLICY)
                 break
             if (root / l_name).is_dir() != (root / r_name).is_dir():
                 have, miss = (l_name, r_name) if (root / l_name).is_dir() else (r_name, l_name)
                 raise ValueError(f"{root}: has a {have}/ folder but no {miss}/ folder")
         if layout is None:
-            layout, pairs = "scenes", _scene_pairs(root)
+            layout, pairs = "scenes", _strict_scan(root, SCENES_POLICY)
     if not pairs:
         raise ValueError(f"no stereo pairs found in {root} (expected {LAYOUT_HELP})")
     return layout, pairs
 
 
 def default_cache_dir() -> Path:
-    """Where generated LR views are cached: $MSINET_CACHE or ~/.cache/msinet, then lr/."""
-    base = os.environ.get("MSINET_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "msinet"
-    return Path(base) / "lr"
+    """Where generated LR views are cached: lr/ in msinet's cache folder (msinet.cache: $MSINET_CACHE or the
+    platform's user cache)."""
+    from ..cache import cache_root
+
+    return cache_root() / "lr"
 
 
 class StereoSet:

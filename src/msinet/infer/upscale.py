@@ -53,9 +53,9 @@ def _upscale_alpha(alpha: torch.Tensor | None, scale: int) -> torch.Tensor | Non
     # alpha is a mask, not a photo: the SR network never saw one, so it gets plain bicubic upsampling
     if alpha is None:
         return None
-    from ..models.bicubic import bicubic_upsample
+    from ..data.imresize import imresize_torch  # MATLAB bicubic; infer never imports models (no import circle)
 
-    return bicubic_upsample(alpha, scale).clamp(0, 1)
+    return imresize_torch(alpha, scale).clamp(0, 1)
 
 
 def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: str = "fp32", device=None,

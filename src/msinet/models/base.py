@@ -34,6 +34,6 @@ class StereoSRModel(nn.Module):
 
     def upscale(self, left, right, **options):
         """Super-resolve one stereo pair given as numpy arrays, PIL images or tensors; returns the same kind."""
-        from ..infer import upscale_pair
+        from ..infer.upscale import upscale_pair  # lazy: keeps `import msinet` light; infer never imports models
 
         return upscale_pair(self, left, right, **options)

@@ -12,11 +12,6 @@ from ..registry import register_arch, register_model
 from .base import StereoSRModel
 
 
-def bicubic_upsample(x: torch.Tensor, scale: int) -> torch.Tensor:
-    """MATLAB bicubic upsampling of a (B,C,h,w) float tensor by an integer factor (unclamped)."""
-    return imresize_torch(x, scale)
-
-
 @register_arch("bicubic")
 class Bicubic(StereoSRModel):
     def __init__(self, scale: int = 4):
@@ -25,7 +20,7 @@ class Bicubic(StereoSRModel):
 
     def forward(self, left, right):
         self.check_inputs(left, right)
-        both = bicubic_upsample(torch.cat([left, right], dim=0), self.scale)  # (2B,3,sh,sw)
+        both = imresize_torch(torch.cat([left, right], dim=0), self.scale)  # (2B,3,sh,sw)
         return both.chunk(2, dim=0)
 
 

@@ -15,7 +15,6 @@ decided by the block: a multi-scale (MSCA) checkpoint gets DEAM, a NAFBlock chec
 """
 from __future__ import annotations
 
-import inspect
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,23 +252,10 @@ def foreign_key(ours: str) -> str:
 
 
 def _published_name(config: dict) -> str | None:
-    """The registered model with this architecture, drop-path and Sinkhorn method aside (e.g. 'nafssr_s_x4', 'msinet_x4_released')."""
-    from ..registry import get_entry, list_models
-    from .stereo_sr import StereoSRNet
+    """The registered model with this architecture, runtime options aside (e.g. 'nafssr_s_x4', 'msinet_x4_released')."""
+    from ..registry import list_models, same_architecture
 
-    defaults = {k: p.default for k, p in inspect.signature(StereoSRNet.__init__).parameters.items()
-                if p.default is not inspect.Parameter.empty}
-
-    def normalise(cfg):
-        cfg = {**defaults, **cfg}
-        cfg.pop("drop_path_rate")
-        cfg.pop("sinkhorn_method")  # same weights and plan, only the float rounding differs
-        cfg.pop("stack_views")
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}
-
-    wanted = normalise(config)
-    names = [n for n in list_models() if get_entry(n).arch == StereoSRNet.arch_name
-             and normalise(get_entry(n).kwargs) == wanted]
+    names = [n for n in list_models() if same_architecture({"arch": "stereo_sr", **config}, n)]
     # 'nafssr_s_x4' rather than its alias 'nafssr_s'
     return max(names, key=lambda n: (n.endswith(f"_x{config['scale']}"), len(n)), default=None)
 

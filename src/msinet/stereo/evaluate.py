@@ -44,15 +44,21 @@ def auto_max_disparity(gt: np.ndarray) -> int:
     return 16 * max(1, math.ceil(float(np.nanmax(gt)) * 1.1 / 16))
 
 
-def load_methods(models, scale: int) -> dict:
-    """{method name: model} for bicubic and each requested model (name, .safetensors or .pth path)."""
+def load_methods(models, scale: int, load=None) -> dict:
+    """{method name: model} for bicubic and each requested model (name, .safetensors or .pth path);
+    `load` (default msinet.load_model) loads one spec, e.g. under a command's weights options."""
     from ..models.loading import load_model
+    from ..registry import get_entry, list_models
 
+    load = load or load_model
     methods = {BICUBIC: load_model(f"bicubic_x{scale}")}
     for name in models:
         if name in (BICUBIC, f"bicubic_x{scale}"):
             continue
-        model = load_model(name)
+        if name in list_models() and get_entry(name).kwargs.get("scale") not in (None, scale):  # before any download
+            raise ValueError(f"model {name} upscales x{get_entry(name).kwargs['scale']}, but this evaluation is "
+                             f"x{scale} (--scale)")
+        model = load(name)
         if int(model.scale) != scale:
             raise ValueError(f"model {name} upscales x{model.scale}, but this evaluation is x{scale} (--scale)")
         methods[name] = model

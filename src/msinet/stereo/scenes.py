@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.image_io import IMAGE_SUFFIXES, find_file
+from ..data.image_io import find_file
+from ..data.pair_scan import FoundPair, ScanPolicy, scan
 
 DISPARITY_SUFFIXES = (".pfm", ".png")
 MASK_FILES = {"mask_nonocc_left": "nonocc", "occlusion_left": "occlusion"}
@@ -32,28 +33,26 @@ class StereoScene:
     mask_kind: str | None = None  # "nonocc" (True = visible) or "occlusion" (True = occluded)
 
 
-def _scene_in_folder(folder: Path) -> StereoScene | None:
-    left, right = find_file(folder, "left", IMAGE_SUFFIXES), find_file(folder, "right", IMAGE_SUFFIXES)
-    disp = find_file(folder, "disp_left", DISPARITY_SUFFIXES)
-    if left is None or right is None or disp is None:
+# stereo-eval keeps the pairs that have ground truth beside them (data/pair_scan.py scans)
+POLICY = ScanPolicy(view_names=(("left", "right"),), sibling_folders=(("left", "right"),), siblings_by="stem",
+                    suffix_tags=None, recursive=False)
+
+
+def _with_ground_truth(pair: FoundPair, root: Path) -> StereoScene | None:
+    if pair.kind == "siblings":  # split folders: disparity/<name>, optional occlusion/<name>
+        disp = find_file(root / "disparity", pair.stem, DISPARITY_SUFFIXES)
+        occ = find_file(root / "occlusion", pair.stem, (".png",)) if (root / "occlusion").is_dir() else None
+        if disp is None:
+            return None
+        return StereoScene(pair.stem, pair.left, pair.right, disp, occ, "occlusion" if occ else None)
+    disp = find_file(pair.folder, "disp_left", DISPARITY_SUFFIXES)
+    if disp is None:
         return None
     for stem, kind in MASK_FILES.items():
-        mask = find_file(folder, stem, (".png",))
+        mask = find_file(pair.folder, stem, (".png",))
         if mask is not None:
-            return StereoScene(folder.name, left, right, disp, mask, kind)
-    return StereoScene(folder.name, left, right, disp)
-
-
-def _split_scenes(root: Path) -> list[StereoScene]:
-    scenes = []
-    for left in sorted(p for p in (root / "left").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-        right = find_file(root / "right", left.stem, IMAGE_SUFFIXES)
-        disp = find_file(root / "disparity", left.stem, DISPARITY_SUFFIXES)
-        if right is None or disp is None:
-            continue
-        occ = find_file(root / "occlusion", left.stem, (".png",)) if (root / "occlusion").is_dir() else None
-        scenes.append(StereoScene(left.stem, left, right, disp, occ, "occlusion" if occ else None))
-    return scenes
+            return StereoScene(pair.folder.name, pair.left, pair.right, disp, mask, kind)
+    return StereoScene(pair.folder.name, pair.left, pair.right, disp)
 
 
 def find_scenes(root) -> list[StereoScene]:
@@ -61,13 +60,15 @@ def find_scenes(root) -> list[StereoScene]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"data folder not found: {root}")
-    single = _scene_in_folder(root)
-    if single is not None:
-        return [single]
+    found = scan(root, POLICY).pairs
+    single = [s for s in (_with_ground_truth(p, root) for p in found if p.folder == root and p.kind == "in-folder") if s]
+    if single:  # DIR is one scene folder itself
+        return single
     if (root / "left").is_dir() and (root / "right").is_dir() and (root / "disparity").is_dir():
-        scenes = _split_scenes(root)
+        candidates = [p for p in found if p.kind == "siblings" and p.folder == root]
     else:
-        scenes = [s for s in (_scene_in_folder(d) for d in sorted(root.iterdir()) if d.is_dir()) if s is not None]
+        candidates = [p for p in found if p.kind == "in-folder" and p.folder.parent == root]
+    scenes = [s for s in (_with_ground_truth(p, root) for p in candidates) if s is not None]
     if not scenes:
         raise ValueError(f"{root}: no stereo pair with ground-truth disparity found (expected <scene>/left.png, "
                          "right.png and disp_left.pfm or disp_left.png; see docs/downstream.md)")
