@@ -72,6 +72,8 @@ def test_init_errors_are_one_line(tmp_path):
     bad.write_bytes(b"not a safetensors file")
     with pytest.raises(ValueError, match="not a readable safetensors"):
         _trainer(tmp_path, bad)
+    with pytest.raises(ValueError, match=r"model\.init.*msinet_x4"):  # a name with no trained weights anywhere
+        _trainer(tmp_path, "msinet_x4")
 
 
 def test_resume_ignores_init(tmp_path):

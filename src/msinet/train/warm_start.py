@@ -8,19 +8,18 @@ import torch
 
 
 def trained_source(spec: str) -> torch.nn.Module:
-    """The trained network that `spec` names; one-line errors for a name without weights or a bad file."""
+    """The trained network that `spec` names (a registered name's weights are downloaded when missing);
+    one-line errors for a name without trained weights or a bad file."""
     from ..models.loading import load_model
+    from ..models.weights import WeightsError
     from ..registry import list_models
 
-    if spec in list_models():
-        from ..models.pretrained import pretrained_path
-
-        if pretrained_path(spec) is None:
-            raise ValueError(f"config: 'model.init' names {spec!r}, which has no trained weights here; give a "
-                             f"weights file (.safetensors or .pth) instead")
-    elif not Path(spec).is_file():
+    if spec not in list_models() and not Path(spec).is_file():
         raise FileNotFoundError(f"config: 'model.init': no such registered model or weights file: {spec}")
-    return load_model(spec)
+    try:
+        return load_model(spec, download=True)
+    except WeightsError as exc:
+        raise ValueError(f"config: 'model.init': {exc}") from None
 
 
 def warm_start(model: torch.nn.Module, spec: str, partial: bool = False) -> list[str]:
