@@ -88,7 +88,11 @@ def _upscale_layout_image(model, src: Path, outdir: Path, args, options) -> list
 
 
 def _video_output(src: Path, output: Path) -> Path:
-    if output.suffix.lower() in VIDEO_SUFFIXES:
+    """-o FILE.mp4|mkv|... is the output; -o a folder (existing, or a name without suffix) gets <stem>.mp4."""
+    from ..io.video import container_format
+
+    if output.suffix and not output.is_dir():
+        container_format(output.suffix)  # a one-line error for a suffix we cannot write
         return output
     return output / f"{src.stem}{src.suffix.lower() if src.suffix.lower() in ('.mp4', '.mkv', '.mov') else '.mp4'}"
 
