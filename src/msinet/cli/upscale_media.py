@@ -113,7 +113,8 @@ def _upscale_video(model, src: Path, output: Path, args, options, world) -> list
                         progress=not args.quiet)
     if world.is_main and not args.quiet:
         resumed = f", {res['done_before']} resumed" if res["done_before"] else ""
-        print(f"{src.name}: {res['frames']} frames{resumed}, {res['fps']:.2f} frames/s on this process")
+        print(f"{src.name}: {res['frames']} frames{resumed}, {res['computed']} computed by this process at "
+              f"{res['fps']:.2f} frames/s")
     return [dst]
 
 

@@ -55,7 +55,7 @@ def upscale_video(model, src, dst, *, layout: str, full: bool = False, encoding:
       display aspect) instead of the same layout at the model's scale.
     options: upscale_pair options (tile, context, precision, device, ...); settings: what else makes the
       output (model name, ...), recorded so that a resume with other settings is refused.
-    Returns {"frames", "done_before", "seconds", "fps"} (fps over the frames this call computed on this rank).
+    Returns {"frames", "done_before", "computed", "seconds", "fps"}: computed and fps count this rank's frames.
     """
     src, dst = Path(src), Path(dst)
     check_layout(layout)
@@ -131,7 +131,7 @@ def upscale_video(model, src, dst, *, layout: str, full: bool = False, encoding:
             tmp.unlink(missing_ok=True)
         shutil.rmtree(partial)
     barrier(world)
-    return {"frames": info.frames, "done_before": done_before, "seconds": seconds,
+    return {"frames": info.frames, "done_before": done_before, "computed": computed, "seconds": seconds,
             "fps": computed / seconds if computed and seconds > 0 else float("nan")}
 
 
