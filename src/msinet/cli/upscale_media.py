@@ -106,8 +106,9 @@ def _upscale_video(model, src: Path, output: Path, args, options, world) -> list
     if not 0 <= args.crf <= 51:
         raise ValueError(f"--crf must be within 0..51, got {args.crf}")
     dst = _video_output(src, output)
-    settings = {"model": getattr(model, "model_name", None), "scale": int(model.scale),
-                **{k: str(v) for k, v in options.items()}}
+    # what changes the frames, so that a resume with other settings is refused (the device may change)
+    settings = {"model": getattr(model, "model_name", None) or str(args.model), "scale": int(model.scale),
+                **{k: str(v) for k, v in options.items() if k != "device"}}
     res = upscale_video(model, src, dst, layout=layout, full=args.full, encoding=Encoding(args.crf, args.lossless),
                         chunk=args.chunk, overwrite=args.overwrite, options=options, settings=settings, world=world,
                         progress=not args.quiet)
@@ -122,6 +123,8 @@ def run_media(model, src: Path, kind: str | None, args, options, world) -> int:
     """Upscale one MPO, layout image or video; under torchrun a video is shared out, an image is rank 0's."""
     if args.save_disparity:
         raise ValueError("--save-disparity works with LEFT RIGHT pairs and --input folders only")
+    if kind == "mpo" and args.layout is not None:
+        raise ValueError(f"{src} is an MPO: its views are separate pictures; drop --layout")
     if kind == "video":
         written = _upscale_video(model, src, Path(args.output), args, options, world)
     elif world.is_main:

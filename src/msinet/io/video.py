@@ -79,6 +79,8 @@ def probe_video(path) -> VideoInfo:
                 frames = sum(1 for packet in container.demux(stream) if packet.size)
             except av.FFmpegError as exc:
                 raise ValueError(f"cannot read video {path}: {_reason(exc)}") from None
+        if not frames:
+            raise ValueError(f"{path} has no video frames")
         audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
         return VideoInfo(path, stream.codec_context.width, stream.codec_context.height, Fraction(rate), frames,
                          stream.codec_context.name, audio)
@@ -196,7 +198,7 @@ def _chain(iterables):
         yield from it
 
 
-_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
+_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}  # the containers that take H.264
 
 
 def container_format(suffix: str) -> str:
