@@ -63,3 +63,22 @@ def test_two_processes_share_a_video(tmp_path, shared_data):
         np.testing.assert_array_equal(a, b)
     assert ddp["audio_seconds"] == single["audio_seconds"]
     assert files(tmp_path) == ["clip.mp4", "ddp.mp4", "single.mp4"]  # no work folder or segment left behind
+
+
+def test_two_processes_evaluate_like_one(tmp_path, shared_data):
+    scenes = ("kitti2015_000046", "flickr1024_0026", "middlebury2014_motorcycle_quarter")
+    for i, scene in enumerate(scenes):  # three real HR crops: the ranks score 2 and 1
+        for view, name in (("left", "hr0"), ("right", "hr1")):
+            write_png(tmp_path / "data" / "Flickr1024" / "hr" / f"scene{i}" / f"{name}.png",
+                      read_image(shared_data / "stereo" / scene / f"{view}.png")[40:104, 100:196, :3])
+    common = ["--model", "bicubic_x4", "--data", tmp_path / "data", "--sets", "Flickr1024", "--no-cache", "--no-bicubic", "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "msinet", "eval", *map(str, common), "--out", str(tmp_path / "ddp")],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("Flickr1024") == 1  # one table, from rank 0
+    assert main(["eval", *map(str, common), "--out", str(tmp_path / "single")]) == 0
+    ddp, single = (tmp_path / d / "bicubic_x4_x4.csv" for d in ("ddp", "single"))
+    assert ddp.read_text() == single.read_text()
+    assert single.read_text().count("scene") == 3  # every pair scored once, in order
