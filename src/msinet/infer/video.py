@@ -67,7 +67,7 @@ def upscale_video(model, src, dst, *, layout: str, full: bool = False, encoding:
     refuse_existing([dst], overwrite)  # before any work: never compute what we may not write
     info = probe_video(src)
     out_layout = FULL_OF[layout] if full else layout
-    split(_blank(info), layout, source=f"{src} ({info.width}x{info.height})")  # odd sizes fail here
+    split(_blank(info), layout, source=str(src))  # an odd width (sbs) or height (tb) fails here
     encoding.check_size(*_out_size(info, layout, out_layout, int(model.scale)))
 
     partial = dst.with_name(dst.name + ".partial")
