@@ -9,6 +9,7 @@ slow pan, AAC audio) and upscaled by the command's own code path; frames/s count
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -91,16 +92,18 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         clip = write_clip(Path(tmp) / "clip.mp4", sbs_frames(w, h, args.frames), fps=24, audio_seconds=1.0)
         argv = ["upscale", str(clip), "--layout", "sbs", "-o", str(Path(tmp) / "sr.mp4"), "--device", args.device,
-                "--precision", args.precision, "-q"] + (["--model", args.model] if args.model else [])
-        t0 = time.perf_counter()
+                "--precision", args.precision] + (["--model", args.model] if args.model else [])
+        t0, cpu0 = time.perf_counter(), time.process_time()
         assert cli(argv) == 0
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    load = os.getloadavg()[0]
     model = args.model or default_model_name()
-    print(f"| model | view (LR) | frames | device | threads | precision | wall (s) | frames/s | peak RSS (GiB) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| model | view (LR) | frames | device | threads | precision | wall (s) | frames/s | CPU s/frame | "
+          "peak RSS (GiB) | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     print(f"| {model} | {w}x{h} | {args.frames} | {args.device} | {torch.get_num_threads()} | {args.precision} | "
-          f"{wall:.1f} | {args.frames / wall:.3f} | {peak:.2f} |")
+          f"{wall:.1f} | {args.frames / wall:.4f} | {cpu / args.frames:.0f} | {peak:.2f} | {load:.1f} |")
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def _upscale_video(model, src: Path, output: Path, args, options, world) -> list
     if world.is_main and not args.quiet:
         resumed = f", {res['done_before']} resumed" if res["done_before"] else ""
         print(f"{src.name}: {res['frames']} frames{resumed}, {res['computed']} computed by this process at "
-              f"{res['fps']:.2f} frames/s")
+              f"{res['fps']:.3g} frames/s")
     return [dst]
 
 
