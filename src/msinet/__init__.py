@@ -17,8 +17,8 @@ def __getattr__(name):  # lazy: keep `import msinet` light
         from .data.degradation import degrade
 
         return degrade
-    if name == "metrics":
+    if name in ("metrics", "io"):
         import importlib
 
-        return importlib.import_module(".metrics", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'msinet' has no attribute {name!r}")

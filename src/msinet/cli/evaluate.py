@@ -62,6 +62,25 @@ def _method_name(spec, model) -> str:
 
 
 def run(args) -> int:
+    import torch
+
+    from ..metrics.protocols import parse_protocols
+    from ..train.distributed import close_world, init_world
+
+    protocols = parse_protocols(args.protocol)
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    device = _device(args.device)
+    world = init_world(device.type)  # torchrun: each rank scores its share of every set, rank 0 reports
+    if world.distributed and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", world.local_rank)
+    try:
+        return _run(args, protocols, device, world)
+    finally:
+        close_world()
+
+
+def _run(args, protocols, device, world) -> int:
     import fnmatch
     import sys
     from pathlib import Path
@@ -71,12 +90,7 @@ def run(args) -> int:
     from ..data.stereo_sets import open_set
     from ..eval.report import format_set_table, results_dict, write_csv, write_json
     from ..eval.runner import evaluate_set
-    from ..metrics.protocols import parse_protocols
 
-    protocols = parse_protocols(args.protocol)
-    if args.limit is not None and args.limit < 1:
-        raise ValueError(f"--limit must be at least 1, got {args.limit}")
-    device = _device(args.device)
     spec = args.model
     if spec is None:  # the shipped default of --scale (an error where none ships)
         from ..models.pretrained import default_model_name
@@ -116,16 +130,20 @@ def run(args) -> int:
                 for view, img in (("L", sr_l), ("R", sr_r)):
                     write_png(folder / f"{sample.name.replace('/', '_')}_{view}.png", img, args.overwrite)
         set_results = [evaluate_set(model, stereo_set, protocols, device, args.self_ensemble, method,
-                                    progress=not args.quiet, on_output=save)]
+                                    progress=not args.quiet, on_output=save, world=world)]
         if baseline is not None:
             set_results.append(evaluate_set(baseline, stereo_set, protocols, device, "off", f"bicubic_x{scale}",
-                                            progress=not args.quiet))
+                                            progress=not args.quiet, world=world))
+        if not world.is_main:
+            continue
         sources = {stereo_set[i].lr_source for i in range(min(1, len(stereo_set)))}
         lr_note = "from files" if sources == {"files"} else "made with MATLAB-exact bicubic"
         print(format_set_table(set_results, protocols, len(stereo_set), lr_note, args.verbose))
         print()
         all_results.extend(set_results)
 
+    if not world.is_main:
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     write_csv(csv_path, all_results)
     meta = {"model": args.model, "method": method, "scale": scale, "self_ensemble": args.self_ensemble,

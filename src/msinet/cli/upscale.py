@@ -12,7 +12,7 @@ GENERIC_VIEW_STEMS = {"left", "hr0", "im0", "lr0"}  # a scene's view file: name 
 
 
 def add_arguments(p):
-    p.add_argument("left", nargs="?", help="left view image")
+    p.add_argument("left", nargs="?", help="left view image, or one MPO, video or image with --layout")
     p.add_argument("right", nargs="?", help="right view image")
     p.add_argument("--input", metavar="DIR", help="a folder of pairs (NAME_L/NAME_R, left/+right/, "
                                                   "SCENE/{left,right|hr0,hr1|im0,im1|lr0,lr1})")
@@ -40,6 +40,9 @@ def add_arguments(p):
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", "-q", action="store_true", help="only errors")
     add_weights_options(p)
+    from .upscale_media import add_media_arguments
+
+    add_media_arguments(p)
 
 
 def _variant_for_scale(name: str, scale: int) -> str:
@@ -119,14 +122,16 @@ def _run_demo(model, args, options) -> int:
 
 
 def run(args) -> int:
-    from ..infer.pairs import StereoPair, find_pairs
-    from ..infer.tiling import OutOfMemory
-
     modes = sum([args.left is not None, args.input is not None, args.demo])
     if modes != 1:
         raise ValueError("give exactly one of: LEFT RIGHT, --input DIR, --demo")
+    media = None
     if args.left is not None and args.right is None:
-        raise ValueError("missing RIGHT: give both views, LEFT RIGHT")
+        from .upscale_media import input_kind
+
+        media = input_kind(Path(args.left)) or ("layout" if args.layout is not None else None)
+        if media is None:
+            raise ValueError("missing RIGHT: give both views, LEFT RIGHT (or one MPO, video, or image with --layout)")
     if not args.demo and args.output is None:
         raise ValueError("missing -o OUTDIR: where to write the results")
     model = _load_model(args)
@@ -137,10 +142,40 @@ def run(args) -> int:
     options["device"] = resolve_device(args.device)  # fail early on an absent device
     if args.demo:
         return _run_demo(model, args, options)
+    from ..train.distributed import close_world
+
+    world = _join_world(options)
+    try:
+        if media is not None:
+            from .upscale_media import run_media
+
+            return run_media(model, Path(args.left), media, args, options, world)
+        return _run_pairs(model, args, options, world)
+    finally:
+        close_world()
+
+
+def _join_world(options):
+    """Under torchrun: join the process group; each rank takes its own GPU (cuda:LOCAL_RANK)."""
+    import torch
+
+    from ..train.distributed import init_world
+
+    world = init_world(options["device"].type)
+    if world.distributed and options["device"].type == "cuda" and options["device"].index is None:
+        options["device"] = torch.device("cuda", world.local_rank)
+    return world
+
+
+def _run_pairs(model, args, options, world) -> int:
+    from ..infer.pairs import StereoPair, find_pairs
+    from ..infer.tiling import OutOfMemory
+    from ..train.distributed import all_mean
+
     outdir = Path(args.output)
     if args.input is not None:
         pairs, unpaired = find_pairs(args.input)
-        for path in unpaired:
+        for path in unpaired if world.is_main else ():
             print(f"unpaired (skipped): {path}", file=sys.stderr)
         if not pairs:
             raise ValueError(f"no stereo pairs found in {args.input} (expected NAME_L/NAME_R, left/+right/, "
@@ -149,8 +184,8 @@ def run(args) -> int:
         left, right = Path(args.left), Path(args.right)
         pairs = [StereoPair(_output_stem(left), left, right)]
     batch = args.input is not None
-    failed = 0
-    for pair in pairs:
+    total, failed = len(pairs), 0
+    for pair in pairs[world.rank::world.size]:  # torchrun: rank r takes pairs r, r + N, ...
         t0 = time.perf_counter()
         try:
             written = _upscale_one(model, pair.name, pair.left, pair.right, outdir, args, options)
@@ -160,9 +195,14 @@ def run(args) -> int:
             print(f"msinet upscale: error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        if not args.quiet:
+        if not args.quiet and world.is_main:
             print(f"{pair.name}: wrote {', '.join(str(p) for p in written)} ({time.perf_counter() - t0:.1f} s)")
+    if world.distributed:
+        failed = round(all_mean(failed, world, options["device"]) * world.size)
+        if world.is_main and not args.quiet:
+            print(f"{total} pair(s) shared out over {world.size} processes")
     if failed:
-        print(f"msinet upscale: {failed} of {len(pairs)} pair(s) failed", file=sys.stderr)
+        if world.is_main:
+            print(f"msinet upscale: {failed} of {total} pair(s) failed", file=sys.stderr)
         return 2 if not batch else 1
     return 0

@@ -124,9 +124,20 @@ def write_png(path, image: np.ndarray, overwrite: bool = False) -> Path:
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(image))
     if not ok:
         raise ValueError(f"{path}: PNG encoding failed")
+    return write_bytes_atomic(path, buf.tobytes())
+
+
+def temporary_path(path: Path) -> Path:
+    """A hidden sibling of `path` to write into before os.replace puts it in place."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def write_bytes_atomic(path, data: bytes) -> Path:
+    """Write `data` to a temporary sibling, then move it into place: a crash never leaves a half file."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(buf.tobytes())
+    tmp = temporary_path(path)
+    tmp.write_bytes(data)
     os.replace(tmp, path)
     return path
 

@@ -29,16 +29,23 @@ class SetResult:
 
 
 def evaluate_set(model, stereo_set, protocols: list[Protocol], device="cpu", self_ensemble: str = "off",
-                 method: str | None = None, progress: bool = True, on_output=None) -> SetResult:
-    """Score `model` on every pair of `stereo_set`. on_output(sample, sr_left, sr_right) sees each uint8 result."""
+                 method: str | None = None, progress: bool = True, on_output=None, world=None) -> SetResult:
+    """Score `model` on every pair of `stereo_set`. on_output(sample, sr_left, sr_right) sees each uint8 result.
+
+    world (msinet.train.distributed.World, under torchrun): rank r scores pairs r, r + N, ...; every rank gets
+    the whole result back, in the set's order.
+    """
     import torch
     from tqdm import tqdm
+
+    from ..train.distributed import World, all_gather_objects
 
     if model.scale != stereo_set.scale:
         raise ValueError(f"the model upscales x{model.scale} but the set is evaluated at x{stereo_set.scale}")
     result = SetResult(stereo_set.name, method or getattr(model, "model_name", None) or "model", stereo_set.scale)
-    bar = tqdm(range(len(stereo_set)), desc=f"{result.method} on {stereo_set.name}", unit="pair",
-               disable=not progress, leave=False)
+    world = world or World()
+    bar = tqdm(range(world.rank, len(stereo_set), world.size), desc=f"{result.method} on {stereo_set.name}",
+               unit="pair", disable=not (progress and world.is_main), leave=False)
     for i in bar:
         sample = stereo_set[i]
         left = to_tensor(sample.lr_left).to(device)
@@ -53,4 +60,7 @@ def evaluate_set(model, stereo_set, protocols: list[Protocol], device="cpu", sel
         scores = {p.name: p.score(sr_left, sr_right, sample.hr_left, sample.hr_right, stereo_set.scale)
                   for p in protocols}
         result.images.append(ImageResult(sample.name, scores))
+    if world.distributed:  # rank r holds pairs r, r + N, ...: interleave them back into the set's order
+        shares = all_gather_objects(result.images, world)
+        result.images = [shares[i % world.size][i // world.size] for i in range(len(stereo_set))]
     return result

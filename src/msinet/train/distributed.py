@@ -63,6 +63,15 @@ def broadcast_object(obj, world: World):
     return box[0]
 
 
+def all_gather_objects(obj, world: World) -> list:
+    """[rank 0's obj, rank 1's obj, ...] on every rank (picklable objects)."""
+    if not world.distributed:
+        return [obj]
+    out = [None] * world.size
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def all_mean(value: float, world: World, device) -> float:
     if not world.distributed:
         return value
