@@ -130,16 +130,16 @@ class _nullcontext:
 
 
 def anchor_period(w: int, dtype: torch.dtype = torch.float32) -> int:
-    """Iterations one anchored kernel serves (see the module docstring, (iv)): 16 + ln W + 2p ln W <= -ln tiny."""
+    """Iterations one kernel serves (module docstring, (iv)): the largest p with 16 + 2(p + 1) ln W <= -ln tiny."""
     if w <= 1:
         return 1 << 30
     log_w = math.log(w)
-    return max(1, int((-math.log(torch.finfo(dtype).tiny) - 16 - log_w) / (2 * log_w)))
+    return max(1, int((-math.log(torch.finfo(dtype).tiny) - 16 - 2 * log_w) / (2 * log_w)))
 
 
 def anchor_schedule(w: int, iters: int, dtype: torch.dtype = torch.float32) -> list[int]:
-    """Iterations (0-based) before whose column step the kernel is re-anchored; iteration 0 is anchored
-    between its column and row steps."""
+    """Iterations (0-based) before whose column step the kernel is re-anchored (the first kernel serves
+    iteration 0 and the `anchor_period` iterations after it)."""
     period = anchor_period(w, dtype)
     return list(range(1 + period, iters, period))
 
@@ -148,21 +148,29 @@ def _wide(t: torch.Tensor) -> torch.dtype:
     return torch.float32 if t.device.type == "mps" else torch.float64
 
 
-def _column_kernel(m: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """out = exp(M - colmax): a 1 in every column. Returns colmax (n, W)."""
-    cmax = m.amax(-2)
-    torch.sub(m, cmax.unsqueeze(-2), out=out).exp_()
-    return cmax
+# the wide exponent of this many bytes is formed at a time, so that it stays in cache
+WIDE_BLOCK_BYTES = 1 << 20
 
 
-def _anchored_kernel(m: torch.Tensor, f: torch.Tensor, g: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """out = exp(M + f (+) g - r), exponent in the anchors' (wide) dtype and rounded once; r = its row max.
+def _anchored_kernel(m: torch.Tensor, f: torch.Tensor, g: torch.Tensor, out: torch.Tensor,
+                     shift: bool = False) -> torch.Tensor | None:
+    """out = exp(M + f (+) g [- r]), the exponent formed in the anchors' wide dtype and rounded once.
 
-    f, g: (n, W) wide. Returns r (n, W): the kernel has a 1 in every row."""
-    e = torch.add(m, g.unsqueeze(-2)).add_(f.unsqueeze(-1))  # (n, W, W) wide
-    r = e.amax(-1)
-    out.copy_(e.sub_(r.unsqueeze(-1))).exp_()
-    return r
+    m, out: (n, W, W); f, g: (n, W) wide. shift: subtract r = the exponent's row maxima (returned, (n, W)),
+    so that every row of the kernel holds a 1.
+    """
+    n, w, _ = m.shape
+    step = max(1, WIDE_BLOCK_BYTES // (w * w * 8)) if m.device.type == "cpu" else n
+    rows = []
+    for i in range(0, n, step):
+        sl = slice(i, i + step)
+        e = torch.add(m[sl], g[sl].unsqueeze(-2)).add_(f[sl].unsqueeze(-1))  # (step, W, W) wide
+        if shift:
+            r = e.amax(-1)
+            e.sub_(r.unsqueeze(-1))
+            rows.append(r)
+        out[sl].copy_(e).exp_()
+    return torch.cat(rows) if shift else None
 
 
 def _sinkhorn_scaling(scores: torch.Tensor, iters: int, chunk_bytes: int) -> torch.Tensor:
@@ -193,20 +201,21 @@ def _scaling_forward(m: torch.Tensor, iters: int, chunk: int, keep: bool, report
         stop = min(start + chunk, n_slices)
         mc, k = m[start:stop], plan[start:stop]
         n = stop - start
-        cmax = _column_kernel(mc, k)                        # K0
+        # first kernel exp(M - colmax - r): a 1 in every column and every row, see (i)
         f = mc.new_zeros((n, w), dtype=wide)                # u0 = 0
-        g = -cmax.to(wide)
-        a = mc.new_ones((n, 1, w))
-        b = a
-        fs, gs, vecs = [], [], ([], [], [])
+        g = -mc.amax(-2).to(wide)
+        fs, gs, vecs = [f], [g], ([], [], [])
+        r = _anchored_kernel(mc, f, g, k, shift=True)
+        f = f - r
+        a = r.exp().to(m.dtype).unsqueeze(1)                # (n, 1, W): P0 = diag(e^r) K
+        b = torch.ones_like(a)
         for it in range(iters):
             if it in reanchor:                              # on a row-normalised state, see (iv)
                 f = f + a.reshape(n, w).to(wide).log()
                 g = g + b.reshape(n, w).to(wide).log()
                 fs.append(f), gs.append(g)
-                r = _anchored_kernel(mc, f, g, k)
-                f = f - r
-                a = r.exp().to(a.dtype).unsqueeze(1)        # P = diag(e^r) K: same plan, in [1/W, 1]
+                _anchored_kernel(mc, f, g, k)               # K = P
+                a = torch.ones_like(a)
             s = torch.matmul(a, k)                          # (n, 1, W) column sums
             s_min = s.amin(-1, keepdim=True)
             if report:
@@ -214,11 +223,6 @@ def _scaling_forward(m: torch.Tensor, iters: int, chunk: int, keep: bool, report
                 spread = potential.amax(-1) - potential.amin(-1)
                 ok[start:stop] &= spread <= -math.log(TAU)
             b = s_min / s                                   # (n, 1, W), max 1
-            if it == 0:                                     # see (ii)
-                g = g + b.reshape(n, w).to(wide).log()
-                fs.append(f), gs.append(g)
-                f = f - _anchored_kernel(mc, f, g, k)
-                b = torch.ones_like(b)
             t = torch.matmul(k, b.transpose(-1, -2))        # (n, W, 1) row sums
             a = t.reciprocal().transpose(-1, -2)
             if keep:
@@ -226,10 +230,10 @@ def _scaling_forward(m: torch.Tensor, iters: int, chunk: int, keep: bool, report
                     store.append(vec.reshape(n, w))
         k.mul_(a.transpose(-1, -2)).mul_(b)                 # T = diag(a) K diag(b)
         if keep:
-            saved.append([torch.stack(v, 1) for v in vecs] + [cmax, torch.stack(fs), torch.stack(gs)])
+            saved.append([torch.stack(v, 1) for v in vecs] + [torch.stack(fs), torch.stack(gs)])
     if keep:
         parts = list(zip(*saved))
-        saved = [torch.cat(p, 0) for p in parts[:4]] + [torch.cat(p, 1) for p in parts[4:]]
+        saved = [torch.cat(p, 0) for p in parts[:3]] + [torch.cat(p, 1) for p in parts[3:]]
     return plan, ok, saved
 
 
@@ -246,19 +250,19 @@ class _ScalingSinkhorn(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_plan):
-        m, plan, a, b, s, cmax, f, g = ctx.saved_tensors
+        m, plan, a, b, s, f, g = ctx.saved_tensors
         reanchor = anchor_schedule(m.shape[-1], a.shape[1], m.dtype)
         grad = torch.empty_like(m)
         device = m.device.type
         with torch.autocast(device, enabled=False) if device in ("cpu", "cuda") else _nullcontext():
             for start in range(0, m.shape[0], ctx.chunk):
                 sl = slice(start, start + ctx.chunk)
-                _backward_chunk(m[sl], plan[sl], grad_plan[sl], a[sl], b[sl], s[sl], cmax[sl],
-                                f[:, sl], g[:, sl], reanchor, grad[sl])
+                _backward_chunk(m[sl], plan[sl], grad_plan[sl], a[sl], b[sl], s[sl], f[:, sl], g[:, sl],
+                                reanchor, grad[sl])
         return grad, None, None
 
 
-def _backward_chunk(m, plan, grad_plan, a, b, s, cmax, f, g, reanchor, out):
+def _backward_chunk(m, plan, grad_plan, a, b, s, f, g, reanchor, out):
     """d loss / d M for one chunk, written into `out`. Shapes: m, plan (n, W, W); a, b, s (n, iters, W).
 
     Adjoints are taken w.r.t. the log potentials (alpha for rows, beta for columns); they do not depend on
@@ -280,32 +284,27 @@ def _backward_chunk(m, plan, grad_plan, a, b, s, cmax, f, g, reanchor, out):
             out.sub_(k.mul_(low_rank))
 
     def use(kernel: int):
-        """Make `k` the given kernel (0 = K0, i >= 1 = anchor i - 1), first flushing the last one's terms."""
+        """Make `k` the kernel of anchor `kernel`, first flushing the terms of the previous one."""
         if state["kernel"] == kernel:
             return
         flush()
         state.update(kernel=kernel, x=[], y=[])
-        if kernel == 0:
-            torch.sub(m, cmax.unsqueeze(-2), out=k).exp_()
-        else:
-            state["a0"] = _anchored_kernel(m, f[kernel - 1], g[kernel - 1], k).exp().to(m.dtype)
+        r = _anchored_kernel(m, f[kernel], g[kernel], k, shift=kernel == 0)
+        state["a0"] = r.exp().to(m.dtype) if kernel == 0 else torch.ones_like(alpha)  # a of its first step
 
-    ones = torch.ones_like(alpha)
     for j in reversed(range(iters)):
-        anchor = 1 + sum(1 for it in reanchor if it <= j)
-        use(anchor)
+        use(sum(1 for it in reanchor if it <= j))
         x = alpha * a[:, j]                                                  # row coefficients of -R_j
         beta = -b[:, j] * torch.matmul(x.unsqueeze(1), k).squeeze(1)           # -R_j^T alpha
         if j == iters - 1:
             beta = beta + beta_last
-        state["x"].append(x), state["y"].append(b[:, j])
-        use(0 if j == 0 else anchor)
         y = beta / s[:, j]                                                   # column coefficients of -Q_j
         # balance a_{j-1} (<= max s) against y (<= |beta| / min s) so neither overflows
         s_max = s[:, j].amax(-1, keepdim=True)
-        a_prev = (ones if j == 0 else state["a0"] if j in reanchor else a[:, j - 1]) / s_max
+        a_prev = (state["a0"] if j == 0 or j in reanchor else a[:, j - 1]) / s_max
         y = y * s_max
         if j > 0:
             alpha = -a_prev * torch.matmul(k, y.unsqueeze(-1)).squeeze(-1)
-        state["x"].append(a_prev), state["y"].append(y)
+        state["x"] += [x, a_prev]
+        state["y"] += [b[:, j], y]
     flush()
