@@ -47,6 +47,8 @@ X, Y collecting the rank-one terms of the steps that used K (2 * iters in all).
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
 import math
 
 import torch
@@ -58,7 +60,7 @@ TAU = 2.0 ** -64
 # GPU: cache blocking does not pay against kernel-launch overhead; chunks only bound the temporaries.
 DEFAULT_CHUNK_BYTES = {"cpu": 16 << 20, "cuda": 256 << 20}
 
-METHODS = ("auto", "scaling", "log")
+METHODS = ("auto", "scaling", "log", "triton")
 
 
 def sinkhorn_log(scores: torch.Tensor, iters: int = 10) -> torch.Tensor:
@@ -89,7 +91,9 @@ def sinkhorn(scores: torch.Tensor, iters: int = 10, *, method: str = "auto",
     """Transport plan of Algorithm 1 for scores (..., W, W), equal to `sinkhorn_log` to float rounding.
 
     method: "scaling" = anchored scaling form (no data-dependent control flow); "log" = `sinkhorn_log`;
-    "auto" = "scaling", except under tracing / ONNX export / torch.compile where "log" (plain ops) is used.
+    "triton" = the fused kernel of `sinkhorn_triton` (CUDA; Algorithm 1 in one program per line);
+    "auto" = "triton" on CUDA when triton is importable, else "scaling", except under tracing / ONNX export /
+    torch.compile where "log" (plain ops) is used.
     Half-precision scores (or scores under autocast) are processed in float32; under autocast the plan is
     returned in float32 (like softmax), otherwise in the input's dtype. chunk_bytes: size of the groups of
     slices processed together (default per device, DEFAULT_CHUNK_BYTES); it does not change the result.
@@ -106,7 +110,9 @@ def sinkhorn(scores: torch.Tensor, iters: int = 10, *, method: str = "auto",
     if chunk_bytes < 1:
         raise ValueError(f"chunk_bytes must be positive, got {chunk_bytes}")
     if method == "auto":
-        method = "log" if _plain_ops_required() else "scaling"
+        method = "log" if _plain_ops_required() else "triton" if _triton_usable(scores) else "scaling"
+    elif method == "triton" and not _triton_importable():
+        raise ValueError("Sinkhorn method 'triton' needs the triton package (pip install triton)")
 
     device = scores.device.type
     autocast = torch.is_autocast_enabled(device) if device in ("cpu", "cuda") else False
@@ -116,9 +122,22 @@ def sinkhorn(scores: torch.Tensor, iters: int = 10, *, method: str = "auto",
     with torch.autocast(device, enabled=False) if autocast else _nullcontext():
         if method == "log":
             plan = sinkhorn_log(work, iters)
+        elif method == "triton" and work.dtype == torch.float32:
+            from .sinkhorn_triton import sinkhorn_triton
+            plan = sinkhorn_triton(work, iters)
         else:
             plan = _sinkhorn_scaling(work, iters, chunk_bytes)
     return plan.to(out_dtype)
+
+
+@functools.cache
+def _triton_importable() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
+def _triton_usable(scores: torch.Tensor) -> bool:
+    """The fused kernel runs float32 (and half, computed in float32) scores on CUDA."""
+    return scores.is_cuda and scores.dtype != torch.float64 and _triton_importable()
 
 
 class _nullcontext:
