@@ -41,49 +41,28 @@ def tile(w: int) -> tuple[int, int]:
 
 
 @triton.jit
-def _lse_columns(m_ptr, pot_ptr, out_ptr, c, W, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
-    """out_j = c - LSE_i(M_ij + pot_i) for one line (pointers already offset to it)."""
-    for j0 in range(0, W, BLOCK_C):
-        cols = j0 + tl.arange(0, BLOCK_C)
-        cmask = cols < W
-        run_max = tl.full([BLOCK_C], float("-inf"), tl.float64)
-        run_sum = tl.zeros([BLOCK_C], tl.float32)
-        for i0 in range(0, W, BLOCK_R):
-            rows = i0 + tl.arange(0, BLOCK_R)
-            rmask = rows < W
-            mask = rmask[:, None] & cmask[None, :]
-            m = tl.load(m_ptr + rows[:, None] * W + cols[None, :], mask=mask, other=0.0)
-            pot = tl.load(pot_ptr + rows, mask=rmask, other=0.0)
+def _lse(m_ptr, pot_ptr, out_ptr, c, W, stride_in, stride_out, BLOCK_IN: tl.constexpr, BLOCK_OUT: tl.constexpr):
+    """out_o = c - LSE_i(M[i * stride_in + o * stride_out] + pot_i) for one line: the column update with
+    strides (W, 1), the row update with (1, W). Tiles are (BLOCK_IN, BLOCK_OUT), reduced over axis 0."""
+    for o0 in range(0, W, BLOCK_OUT):
+        outs = o0 + tl.arange(0, BLOCK_OUT)
+        omask = outs < W
+        run_max = tl.full([BLOCK_OUT], float("-inf"), tl.float64)
+        run_sum = tl.zeros([BLOCK_OUT], tl.float32)
+        for i0 in range(0, W, BLOCK_IN):
+            ins = i0 + tl.arange(0, BLOCK_IN)
+            imask = ins < W
+            mask = imask[:, None] & omask[None, :]
+            m = tl.load(m_ptr + ins[:, None] * stride_in + outs[None, :] * stride_out, mask=mask, other=0.0)
+            pot = tl.load(pot_ptr + ins, mask=imask, other=0.0)
             x = tl.where(mask, m.to(tl.float64) + pot[:, None], float("-inf"))
             new_max = tl.maximum(run_max, tl.max(x, 0))
             safe = tl.where(new_max == float("-inf"), 0.0, new_max)
             run_sum = run_sum * tl.exp((run_max - safe).to(tl.float32)) \
                 + tl.sum(tl.exp((x - safe[None, :]).to(tl.float32)), 0)
             run_max = new_max
-        tl.store(out_ptr + cols, c - (run_max + tl.log(tl.where(cmask, run_sum, 1.0)).to(tl.float64)), mask=cmask)
-
-
-@triton.jit
-def _lse_rows(m_ptr, pot_ptr, out_ptr, c, W, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
-    """out_i = c - LSE_j(M_ij + pot_j) for one line."""
-    for i0 in range(0, W, BLOCK_R):
-        rows = i0 + tl.arange(0, BLOCK_R)
-        rmask = rows < W
-        run_max = tl.full([BLOCK_R], float("-inf"), tl.float64)
-        run_sum = tl.zeros([BLOCK_R], tl.float32)
-        for j0 in range(0, W, BLOCK_C):
-            cols = j0 + tl.arange(0, BLOCK_C)
-            cmask = cols < W
-            mask = rmask[:, None] & cmask[None, :]
-            m = tl.load(m_ptr + rows[:, None] * W + cols[None, :], mask=mask, other=0.0)
-            pot = tl.load(pot_ptr + cols, mask=cmask, other=0.0)
-            x = tl.where(mask, m.to(tl.float64) + pot[None, :], float("-inf"))
-            new_max = tl.maximum(run_max, tl.max(x, 1))
-            safe = tl.where(new_max == float("-inf"), 0.0, new_max)
-            run_sum = run_sum * tl.exp((run_max - safe).to(tl.float32)) \
-                + tl.sum(tl.exp((x - safe[:, None]).to(tl.float32)), 1)
-            run_max = new_max
-        tl.store(out_ptr + rows, c - (run_max + tl.log(tl.where(rmask, run_sum, 1.0)).to(tl.float64)), mask=rmask)
+        lse = run_max + tl.log(tl.where(omask, run_sum, 1.0)).to(tl.float64)
+        tl.store(out_ptr + outs, c - lse, mask=omask)
 
 
 @triton.jit
@@ -96,9 +75,9 @@ def _forward_kernel(m_ptr, plan_ptr, u_ptr, v_ptr, c_ptr, W, ITERS,
     u_ptr += line * (ITERS + 1) * W   # u[0] = 0 (zero-filled by the caller), u[k] = u_k
     v_ptr += line * ITERS * W         # v[k - 1] = v_k
     for k in range(0, ITERS):
-        _lse_columns(m_ptr, u_ptr + k * W, v_ptr + k * W, c, W, BLOCK_R, BLOCK_C)
+        _lse(m_ptr, u_ptr + k * W, v_ptr + k * W, c, W, W, 1, BLOCK_R, BLOCK_C)            # columns
         tl.debug_barrier()  # the whole program reads what it just wrote
-        _lse_rows(m_ptr, v_ptr + k * W, u_ptr + (k + 1) * W, c, W, BLOCK_R, BLOCK_C)
+        _lse(m_ptr, v_ptr + k * W, u_ptr + (k + 1) * W, c, W, 1, W, BLOCK_C, BLOCK_R)      # rows
         tl.debug_barrier()
     u_ptr += ITERS * W
     v_ptr += (ITERS - 1) * W
@@ -118,6 +97,49 @@ def _forward_kernel(m_ptr, plan_ptr, u_ptr, v_ptr, c_ptr, W, ITERS,
 
 
 @triton.jit
+def _sum_product(g_ptr, plan_ptr, out_ptr, W, stride_in, stride_out,
+                 BLOCK_IN: tl.constexpr, BLOCK_OUT: tl.constexpr):
+    """out_o = sum_i (G * T)[i * stride_in + o * stride_out]: row sums with strides (1, W), columns (W, 1)."""
+    for o0 in range(0, W, BLOCK_OUT):
+        outs = o0 + tl.arange(0, BLOCK_OUT)
+        omask = outs < W
+        acc = tl.zeros([BLOCK_OUT], tl.float32)
+        for i0 in range(0, W, BLOCK_IN):
+            ins = i0 + tl.arange(0, BLOCK_IN)
+            mask = (ins < W)[:, None] & omask[None, :]
+            offs = ins[:, None] * stride_in + outs[None, :] * stride_out
+            acc += tl.sum(tl.load(g_ptr + offs, mask=mask, other=0.0) * tl.load(plan_ptr + offs, mask=mask, other=0.0), 0)
+        tl.store(out_ptr + outs, acc, mask=omask)
+
+
+@triton.jit
+def _adjoint_step(m_ptr, w_ptr, pot_in_ptr, pot_out_ptr, out_ptr, c, W, stride_in, stride_out, ACCUMULATE,
+                  BLOCK_IN: tl.constexpr, BLOCK_OUT: tl.constexpr):
+    """out_o = [ACCUMULATE] out_o - sum_i w_i exp(M[i * stride_in + o * stride_out] + pot_in_i + pot_out_o - c):
+    -R_k^T alpha_k with strides (W, 1) and (pot_in, pot_out) = (u_k, v_k); -Q_k beta_k with (1, W) and
+    (v_k, u_{k-1}). The exponentials are entries of R_k or Q_k, <= 1: no shift needed."""
+    for o0 in range(0, W, BLOCK_OUT):
+        outs = o0 + tl.arange(0, BLOCK_OUT)
+        omask = outs < W
+        pot_out = tl.load(pot_out_ptr + outs, mask=omask, other=float("-inf"))
+        acc = tl.zeros([BLOCK_OUT], tl.float32)
+        for i0 in range(0, W, BLOCK_IN):
+            ins = i0 + tl.arange(0, BLOCK_IN)
+            imask = ins < W
+            mask = imask[:, None] & omask[None, :]
+            m = tl.load(m_ptr + ins[:, None] * stride_in + outs[None, :] * stride_out, mask=mask, other=0.0)
+            pot_in = tl.load(pot_in_ptr + ins, mask=imask, other=float("-inf"))
+            weight = tl.load(w_ptr + ins, mask=imask, other=0.0)
+            e = tl.exp((m.to(tl.float64) + pot_in[:, None] + pot_out[None, :] - c).to(tl.float32))
+            acc += tl.sum(e * weight[:, None], 0)
+        if ACCUMULATE:
+            acc = tl.load(out_ptr + outs, mask=omask, other=0.0) - acc
+        else:
+            acc = -acc
+        tl.store(out_ptr + outs, acc, mask=omask)
+
+
+@triton.jit
 def _backward_kernel(m_ptr, g_ptr, plan_ptr, u_ptr, v_ptr, alpha_ptr, beta_ptr, grad_ptr, c_ptr, W, ITERS,
                      BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
     c = tl.load(c_ptr)
@@ -130,70 +152,19 @@ def _backward_kernel(m_ptr, g_ptr, plan_ptr, u_ptr, v_ptr, alpha_ptr, beta_ptr, 
     v_ptr += line * ITERS * W
     alpha_ptr += line * ITERS * W     # alpha[k - 1] = alpha_k
     beta_ptr += line * ITERS * W      # beta[k - 1] = beta_k
-    # alpha_n = rowsum(G * T), beta_n's direct part = colsum(G * T)
-    for i0 in range(0, W, BLOCK_R):
-        rows = i0 + tl.arange(0, BLOCK_R)
-        rmask = rows < W
-        acc = tl.zeros([BLOCK_R], tl.float32)
-        for j0 in range(0, W, BLOCK_C):
-            cols = j0 + tl.arange(0, BLOCK_C)
-            mask = rmask[:, None] & (cols < W)[None, :]
-            offs = rows[:, None] * W + cols[None, :]
-            gt = tl.load(g_ptr + offs, mask=mask, other=0.0) * tl.load(plan_ptr + offs, mask=mask, other=0.0)
-            acc += tl.sum(gt, 1)
-        tl.store(alpha_ptr + (ITERS - 1) * W + rows, acc, mask=rmask)
-    for j0 in range(0, W, BLOCK_C):
-        cols = j0 + tl.arange(0, BLOCK_C)
-        cmask = cols < W
-        acc = tl.zeros([BLOCK_C], tl.float32)
-        for i0 in range(0, W, BLOCK_R):
-            rows = i0 + tl.arange(0, BLOCK_R)
-            mask = (rows < W)[:, None] & cmask[None, :]
-            offs = rows[:, None] * W + cols[None, :]
-            gt = tl.load(g_ptr + offs, mask=mask, other=0.0) * tl.load(plan_ptr + offs, mask=mask, other=0.0)
-            acc += tl.sum(gt, 0)
-        tl.store(beta_ptr + (ITERS - 1) * W + cols, acc, mask=cmask)
+    last = (ITERS - 1) * W
+    _sum_product(g_ptr, plan_ptr, alpha_ptr + last, W, 1, W, BLOCK_C, BLOCK_R)  # alpha_n = rowsum(G * T)
+    _sum_product(g_ptr, plan_ptr, beta_ptr + last, W, W, 1, BLOCK_R, BLOCK_C)   # direct part of beta_n
     tl.debug_barrier()
     for kk in range(0, ITERS):
         k = ITERS - 1 - kk            # 0-based: step k + 1 of the forward
-        # beta_k -= R_k^T alpha_k
-        for j0 in range(0, W, BLOCK_C):
-            cols = j0 + tl.arange(0, BLOCK_C)
-            cmask = cols < W
-            v = tl.load(v_ptr + k * W + cols, mask=cmask, other=float("-inf"))
-            acc = tl.zeros([BLOCK_C], tl.float32)
-            for i0 in range(0, W, BLOCK_R):
-                rows = i0 + tl.arange(0, BLOCK_R)
-                rmask = rows < W
-                mask = rmask[:, None] & cmask[None, :]
-                m = tl.load(m_ptr + rows[:, None] * W + cols[None, :], mask=mask, other=0.0)
-                u = tl.load(u_ptr + (k + 1) * W + rows, mask=rmask, other=float("-inf"))
-                alpha = tl.load(alpha_ptr + k * W + rows, mask=rmask, other=0.0)
-                r = tl.exp((m.to(tl.float64) + u[:, None] + v[None, :] - c).to(tl.float32))
-                acc += tl.sum(r * alpha[:, None], 0)
-            if k == ITERS - 1:
-                acc = tl.load(beta_ptr + k * W + cols, mask=cmask, other=0.0) - acc
-            else:
-                acc = -acc
-            tl.store(beta_ptr + k * W + cols, acc, mask=cmask)
+        # beta_k = [k = n] colsum(G * T) - R_k^T alpha_k
+        _adjoint_step(m_ptr, alpha_ptr + k * W, u_ptr + (k + 1) * W, v_ptr + k * W, beta_ptr + k * W, c, W,
+                      W, 1, kk == 0, BLOCK_R, BLOCK_C)
         tl.debug_barrier()
-        # alpha_{k-1} = -Q_k beta_k (not needed for k = 1: u_0 is a constant)
-        if k > 0:
-            for i0 in range(0, W, BLOCK_R):
-                rows = i0 + tl.arange(0, BLOCK_R)
-                rmask = rows < W
-                u = tl.load(u_ptr + k * W + rows, mask=rmask, other=float("-inf"))
-                acc = tl.zeros([BLOCK_R], tl.float32)
-                for j0 in range(0, W, BLOCK_C):
-                    cols = j0 + tl.arange(0, BLOCK_C)
-                    cmask = cols < W
-                    mask = rmask[:, None] & cmask[None, :]
-                    m = tl.load(m_ptr + rows[:, None] * W + cols[None, :], mask=mask, other=0.0)
-                    v = tl.load(v_ptr + k * W + cols, mask=cmask, other=float("-inf"))
-                    beta = tl.load(beta_ptr + k * W + cols, mask=cmask, other=0.0)
-                    q = tl.exp((m.to(tl.float64) + u[:, None] + v[None, :] - c).to(tl.float32))
-                    acc += tl.sum(q * beta[None, :], 1)
-                tl.store(alpha_ptr + (k - 1) * W + rows, -acc, mask=rmask)
+        if k > 0:  # alpha_{k-1} = -Q_k beta_k (u_0 is a constant: no alpha_0)
+            _adjoint_step(m_ptr, beta_ptr + k * W, v_ptr + k * W, u_ptr + k * W, alpha_ptr + (k - 1) * W, c, W,
+                          1, W, False, BLOCK_C, BLOCK_R)
             tl.debug_barrier()
     # d M = G * T - sum_k (alpha_k R_k + Q_k beta_k)
     for i0 in range(0, W, BLOCK_R):
