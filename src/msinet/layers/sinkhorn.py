@@ -8,29 +8,31 @@ the row potential last, so after a finite number of iterations rows sum to exact
 `sinkhorn_log` is Algorithm 1 as written: the reference. `sinkhorn` computes the same plan faster, with no
 data-dependent control flow (no host synchronisation on a GPU), by anchored scaling:
 
-Scaling form. The plan at every half-step is P = diag(a) K diag(b) with a kernel K = exp(M + f (+) g - r)
-(anchor potentials f, g in float64, r the row maxima) and scaling vectors a, b. One iteration is two
-batched matrix-vector products, b = c / (K^T a) (c = min of K^T a, keeping b <= 1), then a = 1 / (K b),
-instead of two log-sum-exps over (W, W); the plan does not depend on the constants c. Anchoring
-(f += log a, g += log b, a = b = 1, K recomputed from M) changes the representation, never the plan.
+Scaling form. The plan at every half-step is P = diag(a) K diag(b) with a kernel K = exp(M + f (+) g)
+(anchor potentials f, g in float64) and scaling vectors a, b. One iteration is two batched
+matrix-vector products, b = c / (K^T a) (c = min of K^T a, keeping b <= 1), then a = 1 / (K b), instead
+of two log-sum-exps over (W, W); the plan does not depend on the constants c. Anchoring (f += log a,
+g += log b, a = b = 1, K recomputed from M) changes the representation, never the plan.
 
-Anchors and why the result is Algorithm 1's (proof sketch). (i) The first column step uses
-K0 = exp(M - colmax): every column holds a 1, so its column sums lie in [1, W]; nothing can underflow.
-(ii) Right after it the kernel is anchored with a row shift r: K1 has a 1 in every row, so row step 1 is
-safe too, whatever the costs (a column or row no one wants, |M| in the thousands). (iii) From then on
-every state is the output of a normalisation, and a row-normalised P reached from a column-normalised
-Q has column sums in [1/W, W] (entries <= 1, and each column of Q sums to 1 while its rows sum to <= W);
-symmetrically for rows. So each half-step rescales any entry by a factor in [1/W, W], one iteration by
-[W^-2, W^2]. (iv) An anchor is taken on a row-normalised state P, and K >= P entrywise (K = P / rowmax P),
-so during the next p iterations an entry of the plan is at most K_ij W^2p: entries of K that underflow
-(< e^-87.3 in float32) stay below e^-87.3 W^2p <= e^-16 / W as long as 16 + ln W + 2p ln W <= 87.3, and
-all of them together move a row or column sum by less than e^-16 = 1.1e-7. The kernel is re-anchored on a
-fixed schedule every p = `anchor_period(W)` iterations (p = 5 at W = 310, 4 at W = 960; float64: never in
-practice), chosen from the shape alone, so the work is the same for every input. (v) Exponents are formed
-in float64 and rounded once: with |M| ~ 1e3 the potentials are ~1e3 and float32 sums would lose ~1e-4;
-K's relevant entries (exponent in [-20, 0] after the shift) then carry relative errors ~1e-7, and the
-scaling vectors add ~W eps per product, as in the unguarded scaling form. Memory: the float64 exponent
-of one chunk is the only extra temporary.
+Anchors and why the result is Algorithm 1's (proof sketch). (i) The first kernel is
+K0 = exp(M - colmax - r) with r_i = max_j (M_ij - colmax_j) <= 0: every column and every row holds a 1.
+With u0 = 0, a0 = e^r <= 1, so the first column sums lie in [1, W] (the 1 of each column sits in a row
+with r = 0) and the first row sums, with b in [1/W, 1], in [1/W, W]: nothing under- or overflows whatever
+the costs (a column or row no one wants, |M| in the thousands); rows whose a0 underflows contribute
+< e^-87 to sums >= 1. (ii) From then on every state is the output of a normalisation, and a
+row-normalised P reached from a column-normalised Q has column sums in [1/W, W] (entries <= 1, and each
+column of Q sums to 1 while its rows sum to <= W); symmetrically for rows. So each half-step rescales any
+entry by a factor in [1/W, W], one iteration by [W^-2, W^2]. (iii) A kernel K serves p iterations after
+the state it was taken on, on which K >= P / W entrywise (K0 after iteration 1: a <= W, b <= 1; a later
+anchor is taken on a row-normalised P, and K = P). During those iterations an entry of the plan is at most
+W K_ij W^2p: entries of K that underflow (< e^-87.3 in float32) stay below e^-16 / W as long as
+16 + 2(p + 1) ln W <= 87.3, and all of them together move a row or column sum by less than
+e^-16 = 1.1e-7. So K is recomputed from M on a fixed schedule, every p = `anchor_period(W)` iterations
+(p = 5 at W = 310, 6 at W = 90, 4 at W = 960; float64: never in practice), chosen from the shape alone:
+the work is the same for every input. (iv) Exponents are formed in float64 and rounded once: with
+|M| ~ 1e3 the potentials are ~1e3 and float32 sums would lose ~1e-4; K's relevant entries then carry
+relative errors ~1e-7, and the scaling vectors add ~W eps per product, as in the plain scaling form.
+Memory: the float64 exponent of ~1 MiB of slices at a time is the only extra temporary.
 
 Diagnostics. `_scaling_forward` still reports, per slice, whether the spread of the column potentials
 stayed within -ln TAU = 44 nats at every iteration: the regime where the plain scaling form (one kernel,
@@ -149,7 +151,7 @@ class _nullcontext:
 
 
 def anchor_period(w: int, dtype: torch.dtype = torch.float32) -> int:
-    """Iterations one kernel serves (module docstring, (iv)): the largest p with 16 + 2(p + 1) ln W <= -ln tiny."""
+    """Iterations one kernel serves (module docstring, (iii)): the largest p with 16 + 2(p + 1) ln W <= -ln tiny."""
     if w <= 1:
         return 1 << 30
     log_w = math.log(w)
@@ -207,8 +209,8 @@ def _sinkhorn_scaling(scores: torch.Tensor, iters: int, chunk_bytes: int) -> tor
 def _scaling_forward(m: torch.Tensor, iters: int, chunk: int, keep: bool, report: bool = True):
     """Plan (N, W, W); (if report) per slice whether the plain scaling form would have been exact (see
     Diagnostics), else None; (if keep) what backward needs: a, b, s (N, iters, W) with a[k] = a after row
-    step k, b[k] = the b row step k used, s[k] = K^T a of column step k; column maxima (N, W); anchors
-    f, g (A, N, W) wide, before the row shift (`_anchored_kernel` recomputes the same kernels from them).
+    step k, b[k] = the b row step k used, s[k] = K^T a of column step k; anchors f, g (A, N, W) wide, the
+    first one before its row shift (`_anchored_kernel` recomputes the same kernels from them).
     """
     n_slices, w, _ = m.shape
     wide = _wide(m)
@@ -229,7 +231,7 @@ def _scaling_forward(m: torch.Tensor, iters: int, chunk: int, keep: bool, report
         a = r.exp().to(m.dtype).unsqueeze(1)                # (n, 1, W): P0 = diag(e^r) K
         b = torch.ones_like(a)
         for it in range(iters):
-            if it in reanchor:                              # on a row-normalised state, see (iv)
+            if it in reanchor:                              # on a row-normalised state, see (iii)
                 f = f + a.reshape(n, w).to(wide).log()
                 g = g + b.reshape(n, w).to(wide).log()
                 fs.append(f), gs.append(g)
@@ -287,8 +289,8 @@ def _backward_chunk(m, plan, grad_plan, a, b, s, f, g, reanchor, out):
     Adjoints are taken w.r.t. the log potentials (alpha for rows, beta for columns); they do not depend on
     the anchoring. Row step k, a_k = 1 / (K b_k), is a row normalisation with Jacobian -R_k,
     R_k = diag(a_k) K diag(b_k); column step k, b_k = c / (K^T a_{k-1}), a column normalisation with
-    Jacobian -Q_k, Q_k = diag(a_{k-1}) K diag(1 / s_k), K being the kernel the step used (K0 for column
-    step 0, then one per anchor). The normalisers c are constants: the plan does not depend on them.
+    Jacobian -Q_k, Q_k = diag(a_{k-1}) K diag(1 / s_k), K being the kernel the step used (one per anchor;
+    a_{-1} = e^r for the first). The normalisers c are constants: the plan does not depend on them.
     """
     n, iters, w = a.shape
     torch.mul(grad_plan, plan, out=out)

@@ -4,7 +4,7 @@ one program, and the exact unrolled adjoint in one more.
 Forward, per line (M: (W, W)): for k = 1..n, v_k = c - LSE_i(M_ij + u_{k-1,i}), u_k = c - LSE_j(M_ij + v_kj)
 (c = log 1/2W, u_0 = 0), then T = exp(M + u_n (+) v_n - c). The program streams M in (BLOCK_R, BLOCK_C)
 tiles with an online log-sum-exp, so W is free (93, 310, 960, ...). Potentials and exponents are float64
-(with |M| ~ 1e3 the potentials are ~1e3 and a float32 sum would lose ~1e-4: see sinkhorn.py, (v)); the
+(with |M| ~ 1e3 the potentials are ~1e3 and a float32 sum would lose ~1e-4: see sinkhorn.py, (iv)); the
 exponent minus its running maximum is rounded once to float32 for exp. No data-dependent control flow, no
 host synchronisation: this is Algorithm 1 itself, so it needs no underflow protection at all.
 
@@ -108,7 +108,8 @@ def _sum_product(g_ptr, plan_ptr, out_ptr, W, stride_in, stride_out,
             ins = i0 + tl.arange(0, BLOCK_IN)
             mask = (ins < W)[:, None] & omask[None, :]
             offs = ins[:, None] * stride_in + outs[None, :] * stride_out
-            acc += tl.sum(tl.load(g_ptr + offs, mask=mask, other=0.0) * tl.load(plan_ptr + offs, mask=mask, other=0.0), 0)
+            g = tl.load(g_ptr + offs, mask=mask, other=0.0)
+            acc += tl.sum(g * tl.load(plan_ptr + offs, mask=mask, other=0.0), 0)
         tl.store(out_ptr + outs, acc, mask=omask)
 
 
