@@ -24,3 +24,15 @@ def test_triton_kernel_matches_float64_reference_under_the_interpreter():
                          cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
     assert " passed" in run.stdout and "skipped" not in run.stdout, run.stdout[-2000:]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed (dev extra)")
+def test_triton_method_on_cpu_is_refused_with_a_clear_error():
+    import torch
+
+    from msinet.layers.sinkhorn import sinkhorn
+
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("the interpreter accepts CPU tensors")
+    with pytest.raises(ValueError, match="needs CUDA tensors"):
+        sinkhorn(torch.zeros(1, 4, 4), method="triton")

@@ -75,3 +75,14 @@ def test_auto_method_stays_off_the_interpreter_on_cpu():
     torch.testing.assert_close(sinkhorn(m, 10, method="triton"), sinkhorn_triton(m, 10))
     # on CPU "auto" is the anchored scaling form, not the kernel (equal to rounding)
     torch.testing.assert_close(sinkhorn(m, 10), sinkhorn_triton(m, 10), rtol=1e-5, atol=1e-6)
+
+
+def test_wrapper_issues_no_syncing_op():
+    # the torch ops around the two launches (allocations, the float64 constant, contiguous copies) must not
+    # read device values either; the interpreter itself works on numpy views, outside torch's dispatcher
+    from test_no_sync import SyncRecorder
+
+    x = (3 * torch.randn(2, 12, 12, generator=gen(5))).requires_grad_(True)
+    with SyncRecorder() as rec:
+        sinkhorn(x, 10, method="triton").square().sum().backward()
+    assert rec.ops > 0 and not rec.syncing, rec.syncing

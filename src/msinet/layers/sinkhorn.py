@@ -52,6 +52,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import os
 
 import torch
 
@@ -83,7 +84,7 @@ def sinkhorn_log(scores: torch.Tensor, iters: int = 10) -> torch.Tensor:
 
 
 def _plain_ops_required() -> bool:
-    """True while tracing, scripting, exporting or compiling: data-dependent fallbacks are not allowed."""
+    """True while tracing, scripting, exporting or compiling: plain ops (no custom Function or kernel) wanted."""
     return (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
             or torch.compiler.is_compiling())
 
@@ -115,6 +116,8 @@ def sinkhorn(scores: torch.Tensor, iters: int = 10, *, method: str = "auto",
         method = "log" if _plain_ops_required() else "triton" if _triton_usable(scores) else "scaling"
     elif method == "triton" and not _triton_importable():
         raise ValueError("Sinkhorn method 'triton' needs the triton package (pip install triton)")
+    elif method == "triton" and not scores.is_cuda and os.environ.get("TRITON_INTERPRET") != "1":
+        raise ValueError(f"Sinkhorn method 'triton' needs CUDA tensors, got {scores.device.type}")
 
     device = scores.device.type
     autocast = torch.is_autocast_enabled(device) if device in ("cpu", "cuda") else False
