@@ -178,22 +178,25 @@ WIDE_BLOCK_BYTES = 1 << 20
 
 def _anchored_kernel(m: torch.Tensor, f: torch.Tensor, g: torch.Tensor, out: torch.Tensor,
                      shift: bool = False) -> torch.Tensor | None:
-    """out = exp(M + f (+) g [- r]), the exponent formed in the anchors' wide dtype and rounded once.
+    """out = exp(M + f (+) g), the exponent formed in the anchors' wide dtype and rounded once.
 
-    m, out: (n, W, W); f, g: (n, W) wide. shift: subtract r = the exponent's row maxima (returned, (n, W)),
-    so that every row of the kernel holds a 1.
+    m, out: (n, W, W); f, g: (n, W) wide. shift (the first kernel, whose f is zero and ignored): the exponent
+    is M + g - r with r its row maxima (returned, (n, W)), so that every row of the kernel holds a 1.
     """
     n, w, _ = m.shape
-    step = max(1, WIDE_BLOCK_BYTES // (w * w * 8)) if m.device.type == "cpu" else n
+    step = min(n, max(1, WIDE_BLOCK_BYTES // (w * w * 8))) if m.device.type == "cpu" else n
+    buf = torch.empty((step, w, w), dtype=g.dtype, device=m.device)
     rows = []
     for i in range(0, n, step):
         sl = slice(i, i + step)
-        e = torch.add(m[sl], g[sl].unsqueeze(-2)).add_(f[sl].unsqueeze(-1))  # (step, W, W) wide
+        # one dtype per op: mixed float32/float64 operands take torch's slow casting loops (3-4x here)
+        e = buf[:m[sl].shape[0]].copy_(m[sl]).add_(g[sl].unsqueeze(-2))  # (step, W, W) wide
         if shift:
-            r = e.amax(-1)
-            e.sub_(r.unsqueeze(-1))
-            rows.append(r)
-        out[sl].copy_(e).exp_()
+            rows.append(e.amax(-1))
+            e.sub_(rows[-1].unsqueeze(-1))
+        else:
+            e.add_(f[sl].unsqueeze(-1))
+        out[sl].copy_(e).exp_()                       # rounded once
     return torch.cat(rows) if shift else None
 
 
