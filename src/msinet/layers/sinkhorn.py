@@ -172,8 +172,8 @@ def _wide(t: torch.Tensor) -> torch.dtype:
     return torch.float32 if t.device.type == "mps" else torch.float64
 
 
-# the wide exponent of this many bytes is formed at a time, so that it stays in cache
-WIDE_BLOCK_BYTES = 1 << 20
+# the wide exponent of this many bytes is formed at a time: in cache on CPU; on GPU only a bound on the buffer
+WIDE_BLOCK_BYTES = {"cpu": 1 << 20, "cuda": 64 << 20}
 
 
 def _anchored_kernel(m: torch.Tensor, f: torch.Tensor, g: torch.Tensor, out: torch.Tensor,
@@ -184,7 +184,8 @@ def _anchored_kernel(m: torch.Tensor, f: torch.Tensor, g: torch.Tensor, out: tor
     is M + g - r with r its row maxima (returned, (n, W)), so that every row of the kernel holds a 1.
     """
     n, w, _ = m.shape
-    step = min(n, max(1, WIDE_BLOCK_BYTES // (w * w * 8))) if m.device.type == "cpu" else n
+    block = WIDE_BLOCK_BYTES.get(m.device.type, WIDE_BLOCK_BYTES["cuda"])
+    step = min(n, max(1, block // (w * w * 8)))
     buf = torch.empty((step, w, w), dtype=g.dtype, device=m.device)
     rows = []
     for i in range(0, n, step):
