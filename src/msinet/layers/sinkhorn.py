@@ -185,7 +185,7 @@ def _anchored_kernel(m: torch.Tensor, f: torch.Tensor, g: torch.Tensor, out: tor
     """
     n, w, _ = m.shape
     block = WIDE_BLOCK_BYTES.get(m.device.type, WIDE_BLOCK_BYTES["cuda"])
-    step = min(n, max(1, block // (w * w * 8)))
+    step = min(n, max(1, block // max(1, w * w * 8)))
     buf = torch.empty((step, w, w), dtype=g.dtype, device=m.device)
     rows = []
     for i in range(0, n, step):
