@@ -5,42 +5,65 @@ log-domain Sinkhorn finds potentials u (rows) and v (columns) such that T = exp(
 unit row and column sums (marginals 1/(2W), rescaled by 2W). The column potential is updated first and
 the row potential last, so after a finite number of iterations rows sum to exactly 1 and columns to ~1.
 
-`sinkhorn_log` is Algorithm 1 as written: the reference. `sinkhorn` computes the same plan faster:
+`sinkhorn_log` is Algorithm 1 as written: the reference. `sinkhorn` computes the same plan faster, with no
+data-dependent control flow (no host synchronisation on a GPU), by anchored scaling:
 
-Scaling form. With K = exp(M - rowmax(M)) (entries in (0, 1], a row shift is absorbed by the row scaling),
-a = exp(u + rowmax) and b = exp(v), one iteration is two batched matrix-vector products
-    b = 1 / (K^T a),    a = 1 / (K b),        T = diag(a) K diag(b)
-instead of two log-sum-exps over (W, W). The constants log(1/2W) cancel, and T only depends on b up to a
-scalar, so b is renormalised to max 1 every iteration. The first `b` needs the column sums of exp(M),
-i.e. K^T exp(rowmax): a0 = exp(rowmax - max rowmax).
+Scaling form. The plan at every half-step is P = diag(a) K diag(b) with a kernel K = exp(M + f (+) g)
+(anchor potentials f, g in float64) and scaling vectors a, b. One iteration is two batched
+matrix-vector products, b = c / (K^T a) (c = min of K^T a, keeping b <= 1), then a = 1 / (K b), instead
+of two log-sum-exps over (W, W); the plan does not depend on the constants c. Anchoring (f += log a,
+g += log b, a = b = 1, K recomputed from M) changes the representation, never the plan.
 
-Guard. The scaling form is exact as long as K^T a and K b stay far above float underflow. Both are
-bounded below by min(K^T a) / max(K^T a) (each row of K holds a 1), so a slice (one epipolar line) is
-accepted only if that ratio stays >= TAU at every iteration; elsewhere (potentials spread over more than
-~44 nats, e.g. a column no row wants, or costs in the thousands) the slice is recomputed with
-`sinkhorn_log` (in float64 for float32 input: with such costs float32 log-domain rounding shows). Underflowed entries of K then contribute at most W * 1.4e-45 / TAU ~ W * 3e-26 relative.
+Anchors and why the result is Algorithm 1's (proof sketch). (i) The first kernel is
+K0 = exp(M - colmax - r) with r_i = max_j (M_ij - colmax_j) <= 0: every column and every row holds a 1.
+With u0 = 0, a0 = e^r <= 1, so the first column sums lie in [1, W] (the 1 of each column sits in a row
+with r = 0) and the first row sums, with b in [1/W, 1], in [1/W, W]: nothing under- or overflows whatever
+the costs (a column or row no one wants, |M| in the thousands); rows whose a0 underflows contribute
+< e^-87 to sums >= 1. (ii) From then on every state is the output of a normalisation, and a
+row-normalised P reached from a column-normalised Q has column sums in [1/W, W] (entries <= 1, and each
+column of Q sums to 1 while its rows sum to <= W); symmetrically for rows. So each half-step rescales any
+entry by a factor in [1/W, W], one iteration by [W^-2, W^2]. (iii) A kernel K serves p iterations after
+the state it was taken on, on which K >= P / W entrywise (K0 after iteration 1: a <= W, b <= 1; a later
+anchor is taken on a row-normalised P, and K = P). During those iterations an entry of the plan is at most
+W K_ij W^2p: entries of K that underflow (< e^-87.3 in float32) stay below e^-16 / W as long as
+16 + 2(p + 1) ln W <= 87.3, and all of them together move a row or column sum by less than
+e^-16 = 1.1e-7. So K is recomputed from M on a fixed schedule, every p = `anchor_period(W)` iterations
+(p = 5 at W = 310, 6 at W = 90, 4 at W = 960; float64: never in practice), chosen from the shape alone:
+the work is the same for every input. (iv) Exponents are formed in float64 and rounded once: with
+|M| ~ 1e3 the potentials are ~1e3 and float32 sums would lose ~1e-4; K's relevant entries then carry
+relative errors ~1e-7, and the scaling vectors add ~W eps per product, as in the plain scaling form.
+Memory: the float64 exponent of ~1 MiB of slices at a time is the only extra temporary.
+
+Diagnostics. `_scaling_forward` still reports, per slice, whether the spread of the column potentials
+stayed within -ln TAU = 44 nats at every iteration: the regime where the plain scaling form (one kernel,
+no anchors) would have been exact. The tests use it to check that their costs cover both regimes.
 
 Memory and cache. Slices are processed in chunks of about `chunk_bytes`, all iterations per chunk, so
 K stays in cache and temporaries never exceed one chunk; the only full-size tensor is the plan itself.
 
 Backward. A custom autograd Function differentiates the unrolled iterations exactly (not the fixed
-point) from the saved input, the plan and the 4 * iters (N, W) vectors, recomputing K per chunk. In log
-coordinates each step is a row- or column-normalisation, whose adjoint is a matrix-vector product with
-K, and d loss / d M = G * T - K * (X Y^T) with X, Y (W, 2 * iters) collecting the rank-one terms.
+point) from the saved input, the plan, the anchors and the 3 * iters (N, W) vectors, recomputing each
+kernel per chunk. In log coordinates each step is a row- or column-normalisation, whose adjoint is a
+matrix-vector product with the step's kernel, and d loss / d M = G * T - sum over kernels K (X Y^T) with
+X, Y collecting the rank-one terms of the steps that used K (2 * iters in all).
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
+import math
+import os
 
 import torch
 
-# Slices whose column sums spread over more than this factor use the log-domain path (see Guard).
+# Column sums spreading over more than this factor would break the plain scaling form (see Diagnostics).
 TAU = 2.0 ** -64
 # CPU: all iterations of a chunk run on cache-resident K; 16 MiB was as fast as L2-sized chunks (1-4 MiB)
 # on one core and needs 4x fewer small ops, which matters when threads are preempted (docs/performance.md).
 # GPU: cache blocking does not pay against kernel-launch overhead; chunks only bound the temporaries.
 DEFAULT_CHUNK_BYTES = {"cpu": 16 << 20, "cuda": 256 << 20}
 
-METHODS = ("auto", "scaling", "log")
+METHODS = ("auto", "scaling", "log", "triton")
 
 
 def sinkhorn_log(scores: torch.Tensor, iters: int = 10) -> torch.Tensor:
@@ -61,7 +84,7 @@ def sinkhorn_log(scores: torch.Tensor, iters: int = 10) -> torch.Tensor:
 
 
 def _plain_ops_required() -> bool:
-    """True while tracing, scripting, exporting or compiling: data-dependent fallbacks are not allowed."""
+    """True while tracing, scripting, exporting or compiling: plain ops (no custom Function or kernel) wanted."""
     return (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
             or torch.compiler.is_compiling())
 
@@ -70,8 +93,10 @@ def sinkhorn(scores: torch.Tensor, iters: int = 10, *, method: str = "auto",
              chunk_bytes: int | None = None) -> torch.Tensor:
     """Transport plan of Algorithm 1 for scores (..., W, W), equal to `sinkhorn_log` to float rounding.
 
-    method: "scaling" = fast path with a per-slice log-domain fallback; "log" = `sinkhorn_log`;
-    "auto" = "scaling", except under tracing / ONNX export / torch.compile where "log" (plain ops) is used.
+    method: "scaling" = anchored scaling form (no data-dependent control flow); "log" = `sinkhorn_log`;
+    "triton" = the fused kernel of `sinkhorn_triton` (CUDA; Algorithm 1 in one program per line);
+    "auto" = "triton" on CUDA when triton is importable, else "scaling", except under tracing / ONNX export /
+    torch.compile where "log" (plain ops) is used.
     Half-precision scores (or scores under autocast) are processed in float32; under autocast the plan is
     returned in float32 (like softmax), otherwise in the input's dtype. chunk_bytes: size of the groups of
     slices processed together (default per device, DEFAULT_CHUNK_BYTES); it does not change the result.
@@ -88,7 +113,11 @@ def sinkhorn(scores: torch.Tensor, iters: int = 10, *, method: str = "auto",
     if chunk_bytes < 1:
         raise ValueError(f"chunk_bytes must be positive, got {chunk_bytes}")
     if method == "auto":
-        method = "log" if _plain_ops_required() else "scaling"
+        method = "log" if _plain_ops_required() else "triton" if _triton_usable(scores) else "scaling"
+    elif method == "triton" and not _triton_importable():
+        raise ValueError("Sinkhorn method 'triton' needs the triton package (pip install triton)")
+    elif method == "triton" and not scores.is_cuda and os.environ.get("TRITON_INTERPRET") != "1":
+        raise ValueError(f"Sinkhorn method 'triton' needs CUDA tensors, got {scores.device.type}")
 
     device = scores.device.type
     autocast = torch.is_autocast_enabled(device) if device in ("cpu", "cuda") else False
@@ -98,9 +127,22 @@ def sinkhorn(scores: torch.Tensor, iters: int = 10, *, method: str = "auto",
     with torch.autocast(device, enabled=False) if autocast else _nullcontext():
         if method == "log":
             plan = sinkhorn_log(work, iters)
+        elif method == "triton" and work.dtype == torch.float32:
+            from .sinkhorn_triton import sinkhorn_triton
+            plan = sinkhorn_triton(work, iters)
         else:
             plan = _sinkhorn_scaling(work, iters, chunk_bytes)
     return plan.to(out_dtype)
+
+
+@functools.cache
+def _triton_importable() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
+def _triton_usable(scores: torch.Tensor) -> bool:
+    """The fused kernel runs float32 (and half, computed in float32) scores on CUDA."""
+    return scores.is_cuda and scores.dtype != torch.float64 and _triton_importable()
 
 
 class _nullcontext:
@@ -111,120 +153,186 @@ class _nullcontext:
         return False
 
 
+def anchor_period(w: int, dtype: torch.dtype = torch.float32) -> int:
+    """Iterations one kernel serves (module docstring, (iii)): the largest p with 16 + 2(p + 1) ln W <= -ln tiny."""
+    if w <= 1:
+        return 1 << 30
+    log_w = math.log(w)
+    return max(1, int((-math.log(torch.finfo(dtype).tiny) - 16 - 2 * log_w) / (2 * log_w)))
+
+
+def anchor_schedule(w: int, iters: int, dtype: torch.dtype = torch.float32) -> list[int]:
+    """Iterations (0-based) before whose column step the kernel is re-anchored (the first kernel serves
+    iteration 0 and the `anchor_period` iterations after it)."""
+    period = anchor_period(w, dtype)
+    return list(range(1 + period, iters, period))
+
+
+def _wide(t: torch.Tensor) -> torch.dtype:
+    return torch.float32 if t.device.type == "mps" else torch.float64
+
+
+# the wide exponent of this many bytes is formed at a time: in cache on CPU; on GPU only a bound on the buffer
+WIDE_BLOCK_BYTES = {"cpu": 1 << 20, "cuda": 64 << 20}
+
+
+def _anchored_kernel(m: torch.Tensor, f: torch.Tensor, g: torch.Tensor, out: torch.Tensor,
+                     shift: bool = False) -> torch.Tensor | None:
+    """out = exp(M + f (+) g), the exponent formed in the anchors' wide dtype and rounded once.
+
+    m, out: (n, W, W); f, g: (n, W) wide. shift (the first kernel, whose f is zero and ignored): the exponent
+    is M + g - r with r its row maxima (returned, (n, W)), so that every row of the kernel holds a 1.
+    """
+    n, w, _ = m.shape
+    block = WIDE_BLOCK_BYTES.get(m.device.type, WIDE_BLOCK_BYTES["cuda"])
+    step = min(n, max(1, block // max(1, w * w * 8)))
+    buf = torch.empty((step, w, w), dtype=g.dtype, device=m.device)
+    rows = []
+    for i in range(0, n, step):
+        sl = slice(i, i + step)
+        # one dtype per op: mixed float32/float64 operands take torch's slow casting loops (3-4x here)
+        e = buf[:m[sl].shape[0]].copy_(m[sl]).add_(g[sl].unsqueeze(-2))  # (step, W, W) wide
+        if shift:
+            rows.append(e.amax(-1))
+            e.sub_(rows[-1].unsqueeze(-1))
+        else:
+            e.add_(f[sl].unsqueeze(-1))
+        out[sl].copy_(e).exp_()                       # rounded once
+    return torch.cat(rows) if shift else None
+
+
 def _sinkhorn_scaling(scores: torch.Tensor, iters: int, chunk_bytes: int) -> torch.Tensor:
     shape = scores.shape
     w = shape[-1]
     m = scores.reshape(-1, w, w)  # (N, W, W): one slice per epipolar line
     chunk = max(1, chunk_bytes // max(1, w * w * m.element_size()))
     if torch.is_grad_enabled() and m.requires_grad:
-        plan, ok = _ScalingSinkhorn.apply(m, iters, chunk)
+        plan = _ScalingSinkhorn.apply(m, iters, chunk)
     else:
-        plan, ok, _ = _scaling_forward(m, iters, chunk, keep=False)
-    if not bool(ok.all()):
-        bad = (~ok).nonzero().squeeze(1)
-        plan = plan.index_put((bad,), _fallback(m[bad], iters))
+        plan = _scaling_forward(m, iters, chunk, keep=False, report=False)[0]
     return plan.reshape(shape)
 
 
-def _fallback(m: torch.Tensor, iters: int) -> torch.Tensor:
-    """Log-domain plan for the rejected slices, in float64 where the device has it: these are the slices with
-    extreme costs, where float32 log-domain rounding (|M| * 6e-8 in every exponent) is itself visible."""
-    if m.dtype == torch.float32 and m.device.type != "mps":
-        return sinkhorn_log(m.double(), iters).to(m.dtype)
-    return sinkhorn_log(m, iters)
-
-
-def _scaling_forward(m: torch.Tensor, iters: int, chunk: int, keep: bool):
-    """Plan (N, W, W), accepted slices (N,) bool, and (if keep) the per-iteration vectors for backward.
-
-    Vectors (each (N, iters, W)): a[k] = a_k for k = 0..iters-1 (the a that produced s_{k+1}),
-    b[k] = b_{k+1}, s[k] = K^T a_k before normalisation; plus the final a_n (N, W).
+def _scaling_forward(m: torch.Tensor, iters: int, chunk: int, keep: bool, report: bool = True):
+    """Plan (N, W, W); (if report) per slice whether the plain scaling form would have been exact (see
+    Diagnostics), else None; (if keep) what backward needs: a, b, s (N, iters, W) with a[k] = a after row
+    step k, b[k] = the b row step k used, s[k] = K^T a of column step k; anchors f, g (A, N, W) wide, the
+    first one before its row shift (`_anchored_kernel` recomputes the same kernels from them).
     """
     n_slices, w, _ = m.shape
+    wide = _wide(m)
+    reanchor = set(anchor_schedule(w, iters, m.dtype))
     plan = torch.empty_like(m)
-    ok = torch.empty(n_slices, dtype=torch.bool, device=m.device)
+    ok = torch.ones(n_slices, dtype=torch.bool, device=m.device) if report else None
     saved = [] if keep else None
     for start in range(0, n_slices, chunk):
         stop = min(start + chunk, n_slices)
-        mc = m[start:stop]
-        rowmax = mc.amax(-1, keepdim=True)                                # (n, W, 1)
-        k = torch.sub(mc, rowmax, out=plan[start:stop]).exp_()            # K, in place in the output
-        a = (rowmax - rowmax.amax(-2, keepdim=True)).exp_().transpose(-1, -2)  # (n, 1, W)
-        ratios = []
-        vecs = ([], [], []) if keep else None
-        for _ in range(iters):
-            s = torch.matmul(a, k)                                        # (n, 1, W) column sums
-            s_min, s_max = s.aminmax(dim=-1, keepdim=True)
-            ratios.append(s_min / s_max)
-            b = s_min / s                                                 # (n, 1, W), max 1
-            t = torch.matmul(k, b.transpose(-1, -2))                      # (n, W, 1) row sums
+        mc, k = m[start:stop], plan[start:stop]
+        n = stop - start
+        # first kernel exp(M - colmax - r): a 1 in every column and every row, see (i)
+        f = mc.new_zeros((n, w), dtype=wide)                # u0 = 0
+        g = -mc.amax(-2).to(wide)
+        fs, gs, vecs = [f], [g], ([], [], [])
+        r = _anchored_kernel(mc, f, g, k, shift=True)
+        f = f - r
+        a = r.exp().to(m.dtype).unsqueeze(1)                # (n, 1, W): P0 = diag(e^r) K
+        b = torch.ones_like(a)
+        for it in range(iters):
+            if it in reanchor:                              # on a row-normalised state, see (iii)
+                f = f + a.reshape(n, w).to(wide).log()
+                g = g + b.reshape(n, w).to(wide).log()
+                fs.append(f), gs.append(g)
+                _anchored_kernel(mc, f, g, k)               # K = P
+                a = torch.ones_like(a)
+            s = torch.matmul(a, k)                          # (n, 1, W) column sums
+            s_min = s.amin(-1, keepdim=True)
+            if report:
+                potential = g - s.reshape(n, w).to(wide).log()  # column potentials, up to a constant
+                spread = potential.amax(-1) - potential.amin(-1)
+                ok[start:stop] &= spread <= -math.log(TAU)
+            b = s_min / s                                   # (n, 1, W), max 1
+            t = torch.matmul(k, b.transpose(-1, -2))        # (n, W, 1) row sums
+            a = t.reciprocal().transpose(-1, -2)
             if keep:
                 for store, vec in zip(vecs, (a, b, s)):
-                    store.append(vec.reshape(-1, w))
-            a = t.reciprocal().transpose(-1, -2)
-        ok[start:stop] = (torch.cat(ratios, -1) >= TAU).all(-1).squeeze(-1)
-        k.mul_(a.transpose(-1, -2)).mul_(b)                               # T = diag(a) K diag(b)
+                    store.append(vec.reshape(n, w))
+        k.mul_(a.transpose(-1, -2)).mul_(b)                 # T = diag(a) K diag(b)
         if keep:
-            saved.append([torch.stack(v, 1) for v in vecs] + [a.reshape(-1, w)])
+            saved.append([torch.stack(v, 1) for v in vecs] + [torch.stack(fs), torch.stack(gs)])
     if keep:
-        saved = [torch.cat(parts, 0) for parts in zip(*saved)]
+        parts = list(zip(*saved))
+        saved = [torch.cat(p, 0) for p in parts[:3]] + [torch.cat(p, 1) for p in parts[3:]]
     return plan, ok, saved
 
 
 class _ScalingSinkhorn(torch.autograd.Function):
-    """Scaling-form Sinkhorn with an exact, memory-light backward through the unrolled iterations."""
+    """Anchored scaling Sinkhorn with an exact, memory-light backward through the unrolled iterations."""
 
     @staticmethod
     def forward(ctx, m, iters, chunk):
-        plan, ok, (a, b, s, a_last) = _scaling_forward(m, iters, chunk, keep=True)
+        plan, _, saved = _scaling_forward(m, iters, chunk, keep=True, report=False)
         ctx.chunk = chunk
-        ctx.save_for_backward(m, plan, ok, a, b, s, a_last)
-        ctx.mark_non_differentiable(ok)
-        return plan, ok
+        ctx.save_for_backward(m, plan, *saved)
+        return plan
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_plan, _grad_ok):
-        m, plan, ok, a, b, s, a_last = ctx.saved_tensors
+    def backward(ctx, grad_plan):
+        m, plan, a, b, s, f, g = ctx.saved_tensors
+        reanchor = anchor_schedule(m.shape[-1], a.shape[1], m.dtype)
         grad = torch.empty_like(m)
         device = m.device.type
         with torch.autocast(device, enabled=False) if device in ("cpu", "cuda") else _nullcontext():
             for start in range(0, m.shape[0], ctx.chunk):
                 sl = slice(start, start + ctx.chunk)
-                _backward_chunk(m[sl], plan[sl], grad_plan[sl], a[sl], b[sl], s[sl], a_last[sl], grad[sl])
-        if not bool(ok.all()):
-            grad[~ok] = 0  # those slices were recomputed in the log domain; their gradient flows there
+                _backward_chunk(m[sl], plan[sl], grad_plan[sl], a[sl], b[sl], s[sl], f[:, sl], g[:, sl],
+                                reanchor, grad[sl])
         return grad, None, None
 
 
-def _backward_chunk(m, plan, grad_plan, a, b, s, a_last, out):
+def _backward_chunk(m, plan, grad_plan, a, b, s, f, g, reanchor, out):
     """d loss / d M for one chunk, written into `out`. Shapes: m, plan (n, W, W); a, b, s (n, iters, W).
 
-    Adjoints are taken w.r.t. log a_k and log b_k (alpha, beta). Step a_k = 1 / (K b_k) is a row
-    normalisation with Jacobian -P_k, P_k = diag(a_k) K diag(b_k); step b_k = c / (K^T a_{k-1}) is a column
-    normalisation with Jacobian -Q_k, Q_k = diag(a_{k-1}) K diag(1 / s_k). The normalisers c are constants:
-    the plan does not depend on them.
+    Adjoints are taken w.r.t. the log potentials (alpha for rows, beta for columns); they do not depend on
+    the anchoring. Row step k, a_k = 1 / (K b_k), is a row normalisation with Jacobian -R_k,
+    R_k = diag(a_k) K diag(b_k); column step k, b_k = c / (K^T a_{k-1}), a column normalisation with
+    Jacobian -Q_k, Q_k = diag(a_{k-1}) K diag(1 / s_k), K being the kernel the step used (one per anchor;
+    a_{-1} = e^r for the first). The normalisers c are constants: the plan does not depend on them.
     """
-    iters = a.shape[1]
-    k = (m - m.amax(-1, keepdim=True)).exp_()
-    gt = grad_plan * plan
-    alpha = gt.sum(-1)               # (n, W) adjoint of log a_n
-    beta_last = gt.sum(-2)           # (n, W) adjoint of log b_n through the plan
-    a_all = torch.cat([a[:, 1:], a_last.unsqueeze(1)], 1)   # a_all[:, j] = a_{j+1}
-    xs, ys = [], []
+    n, iters, w = a.shape
+    torch.mul(grad_plan, plan, out=out)
+    alpha = out.sum(-1)              # (n, W) adjoint of log a_n
+    beta_last = out.sum(-2)          # (n, W) adjoint of log b_n through the plan
+    k = torch.empty_like(m)
+    state = {"kernel": None, "x": [], "y": []}
+
+    def flush():
+        if state["kernel"] is not None:
+            low_rank = torch.matmul(torch.stack(state["x"], -1), torch.stack(state["y"], -2))  # X Y^T
+            out.sub_(k.mul_(low_rank))
+
+    def use(kernel: int):
+        """Make `k` the kernel of anchor `kernel`, first flushing the terms of the previous one."""
+        if state["kernel"] == kernel:
+            return
+        flush()
+        state.update(kernel=kernel, x=[], y=[])
+        r = _anchored_kernel(m, f[kernel], g[kernel], k, shift=kernel == 0)
+        state["a0"] = r.exp().to(m.dtype) if kernel == 0 else torch.ones_like(alpha)  # a of its first step
+
     for j in reversed(range(iters)):
-        x = alpha * a_all[:, j]                                              # row coefficients of -P_k
-        beta = -b[:, j] * torch.matmul(x.unsqueeze(1), k).squeeze(1)           # -P^T alpha
+        use(sum(1 for it in reanchor if it <= j))
+        x = alpha * a[:, j]                                                  # row coefficients of -R_j
+        beta = -b[:, j] * torch.matmul(x.unsqueeze(1), k).squeeze(1)           # -R_j^T alpha
         if j == iters - 1:
             beta = beta + beta_last
-        y = beta / s[:, j]                                                   # column coefficients of -Q_k
-        # balance a_{k-1} (<= max s) against y (<= |beta| / (TAU max s)) so neither overflows
+        y = beta / s[:, j]                                                   # column coefficients of -Q_j
+        # balance a_{j-1} (<= max s) against y (<= |beta| / min s) so neither overflows
         s_max = s[:, j].amax(-1, keepdim=True)
-        a_prev = a[:, j] / s_max
+        a_prev = (state["a0"] if j == 0 or j in reanchor else a[:, j - 1]) / s_max
         y = y * s_max
         if j > 0:
             alpha = -a_prev * torch.matmul(k, y.unsqueeze(-1)).squeeze(-1)
-        xs += [x, a_prev]
-        ys += [b[:, j], y]
-    low_rank = torch.matmul(torch.stack(xs, -1), torch.stack(ys, -2))   # (n, W, W) = X Y^T
-    torch.sub(gt, k.mul_(low_rank), out=out)
+        state["x"] += [x, a_prev]
+        state["y"] += [b[:, j], y]
+    flush()

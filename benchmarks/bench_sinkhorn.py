@@ -1,0 +1,81 @@
+"""The Sinkhorn alone on CUDA: fused Triton kernel vs the anchored scaling form vs Algorithm 1 in plain torch.
+
+    python benchmarks/bench_sinkhorn.py [--rounds 20] [--iters 10] [--sizes kitti ...]
+
+CUDA only (prints "needs CUDA" elsewhere). Scores (B, H, W, W) as DEAM makes them: a scaled dot product of
+layer-normalised width-64 features. For each LR test size (one pair, inference: forward under
+inference_mode) and for training (30x90 patches, batch 8 and 32: forward + backward): best time of each
+method, its peak memory, and the largest deviation of the plan from a float64 run of Algorithm 1.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+import torch
+
+from benchlib import SIZES, TRAIN_PATCH, environment, markdown_table, peak_memory_mib, time_interleaved
+from msinet.layers.sinkhorn import sinkhorn, sinkhorn_log
+
+METHODS = ("triton", "scaling", "log")
+
+
+def scores(batch: int, hw: tuple[int, int], device: torch.device) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    h, w = hw
+    q_l, q_r = (torch.nn.functional.layer_norm(torch.randn(batch, h, w, 64, generator=g), (64,)) for _ in range(2))
+    return (q_l @ q_r.transpose(-1, -2) / math.sqrt(64)).to(device)
+
+
+def step(method: str, m: torch.Tensor, iters: int, train: bool):
+    if not train:
+        def run():
+            with torch.inference_mode():
+                return sinkhorn(m, iters, method=method)
+        return run
+    x = m.clone().requires_grad_(True)
+    weight = torch.randn_like(m)
+
+    def run():
+        x.grad = None
+        (sinkhorn(x, iters, method=method) * weight).sum().backward()
+    return run
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES), help="test sizes")
+    parser.add_argument("--rounds", type=int, default=20, help="timed rounds per method (best reported)")
+    parser.add_argument("--iters", type=int, default=10, help="Sinkhorn iterations (DEAM: 10)")
+    args = parser.parse_args(argv)
+    if not torch.cuda.is_available():
+        print("needs CUDA: the Triton kernel runs on CUDA devices only (its CPU check is the interpreter test, "
+              "tests/test_sinkhorn_triton.py)")
+        return 0
+    device = torch.device("cuda")
+    torch.backends.cuda.matmul.allow_tf32 = False  # the scaling form's products in full float32
+    print(f"# Sinkhorn, {args.iters} iterations; {environment(device)}\n")
+    cases = [(f"{name} {hw[0]}x{hw[1]}", 1, hw, False) for name, hw in SIZES.items() if name in args.sizes]
+    cases += [(f"patch {TRAIN_PATCH[0]}x{TRAIN_PATCH[1]} x{b}", b, TRAIN_PATCH, True) for b in (8, 32)]
+    cases += [(f"{name} {hw[0]}x{hw[1]}", 1, hw, True) for name, hw in SIZES.items() if name in args.sizes][:1]
+    rows = []
+    for label, batch, hw, train in cases:
+        m = scores(batch, hw, device)
+        fns = {method: step(method, m, args.iters, train) for method in METHODS}
+        ms = time_interleaved(fns, device, args.rounds, warmup=2)
+        mem = {method: peak_memory_mib(fn, device) for method, fn in fns.items()}
+        ref = sinkhorn_log(m.double(), args.iters)
+        with torch.inference_mode():
+            err = {method: (sinkhorn(m, args.iters, method=method).double() - ref).abs().max().item()
+                   for method in METHODS}
+        for method in METHODS:
+            rows.append([label, "train" if train else "inference", method, ms[method], ms[method] / ms["log"],
+                         mem[method], err[method]])
+        print(f"  {label}: " + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items()), file=sys.stderr)
+    print(markdown_table(["size (H x W)", "mode", "method", "ms", "x log", "peak MiB", "max err vs f64"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
