@@ -13,11 +13,12 @@ once, with no blending. The full image stays on the host; one band at a time vis
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
+
+from .devices import free_memory_bytes
 
 MIN_TILE_ROWS = 8
 CPU_BUDGET_CAP = 6 << 30  # bigger bands buy little on a CPU and can starve the rest of the machine
@@ -72,21 +73,12 @@ def bytes_per_row(model, width: int) -> int:
 
 
 def _available_memory(device: torch.device) -> int:
+    free = free_memory_bytes(device)
     if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
         return int(free * 0.7)
     if device.type == "mps":
-        try:
-            return int(0.5 * (torch.mps.recommended_max_memory() - torch.mps.current_allocated_memory()))
-        except (AttributeError, RuntimeError):
-            return 4 << 30
-    try:
-        with open("/proc/meminfo") as f:
-            info = dict(line.split(":", 1) for line in f)
-        avail = int(info["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 8 << 30
-    return min(int(avail * 0.5), CPU_BUDGET_CAP)
+        return int(free * 0.5)
+    return min(int(free * 0.5), CPU_BUDGET_CAP)
 
 
 def auto_tile_rows(model, height: int, width: int, device: torch.device, context: int,
