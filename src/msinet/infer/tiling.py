@@ -36,9 +36,14 @@ class Band:
     in1: int    # one past the last row fed, core1 + context clipped at H
 
 
-def plan_bands(height: int, start: int, tile_rows: int, context: int) -> Band:
-    """The band whose core starts at `start`."""
+def plan_bands(height: int, start: int, tile_rows: int, context: int, same_shape: bool = False) -> Band:
+    """The band whose core starts at `start`. same_shape: every band is fed tile_rows + 2 * context rows
+    (or the whole height), bands at the borders reaching further inwards (more context, never less)."""
     core1 = min(height, start + tile_rows)
+    if same_shape:
+        rows = min(height, tile_rows + 2 * context)
+        in0 = min(max(0, start - context), height - rows)
+        return Band(start, core1, in0, in0 + rows)
     return Band(start, core1, max(0, start - context), min(height, core1 + context))
 
 
@@ -105,19 +110,21 @@ def _free_cache(device: torch.device) -> None:
 
 def run_tiled(tile_fn: Callable[[torch.Tensor, torch.Tensor], Sequence[torch.Tensor]],
               left: torch.Tensor, right: torch.Tensor, tile_rows: int, context: int,
-              device: torch.device, on_band: Callable[[Band, int], None] | None = None) -> list[torch.Tensor]:
+              device: torch.device, on_band: Callable[[Band, int], None] | None = None,
+              same_shape: bool = False) -> list[torch.Tensor]:
     """Run `tile_fn(left_band, right_band)` band by band and stitch its outputs on the host.
 
     left, right: (1, 3, H, W) host tensors. tile_fn returns tensors shaped (1, C, k*rows, W') for a
     band of `rows` input rows (k = the output's row factor, e.g. the SR scale; k = 1 for per-row maps).
     On out-of-memory the band height is halved and the band retried; rows already done are kept.
+    same_shape: every band has the same number of rows (see plan_bands), e.g. for CUDA graph replay.
     """
     height = left.shape[-2]
     tile_rows = max(1, min(int(tile_rows), height))
     outputs: list[torch.Tensor] | None = None
     start = 0
     while start < height:
-        band = plan_bands(height, start, tile_rows, context)
+        band = plan_bands(height, start, tile_rows, context, same_shape)
         try:
             results = tile_fn(left[..., band.in0:band.in1, :].to(device), right[..., band.in0:band.in1, :].to(device))
         except (RuntimeError, torch.OutOfMemoryError) as exc:
