@@ -128,3 +128,17 @@ def test_checkpointed_training_run_and_compile_fallback_on_cpu(pairs, tmp_path, 
     assert "train.compile=reduce-overhead is for CUDA; training eagerly on cpu" in log
     assert "blocks checkpointed" in log
     assert summary["step"] == 2 and summary["loss"] == summary["loss"]  # finite: NaN != NaN
+
+
+def test_channels_last_training_takes_the_same_steps(pairs, tmp_path):
+    losses = {}
+    for fmt in (False, True):
+        config = tiny_config(pairs, tmp_path / str(fmt), train={"steps": 3, "batch_size": 2, "channels_last": fmt})
+        trainer = Trainer(load_config(base=config))
+        assert trainer.model.intro.weight.is_contiguous(memory_format=torch.channels_last) == fmt
+        trainer.fit()
+        losses[fmt] = [r["train_loss"] for r in map(json.loads, (tmp_path / str(fmt) / "t" / "metrics.jsonl")
+                                                    .read_text().splitlines()) if "train_loss" in r]
+    assert len(losses[True]) == 3
+    np_close = [abs(a - b) <= 1e-4 * abs(b) for a, b in zip(losses[True], losses[False])]
+    assert all(np_close), (losses[True], losses[False])

@@ -54,6 +54,7 @@ DEFAULTS: dict = {
         "ema_decay": 0.0,        # EMA of the weights; 0 = off
         "device": "auto",        # auto | cpu | cuda
         "tf32": True,            # TF32 matmuls on Ampere+ GPUs
+        "channels_last": False,  # channels_last memory format for model and batches (faster on CPU; see docs)
         "checkpoint_blocks": False,  # recompute each block's inside in backward: memory of ~one block, ~1.3x compute
         "memory_check": True,    # estimate the step's peak memory before training; refuse a run that cannot fit
         "memory_budget_gb": 0.0,  # the budget of that check; 0 = what the device has free

@@ -148,6 +148,8 @@ class Trainer:
                 raise ValueError(f"config: 'train.checkpoint_blocks' needs a model with blocks; "
                                  f"{config['model']['name']} has none")
             self.model.checkpoint_blocks = True
+        self.memory_format = torch.channels_last if t["channels_last"] else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
         self.dataset = StereoPatches.from_folders(
             d["train"], scale=self.scale, lr_patch=d["lr_patch"], seed=t["seed"], hflip=d["hflip"],
             vflip=d["vflip"], rgb_perm=d["rgb_perm"], hr_scales=d["hr_scales"], degradation=d["degradation"])
@@ -329,7 +331,8 @@ class Trainer:
         previous_handler = _interrupt_on_sigterm()
         try:
             while self.step < end:
-                lr_l, lr_r, hr_l, hr_r = (x.to(self.device, non_blocking=True) for x in next(batches))
+                lr_l, lr_r, hr_l, hr_r = (x.to(self.device, non_blocking=True, memory_format=self.memory_format)
+                                          for x in next(batches))
                 with self._autocast():
                     sr = self.step_model(lr_l, lr_r)
                 loss = self.loss_fn(tuple(v.float() for v in sr), (hr_l, hr_r))
