@@ -142,3 +142,24 @@ def test_channels_last_training_takes_the_same_steps(pairs, tmp_path):
     assert len(losses[True]) == 3
     np_close = [abs(a - b) <= 1e-4 * abs(b) for a, b in zip(losses[True], losses[False])]
     assert all(np_close), (losses[True], losses[False])
+
+
+def test_shipped_recipe_fits_in_24_gib_with_checkpointing():
+    """configs/msinet_small_x4_shipped.yaml, batch 32: refused on a 24 GiB machine as it is (it was OOM-killed
+    there), with the advice to checkpoint; with train.checkpoint_blocks=true it fits, with room to spare."""
+    from pathlib import Path
+
+    from msinet.train.memory import GIB, fixed_bytes
+
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "msinet_small_x4_shipped.yaml")
+    model = msinet.create_model(config["model"]["name"], drop_path_rate=0.0).train()
+    h, w = config["data"]["lr_patch"]
+    lr, hr = [torch.rand(1, 3, h, w) for _ in range(2)], [torch.rand(1, 3, 4 * h, 4 * w) for _ in range(2)]
+    count = count_saved_activations(lambda: StereoSRLoss(0.01)(model(*lr), hr), model.blocks,
+                                    exclude=list(model.parameters()))
+    fixed = fixed_bytes(model, config["optim"]["name"], config["data"]["workers"])
+    batch, budget = config["train"]["batch_size"], 24 * (1 << 30)
+    assert batch == 32
+    with pytest.raises(MemoryBudgetError, match="set train.checkpoint_blocks=true"):
+        check_fits(count, batch, False, fixed, budget, "cpu (free)", (h, w))
+    assert check_fits(count, batch, True, fixed, budget, "cpu (free)", (h, w)) < 12 * GIB
