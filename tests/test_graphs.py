@@ -155,3 +155,18 @@ def test_graphs_are_eager_on_cpu_and_the_option_is_checked(tmp_path, capsys):
         outs[mode] = np.asarray(Image.open(tmp_path / mode / "p_L.png"))
     assert capsys.readouterr().err.strip() == "note: --cuda-graphs needs a CUDA device; running eagerly on cpu"
     assert np.array_equal(outs["on"], outs["off"])
+
+
+@pytest.mark.parametrize("name,options", [("nafssr_t", {}), ("msinet_tiny_x4", {"sinkhorn_method": "log"})])
+def test_capturable_models_pass_the_host_sync_probe(name, options):
+    """NAFSSR and MSINet with the log-domain Sinkhorn never wait for the device inside their forward."""
+    from msinet.infer.graphs import HostSyncWatch
+
+    model = msinet.create_model(name, num_blocks=2, **options).eval()
+    watch = HostSyncWatch()
+    with torch.inference_mode(), watch:
+        model(*_pair(20, 40, 0))
+    assert watch.seen == []
+    with watch:  # and the probe does see a host read
+        float(torch.ones(2).sum())
+    assert watch.seen == ["aten::_local_scalar_dense"]
