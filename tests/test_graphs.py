@@ -170,3 +170,11 @@ def test_capturable_models_pass_the_host_sync_probe(name, options):
     with watch:  # and the probe does see a host read
         float(torch.ones(2).sum())
     assert watch.seen == ["aten::_local_scalar_dense"]
+
+
+def test_graphs_are_dropped_when_the_weights_change():
+    model = _nafssr()
+    first = graphed_model(model, torch.device("cpu"), "auto", capture=eager_capture)
+    assert graphed_model(model, torch.device("cpu"), "auto", capture=eager_capture) is first
+    model.load_state_dict({k: v + 0.01 for k, v in model.state_dict().items()})  # in place: same storages
+    assert graphed_model(model, torch.device("cpu"), "auto", capture=eager_capture) is not first

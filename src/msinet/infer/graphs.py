@@ -150,8 +150,9 @@ def graphed_model(model: torch.nn.Module, device: torch.device, mode: str, captu
             (notify or (lambda text: print(text, file=sys.stderr)))(
                 f"note: CUDA graphs need a CUDA device; running eagerly on {device}")
         return None
-    # weights replaced or the configuration changed (e.g. the TLSC window): the old graphs are stale
-    state = (tuple(p.data_ptr() for p in model.parameters()), repr(getattr(model, "config", None)), mode)
+    # weights replaced or changed in place (load_state_dict), or the configuration changed (e.g. the TLSC
+    # window): the old graphs, and weights cached inside them (fused LSKA), are stale
+    state = (tuple((p.data_ptr(), p._version) for p in model.parameters()), repr(getattr(model, "config", None)), mode)
     cached = _RUNNERS.get(model)
     if cached is not None and cached[0] == state:
         return cached[1]
