@@ -1,7 +1,8 @@
 """One cross-view fusion layer: SCAM (NAFSSR) vs DEAM with the reference Sinkhorn vs DEAM with the fast one.
 
-    python benchmarks/bench_fusion.py [--device cuda] [--threads N] [--sizes kitti ...] [--rounds 5]
+    python benchmarks/bench_fusion.py [--device cuda] [--threads N] [--sizes kitti ...] [--rounds 5] [--layouts]
 
+--layouts adds SCAM and the fast DEAM computing their products through (B,H,W,C) transposes (before issue 12).
 For each LR test size (width 64, one pair) and for a training step (LR 30x90 patches, batch 8): best time
 of the layer (inference: forward under inference_mode; training: forward + backward), its peak memory, and
 the largest deviation of its output from a float64 run of the reference DEAM.
@@ -29,7 +30,30 @@ class ReferenceDEAM(DEAM):
         return plan, plan.transpose(-1, -2)
 
 
-def build_layers(device: torch.device) -> dict[str, torch.nn.Module]:
+class TransposedLayout:
+    """The products as before issue 12: via (B,H,W,C) transposes, for the A/B of --layouts."""
+
+    def scores(self, x_l, x_r):
+        q_l = self.query_l(self.norm_l(x_l)).permute(0, 2, 3, 1)  # (B, H, W, C)
+        q_r = self.query_r(self.norm_r(x_r)).permute(0, 2, 1, 3)  # (B, H, C, W)
+        return torch.matmul(q_l, q_r) * self.scale
+
+    def forward(self, x_l, x_r):
+        v_l, v_r = self.value_l(x_l).permute(0, 2, 3, 1), self.value_r(x_r).permute(0, 2, 3, 1)
+        r2l, l2r = self.weights(self.scores(x_l, x_r))
+        return (x_l + torch.matmul(r2l, v_r).permute(0, 3, 1, 2) * self.scale_l,
+                x_r + torch.matmul(l2r, v_l).permute(0, 3, 1, 2) * self.scale_r)
+
+
+class TransposedSCAM(TransposedLayout, SCAM):
+    pass
+
+
+class TransposedDEAM(TransposedLayout, DEAM):
+    pass
+
+
+def build_layers(device: torch.device, layouts: bool = False) -> dict[str, torch.nn.Module]:
     torch.manual_seed(0)
     scam = SCAM(CHANNELS)
     fast = DEAM(CHANNELS)
@@ -39,7 +63,12 @@ def build_layers(device: torch.device) -> dict[str, torch.nn.Module]:
             layer.scale_r.fill_(1.0)
     ref = ReferenceDEAM(CHANNELS)
     ref.load_state_dict(fast.state_dict())
-    return {"SCAM": scam.to(device), "DEAM ref": ref.to(device), "DEAM fast": fast.to(device)}
+    layers = {"SCAM": scam, "DEAM ref": ref, "DEAM fast": fast}
+    if layouts:
+        layers["SCAM transposed"], layers["DEAM fast transposed"] = TransposedSCAM(CHANNELS), TransposedDEAM(CHANNELS)
+        layers["SCAM transposed"].load_state_dict(scam.state_dict())
+        layers["DEAM fast transposed"].load_state_dict(fast.state_dict())
+    return {name: layer.to(device) for name, layer in layers.items()}
 
 
 def inputs(batch: int, hw: tuple[int, int], device: torch.device, grad: bool = False):
@@ -81,9 +110,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser)
     parser.add_argument("--no-train", action="store_true", help="skip the forward+backward measurements")
+    parser.add_argument("--layouts", action="store_true",
+                        help="also time SCAM / fast DEAM with the (B,H,W,C) transposes used before issue 12")
     args = parser.parse_args(argv)
     device = setup(args)
-    layers = build_layers(device)
+    layers = build_layers(device, args.layouts)
     print(f"# Fusion layer, width {CHANNELS}, 10 Sinkhorn iterations; {environment(device)}\n")
 
     cases = [(f"{name} {hw[0]}x{hw[1]}", 1, hw, "inference") for name, hw in SIZES.items() if name in args.sizes]

@@ -10,7 +10,7 @@ Reports best-of-rounds ms, pairs/s, peak memory (see benchlib), parameters and G
 torch.utils.flop_counter.FlopCounterMode (convolutions and matrix products only: elementwise work,
 including the log-domain Sinkhorn's logsumexp, is not counted; the fast Sinkhorn's matrix-vector products are).
 --options measures inference variants (no_grad vs inference_mode, channels_last, bf16 autocast, threads,
-torch.compile with --compile) on the first size; --profile prints where msinet_x4's inference time goes.
+CUDA graph replay on CUDA, torch.compile with --compile) on the first size; --profile prints where msinet_x4's inference time goes.
 """
 from __future__ import annotations
 
@@ -133,6 +133,12 @@ def bench_options(models, args, device) -> list[list]:
         }
         if device.type == "cpu" and threads > 1:
             variants["1 thread"] = _with_threads(1, inference(model, left, right), threads)
+        if device.type == "cuda":  # the replay `msinet upscale/eval --cuda-graphs` use (eager if not capturable)
+            from msinet.infer.graphs import GraphedForward
+
+            graphed = GraphedForward(model, capture_after=1)
+            variants["CUDA graph"] = inference(graphed, left, right)
+            variants["CUDA graph + bf16"] = inference(graphed, left, right, autocast=autocast)
         if args.compile:
             start = time.perf_counter()
             compiled = torch.compile(model)

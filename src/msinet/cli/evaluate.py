@@ -22,6 +22,9 @@ def add_arguments(p):
                    help="average over flips (x4: vertical flip, horizontal flip + view swap; x8 adds transposes, "
                         "which break epipolar geometry). Bare flag = x4")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps")
+    p.add_argument("--cuda-graphs", default="auto", choices=("auto", "on", "off"),
+                   help="replay the model from a CUDA graph per image size (auto: on CUDA, from a size's 2nd "
+                        "image; eager elsewhere or when the model cannot be captured; default auto)")
     p.add_argument("--out", default="eval_results", help="folder for the CSV and JSON (default eval_results)")
     p.add_argument("--save-sr", default=None, metavar="DIR", help="also write the super-resolved views here")
     p.add_argument("--overwrite", action="store_true", help="replace existing result files / SR images")
@@ -112,6 +115,11 @@ def _run(args, protocols, device, world) -> int:
     for path in (csv_path, json_path):
         if path.exists() and not args.overwrite:
             raise FileExistsError(f"{path} exists (pass --overwrite to replace it)")
+    from ..infer.graphs import graphed_model
+
+    if args.cuda_graphs == "on" and device.type != "cuda":
+        print(f"note: --cuda-graphs needs a CUDA device; running eagerly on {device}", file=sys.stderr)
+    graphed = graphed_model(model, device, "off" if device.type != "cuda" else args.cuda_graphs)
     baseline = None if args.no_bicubic else msinet.create_model(f"bicubic_x{scale}").to(device).eval()
 
     all_results = []
@@ -130,7 +138,7 @@ def _run(args, protocols, device, world) -> int:
                 for view, img in (("L", sr_l), ("R", sr_r)):
                     write_png(folder / f"{sample.name.replace('/', '_')}_{view}.png", img, args.overwrite)
         set_results = [evaluate_set(model, stereo_set, protocols, device, args.self_ensemble, method,
-                                    progress=not args.quiet, on_output=save, world=world)]
+                                    progress=not args.quiet, on_output=save, world=world, forward=graphed)]
         if baseline is not None:
             set_results.append(evaluate_set(baseline, stereo_set, protocols, device, "off", f"bicubic_x{scale}",
                                             progress=not args.quiet, world=world))

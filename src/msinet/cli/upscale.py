@@ -30,6 +30,9 @@ def add_arguments(p):
                    help="LR rows per tile (tiles split rows only); auto sizes them to the device memory")
     p.add_argument("--context", default="auto", metavar="auto|ROWS",
                    help="extra LR rows each tile sees above and below (default auto)")
+    p.add_argument("--cuda-graphs", default="auto", choices=("auto", "on", "off"),
+                   help="replay bands of one shape from a CUDA graph (auto: on CUDA, from a shape's 2nd band; "
+                        "eager elsewhere or when the model cannot be captured; default auto)")
     p.add_argument("--pad-common", action="store_true",
                    help="views of different sizes: pad both to a common frame and crop each result back")
     p.add_argument("--alpha", default="upscale", choices=("upscale", "drop"),
@@ -136,10 +139,13 @@ def run(args) -> int:
         raise ValueError("missing -o OUTDIR: where to write the results")
     model = _load_model(args)
     options = dict(tile=args.tile, context=args.context, precision=args.precision, device=args.device,
-                   pad_common=args.pad_common, alpha=args.alpha)
+                   pad_common=args.pad_common, alpha=args.alpha, cuda_graphs=args.cuda_graphs)
     from ..infer.devices import resolve_device
 
     options["device"] = resolve_device(args.device)  # fail early on an absent device
+    if args.cuda_graphs == "on" and options["device"].type != "cuda":
+        print(f"note: --cuda-graphs needs a CUDA device; running eagerly on {options['device']}", file=sys.stderr)
+        options["cuda_graphs"] = "off"
     if args.demo:
         return _run_demo(model, args, options)
     from ..train.distributed import close_world

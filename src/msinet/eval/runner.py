@@ -29,11 +29,13 @@ class SetResult:
 
 
 def evaluate_set(model, stereo_set, protocols: list[Protocol], device="cpu", self_ensemble: str = "off",
-                 method: str | None = None, progress: bool = True, on_output=None, world=None) -> SetResult:
+                 method: str | None = None, progress: bool = True, on_output=None, world=None,
+                 forward=None) -> SetResult:
     """Score `model` on every pair of `stereo_set`. on_output(sample, sr_left, sr_right) sees each uint8 result.
 
     world (msinet.train.distributed.World, under torchrun): rank r scores pairs r, r + N, ...; every rank gets
     the whole result back, in the set's order.
+    forward: what computes the model's outputs, if not the model itself (e.g. infer.graphs.GraphedForward).
     """
     import torch
     from tqdm import tqdm
@@ -51,7 +53,7 @@ def evaluate_set(model, stereo_set, protocols: list[Protocol], device="cpu", sel
         left = to_tensor(sample.lr_left).to(device)
         right = to_tensor(sample.lr_right).to(device)
         with torch.no_grad():
-            sr_l, sr_r = ensemble_forward(model, left, right, self_ensemble)
+            sr_l, sr_r = ensemble_forward(forward or model, left, right, self_ensemble)
         sr_left, sr_right = to_uint8(sr_l), to_uint8(sr_r)
         if sr_left.shape != sample.hr_left.shape:
             raise ValueError(f"{sample.name}: model output {sr_left.shape} does not match HR {sample.hr_left.shape}")

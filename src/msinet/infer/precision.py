@@ -22,7 +22,8 @@ def check_precision(precision: str) -> str:
 
 def _autocast(device: torch.device, precision: str):
     dtype = PRECISIONS[precision]
-    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+    # no weight-cast cache: it would hold tensors across CUDA graph captures (each band is one region anyway)
+    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype, cache_enabled=False)
 
 
 def compute_with_fallback(compute: Callable[[], Sequence[torch.Tensor]], device: torch.device,

@@ -13,11 +13,12 @@ once, with no blending. The full image stays on the host; one band at a time vis
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
+
+from .devices import free_memory_bytes
 
 MIN_TILE_ROWS = 8
 CPU_BUDGET_CAP = 6 << 30  # bigger bands buy little on a CPU and can starve the rest of the machine
@@ -35,9 +36,14 @@ class Band:
     in1: int    # one past the last row fed, core1 + context clipped at H
 
 
-def plan_bands(height: int, start: int, tile_rows: int, context: int) -> Band:
-    """The band whose core starts at `start`."""
+def plan_bands(height: int, start: int, tile_rows: int, context: int, same_shape: bool = False) -> Band:
+    """The band whose core starts at `start`. same_shape: every band is fed tile_rows + 2 * context rows
+    (or the whole height), bands at the borders reaching further inwards (more context, never less)."""
     core1 = min(height, start + tile_rows)
+    if same_shape:
+        rows = min(height, tile_rows + 2 * context)
+        in0 = min(max(0, start - context), height - rows)
+        return Band(start, core1, in0, in0 + rows)
     return Band(start, core1, max(0, start - context), min(height, core1 + context))
 
 
@@ -72,21 +78,12 @@ def bytes_per_row(model, width: int) -> int:
 
 
 def _available_memory(device: torch.device) -> int:
+    free = free_memory_bytes(device)
     if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
         return int(free * 0.7)
     if device.type == "mps":
-        try:
-            return int(0.5 * (torch.mps.recommended_max_memory() - torch.mps.current_allocated_memory()))
-        except (AttributeError, RuntimeError):
-            return 4 << 30
-    try:
-        with open("/proc/meminfo") as f:
-            info = dict(line.split(":", 1) for line in f)
-        avail = int(info["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 8 << 30
-    return min(int(avail * 0.5), CPU_BUDGET_CAP)
+        return int(free * 0.5)
+    return min(int(free * 0.5), CPU_BUDGET_CAP)
 
 
 def auto_tile_rows(model, height: int, width: int, device: torch.device, context: int,
@@ -113,19 +110,21 @@ def _free_cache(device: torch.device) -> None:
 
 def run_tiled(tile_fn: Callable[[torch.Tensor, torch.Tensor], Sequence[torch.Tensor]],
               left: torch.Tensor, right: torch.Tensor, tile_rows: int, context: int,
-              device: torch.device, on_band: Callable[[Band, int], None] | None = None) -> list[torch.Tensor]:
+              device: torch.device, on_band: Callable[[Band, int], None] | None = None,
+              same_shape: bool = False) -> list[torch.Tensor]:
     """Run `tile_fn(left_band, right_band)` band by band and stitch its outputs on the host.
 
     left, right: (1, 3, H, W) host tensors. tile_fn returns tensors shaped (1, C, k*rows, W') for a
     band of `rows` input rows (k = the output's row factor, e.g. the SR scale; k = 1 for per-row maps).
     On out-of-memory the band height is halved and the band retried; rows already done are kept.
+    same_shape: every band has the same number of rows (see plan_bands), e.g. for CUDA graph replay.
     """
     height = left.shape[-2]
     tile_rows = max(1, min(int(tile_rows), height))
     outputs: list[torch.Tensor] | None = None
     start = 0
     while start < height:
-        band = plan_bands(height, start, tile_rows, context)
+        band = plan_bands(height, start, tile_rows, context, same_shape)
         try:
             results = tile_fn(left[..., band.in0:band.in1, :].to(device), right[..., band.in0:band.in1, :].to(device))
         except (RuntimeError, torch.OutOfMemoryError) as exc:

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from .convert import ImageKind, from_planes, to_planes
 from .devices import resolve_device
 from .disparity import disparity_from_plan, disparity_to_hr
+from .graphs import check_mode, graphed_model
 from .precision import check_precision, compute_with_fallback
 from .tiling import auto_tile_rows, default_context, run_tiled
 
@@ -60,7 +61,7 @@ def _upscale_alpha(alpha: torch.Tensor | None, scale: int) -> torch.Tensor | Non
 
 def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: str = "fp32", device=None,
                  pad_common: bool = False, alpha: str = "upscale", return_disparity: bool = False,
-                 on_band=None):
+                 on_band=None, cuda_graphs: str = "auto"):
     """Super-resolve a stereo pair with `model`; returns (sr_left, sr_right) of the inputs' kind.
 
     left, right: numpy uint8/uint16/float (HxW, HxWx3, HxWx4), PIL images, or float tensors (3,H,W) /
@@ -74,8 +75,12 @@ def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: 
     alpha: "upscale" (bicubic, separately from the colour) or "drop".
     return_disparity: also return the left-view disparity in HR pixels from the last DEAM's transport
       plan: a float32 numpy array (sH, sW) for one image, a tensor (B, sH, sW) for tensor inputs.
+    cuda_graphs: "auto" (on CUDA: bands of one shape, a shape replayed from a CUDA graph from its second
+      band on), "on" (from the first band) or "off"; eager on other devices, with disparity, and where the
+      forward cannot be captured (one-line notice). Outputs equal eager ones with the same bands.
     """
     check_precision(precision)
+    check_mode(cuda_graphs)
     if alpha not in ("upscale", "drop"):
         raise ValueError(f"alpha must be 'upscale' or 'drop', got {alpha!r}")
     tile = _parse_rows(tile, "tile")
@@ -109,7 +114,7 @@ def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: 
     def band_fn(lb, rb):
         def compute():
             if not return_disparity:
-                return model(lb, rb)
+                return forward(lb, rb)
             with model.keep_transport_plans() as deams:
                 sr_l, sr_r = model(lb, rb)
                 disp = disparity_from_plan(deams[-1].last_plan)[:, None]  # (1, 1, rows, W)
@@ -119,8 +124,11 @@ def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: 
     was_training = model.training
     model.eval()
     model.to(device)
+    graphed = None if return_disparity else graphed_model(model, device, cuda_graphs)  # after .to(): weights moved
+    forward = model if graphed is None else graphed
     try:
-        results = [run_tiled(band_fn, l_in[b:b + 1], r_in[b:b + 1], tile, context, device, on_band)
+        results = [run_tiled(band_fn, l_in[b:b + 1], r_in[b:b + 1], tile, context, device, on_band,
+                             same_shape=graphed is not None)
                    for b in range(l_in.shape[0])]
     finally:
         model.train(was_training)

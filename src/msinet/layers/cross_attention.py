@@ -30,20 +30,22 @@ class EpipolarCrossAttention(nn.Module):
         self.scale_r = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
     def scores(self, x_l: torch.Tensor, x_r: torch.Tensor) -> torch.Tensor:
-        q_l = self.query_l(self.norm_l(x_l)).permute(0, 2, 3, 1)  # (B, H, W, C)
-        q_r = self.query_r(self.norm_r(x_r)).permute(0, 2, 1, 3)  # (B, H, C, W)
-        return torch.matmul(q_l, q_r) * self.scale                # (B, H, W_left, W_right)
+        q_l = self.query_l(self.norm_l(x_l)).transpose(1, 2)       # (B, H, C, W)
+        q_r = self.query_r(self.norm_r(x_r)).transpose(1, 2)       # (B, H, C, W)
+        return torch.matmul(q_l.transpose(-1, -2), q_r) * self.scale  # (B, H, W_left, W_right)
 
     def weights(self, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(right->left weights, left->right weights), each (B, H, W, W) with rows summing to one."""
         raise NotImplementedError
 
     def forward(self, x_l: torch.Tensor, x_r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        v_l = self.value_l(x_l).permute(0, 2, 3, 1)  # (B, H, W, C)
-        v_r = self.value_r(x_r).permute(0, 2, 3, 1)
+        # products on (C, W) slabs of each image row: W stays the innermost axis throughout, so the only
+        # layout changes are cheap (C, H) swaps of whole rows, not (W, C) element transposes
+        v_l = self.value_l(x_l).transpose(1, 2)  # (B, H, C, W)
+        v_r = self.value_r(x_r).transpose(1, 2)
         r2l, l2r = self.weights(self.scores(x_l, x_r))
-        f_r2l = torch.matmul(r2l, v_r).permute(0, 3, 1, 2)  # (B, C, H, W)
-        f_l2r = torch.matmul(l2r, v_l).permute(0, 3, 1, 2)
+        f_r2l = torch.matmul(v_r, r2l.transpose(-1, -2)).transpose(1, 2)  # (B, H, C, W) -> (B, C, H, W)
+        f_l2r = torch.matmul(v_l, l2r.transpose(-1, -2)).transpose(1, 2)
         return x_l + f_r2l * self.scale_l, x_r + f_l2r * self.scale_r
 
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..layers import DEAM, FUSIONS, MSCAB, SimplifiedChannelAttention
 from ..layers.sinkhorn import METHODS as SINKHORN_METHODS
@@ -119,14 +120,31 @@ class StereoSRNet(StereoSRModel):
             for d in deams:
                 d.keep_plan = False
 
+    # Training-time execution switches (not part of the architecture, not saved with the weights):
+    # checkpoint_blocks: keep only each block's input and recompute its inside during backward (memory
+    #   ~ one block instead of all of them, ~1.3x the compute);
+    # static_drop_path: draw the stochastic-depth coin as a tensor and always run the block (no Python branch
+    #   on a device value: graph capture / torch.compile friendly). Same random draw, same result.
+    checkpoint_blocks = False
+    static_drop_path = False
+
+    def _block(self, block: StereoBlock, feats: torch.Tensor) -> torch.Tensor:
+        if self.checkpoint_blocks and self.training and torch.is_grad_enabled():
+            return checkpoint(block, feats, use_reentrant=False)  # RNG state replayed on recompute
+        return block(feats)
+
     def _run_block(self, block: StereoBlock, feats: torch.Tensor) -> torch.Tensor:
         p = self.drop_path_rate
         if not self.training or p == 0.0:
-            return block(feats)
+            return self._block(block, feats)
         # stochastic depth: the whole block (both views, whole batch) is skipped with probability p
-        if torch.rand(()) < p:
+        coin = torch.rand(())
+        if self.static_drop_path:
+            keep = (coin >= p).to(feats.device, feats.dtype)
+            return feats + (self._block(block, feats) - feats) * keep / (1.0 - p)
+        if coin < p:
             return feats
-        return feats + (block(feats) - feats) / (1.0 - p)
+        return feats + (self._block(block, feats) - feats) / (1.0 - p)
 
     def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.check_inputs(left, right)

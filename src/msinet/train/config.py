@@ -54,6 +54,11 @@ DEFAULTS: dict = {
         "ema_decay": 0.0,        # EMA of the weights; 0 = off
         "device": "auto",        # auto | cpu | cuda
         "tf32": True,            # TF32 matmuls on Ampere+ GPUs
+        "channels_last": False,  # channels_last memory format for model and batches (faster on CPU; see docs)
+        "checkpoint_blocks": False,  # recompute each block's inside in backward: memory of ~one block, ~1.3x compute
+        "memory_check": True,    # estimate the step's peak memory before training; refuse a run that cannot fit
+        "memory_budget_gb": 0.0,  # the budget of that check; 0 = what the device has free
+        "compile": "off",        # off | default | reduce-overhead (CUDA graphs) | max-autotune: torch.compile, CUDA only
     },
     "log": {
         "out_dir": "runs",       # the run folder is out_dir/name
@@ -71,6 +76,7 @@ CHOICES = {
     "train.precision": ("fp32", "bf16", "fp16"),
     "train.device": ("auto", "cpu", "cuda"),
     "data.degradation": tuple(DEGRADATIONS),
+    "train.compile": ("off", "default", "reduce-overhead", "max-autotune"),
 }
 
 # keys whose value may be null in a file
@@ -211,6 +217,7 @@ def validate(config: dict) -> None:
     _check(t["steps"] > 0, "train.steps", f"must be positive, got {t['steps']}")
     _check(t["batch_size"] > 0, "train.batch_size", f"must be positive, got {t['batch_size']}")
     _check(t["grad_clip"] >= 0, "train.grad_clip", f"must be >= 0 (0 = off), got {t['grad_clip']}")
+    _check(t["memory_budget_gb"] >= 0, "train.memory_budget_gb", f"must be >= 0 (0 = free memory), got {t['memory_budget_gb']}")
     _check(0 <= t["ema_decay"] < 1, "train.ema_decay", f"must be in [0, 1) (0 = off), got {t['ema_decay']}")
     _check(config["loss"]["freq_weight"] >= 0, "loss.freq_weight", "must be >= 0")
     _check(len(d["lr_patch"]) == 2 and all(isinstance(v, int) and v > 0 for v in d["lr_patch"]),

@@ -143,6 +143,13 @@ class Trainer:
             self.init_skipped = warm_start(self.model, config["model"]["init"], config["model"]["init_partial"])
         self.model = self.model.to(self.device)
         self.scale = self.model.scale
+        if t["checkpoint_blocks"]:
+            if not hasattr(self.model, "checkpoint_blocks"):
+                raise ValueError(f"config: 'train.checkpoint_blocks' needs a model with blocks; "
+                                 f"{config['model']['name']} has none")
+            self.model.checkpoint_blocks = True
+        self.memory_format = torch.channels_last if t["channels_last"] else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
         self.dataset = StereoPatches.from_folders(
             d["train"], scale=self.scale, lr_patch=d["lr_patch"], seed=t["seed"], hflip=d["hflip"],
             vflip=d["vflip"], rgb_perm=d["rgb_perm"], hr_scales=d["hr_scales"], degradation=d["degradation"])
@@ -167,6 +174,15 @@ class Trainer:
             self.ddp_model = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if device_type == "cuda" else None,
                 find_unused_parameters=drop_path)
+        self.notices: list[str] = []
+        self.step_model = self.ddp_model
+        if t["compile"] != "off":
+            if device_type != "cuda":  # inductor on CPU compiles for minutes and measured no faster
+                self.notices.append(f"train.compile={t['compile']} is for CUDA; training eagerly on {device_type}")
+            else:
+                if hasattr(self.model, "static_drop_path"):
+                    self.model.static_drop_path = True  # no Python branch on a device value inside the graph
+                self.step_model = torch.compile(self.ddp_model, mode=None if t["compile"] == "default" else t["compile"])
 
     # ----------------------------------------------------------------- checkpoints
     def _state(self) -> dict:
@@ -229,6 +245,50 @@ class Trainer:
         self.best = broadcast_object(self.best, self.world)
         return result
 
+    # ----------------------------------------------------------------- memory
+    def check_memory(self) -> int | None:
+        """Estimated peak bytes of a training step (activations counted on one sample); raises
+        MemoryBudgetError with one line of advice if it exceeds train.memory_budget_gb or the free memory."""
+        from ..infer.devices import free_memory_bytes
+        from .memory import GIB, check_fits, count_saved_activations, fixed_bytes
+
+        t, d = self.config["train"], self.config["data"]
+        if not t["memory_check"] or not hasattr(self.model, "blocks"):
+            return None
+        h, w = d["lr_patch"]
+        g = torch.Generator().manual_seed(0)  # not the global RNG: the run's random stream stays untouched
+        lr = [torch.rand(1, 3, h, w, generator=g).to(self.device) for _ in range(2)]
+        hr = [torch.rand(1, 3, h * self.scale, w * self.scale, generator=g).to(self.device) for _ in range(2)]
+        model, saved = self.model, (self.model.checkpoint_blocks, self.model.drop_path_rate, self.model.training)
+        model.checkpoint_blocks, model.drop_path_rate = False, 0.0  # every block, each counted once
+        model.train()
+
+        def run():
+            with self._autocast():
+                sr = model(*lr)
+            return self.loss_fn(tuple(v.float() for v in sr), tuple(hr))
+
+        try:
+            count = count_saved_activations(run, model.blocks, exclude=list(model.parameters()))
+        finally:
+            model.checkpoint_blocks, model.drop_path_rate = saved[:2]
+            model.train(saved[2])
+        if t["memory_budget_gb"] > 0:
+            budget, where = int(t["memory_budget_gb"] * GIB), "train.memory_budget_gb"
+        else:  # processes of a CPU launch share the host's memory
+            budget = free_memory_bytes(self.device) // (self.world.size if self.device.type == "cpu" else 1)
+            where = f"{self.device}" + (" (free, per process)" if self.world.size > 1 else " (free)")
+        local = max(1, t["batch_size"] // self.world.size)
+        return check_fits(count, local, t["checkpoint_blocks"],
+                          fixed_bytes(model, self.config["optim"]["name"], self.config["data"]["workers"]),
+                          budget, where, d["lr_patch"], self.world.size)
+
+    def _autocast(self):
+        precision = self.config["train"]["precision"]
+        if precision == "fp32":
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
     # ----------------------------------------------------------------- loop
     def fit(self, stop_after: int | None = None) -> dict:
         """Train to train.steps (or `stop_after` more steps, then checkpoint and return)."""
@@ -249,6 +309,12 @@ class Trainer:
                            + (f" ({len(self.init_skipped)} tensors kept their random init: "
                               f"{', '.join(self.init_skipped[:4])})" if self.init_skipped else "")
                            if self.config["model"]["init"] else "fresh start"))
+        for notice in self.notices:
+            logger.info(notice)
+        need = self.check_memory()
+        if need is not None:
+            logger.info(f"memory: a step needs about {need / 2 ** 30:.1f} GiB (estimate"
+                        f"{', blocks checkpointed' if t['checkpoint_blocks'] else ''})")
         sampler = StepSampler(t["batch_size"], self.world, start_step=self.step)
         workers = self.config["data"]["workers"]
         loader = DataLoader(self.dataset, batch_size=sampler.local_batch, sampler=sampler, num_workers=workers,
@@ -257,8 +323,6 @@ class Trainer:
                             # its own generator: a DataLoader otherwise draws its base seed from the global torch
                             # RNG (which drop-path uses), and a resumed run would then diverge
                             generator=torch.Generator().manual_seed(t["seed"]))
-        autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16 if t["precision"] == "bf16" else torch.float16)
-                    if t["precision"] != "fp32" else nullcontext())
         self.ddp_model.train()
         window = torch.zeros((), dtype=torch.float64, device=self.device)
         window_steps, last_loss = 0, float("nan")
@@ -267,9 +331,10 @@ class Trainer:
         previous_handler = _interrupt_on_sigterm()
         try:
             while self.step < end:
-                lr_l, lr_r, hr_l, hr_r = (x.to(self.device, non_blocking=True) for x in next(batches))
-                with autocast:
-                    sr = self.ddp_model(lr_l, lr_r)
+                lr_l, lr_r, hr_l, hr_r = (x.to(self.device, non_blocking=True, memory_format=self.memory_format)
+                                          for x in next(batches))
+                with self._autocast():
+                    sr = self.step_model(lr_l, lr_r)
                 loss = self.loss_fn(tuple(v.float() for v in sr), (hr_l, hr_r))
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()

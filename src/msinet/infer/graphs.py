@@ -1,0 +1,161 @@
+"""CUDA graph replay of a model's inference forward at fixed input shapes.
+
+A forward of MSINet launches thousands of small kernels; on a fast GPU the CPU's launch latency, not the
+arithmetic, sets the pace. A captured CUDA graph replays all of them with one launch. Graphs need fixed
+shapes (tiling.run_tiled(same_shape=True) feeds every band with the same number of rows) and a forward
+that never waits for the host: before capturing, one run is watched for operations that synchronise with
+the host (reading a device value in Python, data-dependent shapes); if there is one, or capture fails,
+the forward stays eager and a one-line notice says why.
+
+    graphed = GraphedForward(model, capture_after=2)   # capture a shape the 2nd time it is seen
+    sr_l, sr_r = graphed(left, right)                   # copies in, replays, clones out
+
+Outputs are clones: they stay valid after the next replay overwrites the graph's own buffers.
+"""
+from __future__ import annotations
+
+import sys
+import weakref
+from collections import OrderedDict
+from contextlib import nullcontext
+from typing import Callable, Sequence
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+MODES = ("auto", "on", "off")
+# ops that make the host wait for the device (or whose output shape depends on device data)
+SYNCING_OPS = {"aten::_local_scalar_dense", "aten::is_nonzero", "aten::nonzero", "aten::equal", "aten::masked_select", "aten::unique", "aten::_unique2", "aten::unique_consecutive"}
+
+
+class HostSyncWatch(TorchDispatchMode):
+    """Records the ops of SYNCING_OPS run inside it."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func._schema.name
+        if name in SYNCING_OPS and name not in self.seen:
+            self.seen.append(name)
+        return func(*args, **(kwargs or {}))
+
+
+def _cuda_capture(fn: Callable, static_inputs: Sequence[torch.Tensor]):
+    """Capture fn(*static_inputs) in a CUDA graph; returns (static outputs, replay)."""
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        outputs = fn(*static_inputs)
+    return list(outputs), graph.replay
+
+
+def eager_capture(fn: Callable, static_inputs: Sequence[torch.Tensor]):
+    """A stand-in for `_cuda_capture` with the same contract (static output buffers rewritten by replay):
+    lets the runner's logic be tested where there is no CUDA."""
+    outputs = [t.clone() for t in fn(*static_inputs)]
+
+    def replay():
+        for buf, new in zip(outputs, fn(*static_inputs)):
+            buf.copy_(new)
+    return outputs, replay
+
+
+class GraphedForward:
+    """fn(*inputs) -> sequence of tensors, replayed from a captured graph per input shape (at most
+    `max_graphs` kept, least recently used dropped); eager when capture is impossible."""
+
+    def __init__(self, fn: Callable, capture_after: int = 2, max_graphs: int = 2, capture=None,
+                 notify: Callable[[str], None] | None = None):
+        self.fn = fn
+        self.capture_after = capture_after
+        self.max_graphs = max_graphs
+        self.capture = capture or _cuda_capture
+        self.notify = notify or (lambda text: print(text, file=sys.stderr))
+        self.graphs: OrderedDict[tuple, tuple] = OrderedDict()
+        self.seen: dict[tuple, int] = {}
+        self.disabled: str | None = None  # why graphs are off, once found out
+        self.replays = 0
+
+    def _key(self, inputs) -> tuple:
+        autocast = torch.is_autocast_enabled("cuda"), torch.get_autocast_dtype("cuda")
+        return tuple((tuple(x.shape), x.dtype, x.device) for x in inputs) + (autocast, torch.is_inference_mode_enabled())
+
+    def __call__(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
+        if self.disabled is not None:
+            return list(self.fn(*inputs))
+        key = self._key(inputs)
+        entry = self.graphs.get(key)
+        if entry is None:
+            self.seen[key] = self.seen.get(key, 0) + 1
+            if self.seen[key] < self.capture_after:
+                return list(self.fn(*inputs))
+            entry = self._capture(key, inputs)
+            if entry is None:
+                return list(self.fn(*inputs))
+        self.graphs.move_to_end(key)
+        static_inputs, static_outputs, replay = entry
+        for buf, x in zip(static_inputs, inputs):
+            buf.copy_(x)
+        replay()
+        self.replays += 1
+        return [t.clone() for t in static_outputs]
+
+    def _capture(self, key, inputs):
+        static_inputs = [x.clone() for x in inputs]
+        watch = HostSyncWatch()
+        side = torch.cuda.Stream() if static_inputs[0].is_cuda else None
+        if side is not None:  # warm-up on a side stream, as torch requires before capture
+            side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side) if side is not None else nullcontext(), watch:
+            self.fn(*static_inputs)
+        if side is not None:
+            torch.cuda.current_stream().wait_stream(side)
+        if watch.seen:
+            return self._give_up(f"the model's forward synchronises with the host ({', '.join(watch.seen)})")
+        try:
+            static_outputs, replay = self.capture(self.fn, static_inputs)
+        except RuntimeError as exc:
+            return self._give_up(f"capture failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
+        entry = (static_inputs, static_outputs, replay)
+        self.graphs[key] = entry
+        while len(self.graphs) > self.max_graphs:
+            self.graphs.popitem(last=False)
+        return entry
+
+    def _give_up(self, reason: str):
+        self.disabled = reason
+        self.graphs.clear()
+        self.notify(f"note: CUDA graphs off, running eagerly: {reason}")
+        return None
+
+
+_RUNNERS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple]" = weakref.WeakKeyDictionary()
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"cuda_graphs must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode
+
+
+def graphed_model(model: torch.nn.Module, device: torch.device, mode: str, capture=None,
+                  notify: Callable[[str], None] | None = None) -> GraphedForward | None:
+    """The model's GraphedForward for `device` (kept with the model, so a folder of same-sized pairs reuses
+    its graphs), or None for eager. mode: "auto" = on CUDA, a shape captured when seen a second time;
+    "on" = CUDA graphs asked for (a notice elsewhere); "off"."""
+    check_mode(mode)
+    if mode == "off" or (device.type != "cuda" and capture is None):
+        if mode == "on":
+            (notify or (lambda text: print(text, file=sys.stderr)))(
+                f"note: CUDA graphs need a CUDA device; running eagerly on {device}")
+        return None
+    # weights replaced or changed in place (load_state_dict), or the configuration changed (e.g. the TLSC
+    # window): the old graphs, and weights cached inside them (fused LSKA), are stale
+    state = (tuple((p.data_ptr(), p._version) for p in model.parameters()), repr(getattr(model, "config", None)), mode)
+    cached = _RUNNERS.get(model)
+    if cached is not None and cached[0] == state:
+        return cached[1]
+    runner = GraphedForward(model, capture_after=2 if mode == "auto" else 1, capture=capture, notify=notify)
+    _RUNNERS[model] = (state, runner)
+    return runner
