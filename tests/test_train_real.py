@@ -51,3 +51,18 @@ def test_shipped_default_model_beats_bicubic(shared_data):
     crop = (slice(100, 292), slice(400, 976))
     result = evaluate_pair(model, hr_l[crop], hr_r[crop], 4)
     assert result["psnr"] > result["bicubic_psnr"] + 0.3, result  # the whole pair: +0.66 dB (docs/model_card.md)
+
+
+def test_shipped_x2_default_beats_bicubic(shared_data):
+    """The x2 default (docs/model_card.md) on a crop of a held-out pair, LR made by the kits' degradation."""
+    import msinet
+    from msinet.models.pretrained import default_model_name
+
+    assert default_model_name(2) == "msinet_small_x2"
+    model = msinet.load_model(scale=2)
+    assert model.scale == 2 and not model.training
+    ((left, right),) = find_pairs(shared_data / "stereo" / "kitti2015_000046")
+    hr_l, hr_r = load_rgb_pair(left, right)
+    crop = (slice(100, 292), slice(400, 976))
+    result = evaluate_pair(model, hr_l[crop], hr_r[crop], 2)
+    assert result["psnr"] > result["bicubic_psnr"] + 0.3, result

@@ -300,8 +300,8 @@ def test_scale_picks_the_registered_variant(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--model", "msinet_x4"], "msinet_x4 has no trained weights"),
-    (["--scale", "2"], "no default x2 model ships with msinet"),
-    (["--model", "msinet_small_x4", "--scale", "2"], "msinet_small_x2 has no trained weights"),
+    (["--scale", "3"], "no default x3 model ships with msinet"),
+    (["--model", "msinet_x4", "--scale", "2"], "msinet_x2 has no trained weights"),
 ])
 def test_models_without_trained_weights_are_refused(tmp_path, capsys, argv, message):
     good_l, good_r = _good_pair(tmp_path)
@@ -314,7 +314,7 @@ def test_models_without_trained_weights_are_refused(tmp_path, capsys, argv, mess
     assert not out.exists()
 
 
-@pytest.mark.parametrize("argv, scale", [(["--model", "msinet_x4"], 4), (["--scale", "2"], 2)])
+@pytest.mark.parametrize("argv, scale", [(["--model", "msinet_x4"], 4), (["--model", "msinet_x4", "--scale", "2"], 2)])
 def test_random_init_runs_with_a_warning(tmp_path, capsys, argv, scale):
     good_l, good_r = _good_pair(tmp_path)
     rc, _, err = run_cli(capsys, good_l, good_r, "-o", tmp_path / "out", *argv, "--random-init")
