@@ -188,8 +188,9 @@ def test_no_silent_random_weights(cache):
 
 def test_shipped_default_and_scale_without_default():
     assert msinet.load_model().model_name == pretrained.default_model_name() == "msinet_small_x4"
-    with pytest.raises(ValueError, match="no default x2 model ships with msinet.*nafssr_s_x2"):
-        pretrained.default_model_name(2)
+    assert msinet.load_model(scale=2).model_name == pretrained.default_model_name(2) == "msinet_small_x2"
+    with pytest.raises(ValueError, match="no default x3 model ships with msinet.*no trained x3 model"):
+        pretrained.default_model_name(3)
 
 
 # ---- pull -> verify -> cache -> load ----------------------------------------------------------------------
