@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .degradation import DEFAULT_DEGRADATION, check_degradation, degrade
+from .image_io import load_pair
 from .imresize import imresize
 
 # LR pixels of context around a patch: the antialiased bicubic kernel of a 1/s resize reaches 2 LR pixels
@@ -32,33 +33,9 @@ LR_MARGIN = 3
 PAIR_NAMES = (("left.png", "right.png"), ("hr0.png", "hr1.png"), ("im0.png", "im1.png"))
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """HxWx3 uint8; grey is expanded, alpha (e.g. SceneFlow's RGBA) dropped."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image not found: {path}")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"{path}: not a readable image ({exc})") from None
-
-
 def load_rgb_pair(left: Path, right: Path) -> tuple[np.ndarray, np.ndarray]:
-    try:  # the data helpers' reader, where it exists (same contract: uint8 RGB arrays)
-        from .image_io import load_pair
-    except ImportError:
-        load_pair = None
-    if load_pair is not None:
-        l_img, r_img = load_pair(left, right)
-        l_img, r_img = np.asarray(l_img), np.asarray(r_img)
-    else:
-        l_img, r_img = read_rgb(left), read_rgb(right)
-    if l_img.shape != r_img.shape:
-        raise ValueError(f"{left} and {right} differ in size: {l_img.shape[:2]} vs {r_img.shape[:2]}")
-    return l_img, r_img
+    """HR training pair as two uint8 HxWx3 arrays (data.image_io.load_pair); the sizes must match."""
+    return load_pair(left, right)
 
 
 def find_pairs(path) -> list[tuple[Path, Path]]:

@@ -289,6 +289,16 @@ class Trainer:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
+    def _start_description(self) -> str:
+        if self.resume_from:
+            return f"resumed from {self.resume_from} at step {self.step}"
+        init = self.config["model"]["init"]
+        if not init:
+            return "fresh start"
+        kept = (f" ({len(self.init_skipped)} tensors kept their random init: {', '.join(self.init_skipped[:4])})"
+                if self.init_skipped else "")
+        return f"initialised from {init}{kept}"
+
     # ----------------------------------------------------------------- loop
     def fit(self, stop_after: int | None = None) -> dict:
         """Train to train.steps (or `stop_after` more steps, then checkpoint and return)."""
@@ -304,11 +314,7 @@ class Trainer:
             logger.info(f"run {self.run_dir}: {self.config['model']['name']} ({n_params / 1e6:.3f}M parameters) on "
                         f"{self.device}, effective batch size {t['batch_size']} = {local} per process x "
                         f"{self.world.size} process(es); {len(self.dataset.sources)} training images; "
-                        + (f"resumed from {self.resume_from} at step {self.step}" if self.resume_from else
-                           f"initialised from {self.config['model']['init']}"
-                           + (f" ({len(self.init_skipped)} tensors kept their random init: "
-                              f"{', '.join(self.init_skipped[:4])})" if self.init_skipped else "")
-                           if self.config["model"]["init"] else "fresh start"))
+                        + self._start_description())
         for notice in self.notices:
             logger.info(notice)
         need = self.check_memory()
