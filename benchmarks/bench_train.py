@@ -13,6 +13,7 @@ peak memory (see benchlib). Variants:
   channels_last      model and inputs in channels_last memory format
   checkpoint         train.checkpoint_blocks: blocks recomputed in backward
   bf16               bf16 autocast (train.precision=bf16)
+  channels_last_bf16 both of the above (train.channels_last=true, train.precision=bf16)
   compile            torch.compile(mode="reduce-overhead") with the graph-friendly drop-path (train.compile;
                      CUDA only: CUDA graphs)
 All variants of a model are timed round-robin in one run, so their ratios hold on a loaded machine.
@@ -32,7 +33,7 @@ from benchlib import add_common_arguments, environment, markdown_table, peak_mem
 import msinet
 from msinet.train.loss import StereoSRLoss
 
-VARIANTS = ("eager", "channels_last", "checkpoint", "bf16", "compile")
+VARIANTS = ("eager", "channels_last", "checkpoint", "bf16", "channels_last_bf16", "compile")
 
 
 def batch_of(batch, patch, scale, device, channels_last=False):
@@ -47,7 +48,7 @@ def batch_of(batch, patch, scale, device, channels_last=False):
 def make_step(name: str, variant: str, args, device):
     torch.manual_seed(0)
     model = msinet.create_model(name).to(device).train()
-    channels_last = variant == "channels_last"
+    channels_last = variant in ("channels_last", "channels_last_bf16")
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     if variant == "checkpoint":
@@ -59,7 +60,7 @@ def make_step(name: str, variant: str, args, device):
     lr, hr = batch_of(args.batch, args.patch, model.scale, device, channels_last)
     loss_fn = StereoSRLoss(0.01)
     optimizer = Lion(model.parameters(), lr=1e-7)  # tiny steps: the weights stay near their initial values
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if variant == "bf16" else nullcontext
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if variant.endswith("bf16") else nullcontext
 
     def step():
         with autocast():

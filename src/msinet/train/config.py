@@ -66,7 +66,14 @@ DEFAULTS: dict = {
         "tensorboard": True,
         "progress": True,
     },
-    "checkpoint": {"every": 5000, "keep": 3},
+    "checkpoint": {
+        "every": 5000,
+        "keep": 3,
+        # a weights file that carries the run from machine to machine (commit it): rewritten with the EMA (or
+        # model) weights whenever validation improves; `--resume auto` with no checkpoint in the run folder
+        # continues from it (weights, step and best score; the optimizer state starts fresh)
+        "carry": "",
+    },
     "val": {"every": 5000},
 }
 

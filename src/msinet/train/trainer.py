@@ -164,8 +164,11 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=t["precision"] == "fp16")
         self.step = 0
         self.best = -math.inf
+        self.carried_from = None
         if self.resume_from is not None:
             self._load(self.resume_from)
+        elif resume == "auto" and config["checkpoint"]["carry"] and Path(config["checkpoint"]["carry"]).is_file():
+            self._load_carry(Path(config["checkpoint"]["carry"]))
         self.ddp_model = self.model
         if self.world.distributed:
             from torch.nn.parallel import DistributedDataParallel
@@ -213,6 +216,32 @@ class Trainer:
         ckpt.set_rng_state(state["rng"])
         self.step, self.best = state["step"], state["best"]
 
+    def _load_carry(self, path: Path) -> None:
+        """Continue from the carried weights: model and EMA from them, step and best from their metadata;
+        the optimizer starts fresh and the schedule is advanced to the step."""
+        from ..models.loading import load_into
+        from ..models.weights import read_safetensors
+
+        metadata = read_safetensors(path)[1]
+        try:
+            step, best = int(metadata["step"]), float(metadata["val_psnr"])
+        except (KeyError, ValueError):
+            raise ValueError(f"config: 'checkpoint.carry' {path}: no step/val_psnr in its metadata "
+                             f"(not written by a training run)") from None
+        load_into(self.model, path)
+        if self.ema is not None:
+            load_into(self.ema.model, path)
+        for _ in range(step):
+            self.scheduler.step()
+        self.step, self.best, self.carried_from = step, best, path
+
+    def _write_carry(self, model) -> None:
+        carry = self.config["checkpoint"]["carry"]
+        if carry:
+            save_weights(model, carry, overwrite=True,
+                         extra_metadata={"step": self.step, "val_psnr": f"{self.best:.4f}",
+                                         "run": self.config["name"]})
+
     # ----------------------------------------------------------------- validation
     def eval_model(self):
         return self.model if self.ema is None else self.ema.model
@@ -237,6 +266,7 @@ class Trainer:
                 self.best = result["val_psnr"]
                 save_weights(model, self.run_dir / "best.safetensors", overwrite=True,
                              extra_metadata={"step": self.step, "val_psnr": f"{self.best:.4f}"})
+                self._write_carry(model)
             logger.record(self.step, result, show=False)
             logger.images(self.step, "val/sr_left", to_tensor(rows[0]["sr_left"], "cpu")[0])
             logger.info(f"step {self.step}: val PSNR {result['val_psnr']:.3f} dB ({result['val_gain_db']:+.3f} "
@@ -292,6 +322,9 @@ class Trainer:
     def _start_description(self) -> str:
         if self.resume_from:
             return f"resumed from {self.resume_from} at step {self.step}"
+        if self.carried_from:
+            return (f"continued from the carried weights {self.carried_from} at step {self.step} "
+                    f"(best {self.best:.3f} dB; fresh optimizer state)")
         init = self.config["model"]["init"]
         if not init:
             return "fresh start"
