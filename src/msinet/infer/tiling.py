@@ -48,33 +48,14 @@ def plan_bands(height: int, start: int, tile_rows: int, context: int, same_shape
 
 
 def default_context(model) -> int:
-    """Rows of context each band carries on both sides (LR rows).
-
-    The exact receptive field of a deep trunk is hundreds of rows (each block adds its depthwise 3x3,
-    its largest LSKA reach and the TLSC window), but what a row's output depends on decays quickly;
-    the tiled-vs-untiled agreement measured in docs/usage.md sets this value. With test-time local
-    statistics the pooled statistics of a row only see half a window up and down, so a band needs
-    at least that much context for them to match the untiled run.
-    """
-    if not hasattr(model, "blocks"):
-        return 2  # interpolation baselines: a few rows cover the bicubic kernel
-    window = getattr(model, "config", {}).get("tlsc_window")
-    base = 32
-    return base if window is None else max(base, int(window[0]))
+    """Rows of context each band carries on both sides (LR rows): what the model declares
+    (StereoSRModel.tile_context)."""
+    return model.tile_context()
 
 
 def bytes_per_row(model, width: int) -> int:
-    """Rough peak device memory per LR row of a band (both views, batch 1, float32, no grad)."""
-    scale = getattr(model, "scale", 4)
-    head = 2 * 2 * 3 * scale * scale * width * 4            # head output + bilinear base, per LR row
-    if not hasattr(model, "blocks"):
-        return 4 * head
-    channels = model.config.get("width", 64)
-    # calibrated on msinet_x4 at W=960 on CPU (13 MB per row measured, 16 MB estimated): about eight
-    # (2 views, C, W) feature maps and three (W, W) score/plan matrices are alive at the peak
-    convs = 8 * 2 * channels * width * 4
-    fusion = 3 * width * width * 4 if getattr(model, "fusions", None) else 0
-    return head + convs + fusion
+    """Rough peak device memory per LR row of a band, as the model declares (StereoSRModel.bytes_per_row)."""
+    return model.bytes_per_row(width)
 
 
 def _available_memory(device: torch.device) -> int:

@@ -96,15 +96,9 @@ def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: 
     l_in, r_in = _common_frame(l_rgb, r_rgb, pad_common)
     height, width = l_in.shape[-2:]
 
-    if return_disparity:
-        keep = getattr(model, "keep_transport_plans", None)
-        if keep is None:
-            raise ValueError(f"model {getattr(model, 'model_name', None) or type(model).__name__} has no DEAM "
-                             "transport plan to read disparity from; use an MSINet model")
-        with keep() as deams:
-            if not deams:
-                raise ValueError(f"model {getattr(model, 'model_name', None) or type(model).__name__} has no DEAM "
-                                 "fusion layer to read disparity from; use an MSINet model")
+    if return_disparity and not model.has_transport_plans:
+        raise ValueError(f"model {model.model_name or type(model).__name__} has no DEAM transport plan to read "
+                         "disparity from; use an MSINet model")
     context = default_context(model) if context in (None, "auto") else context
     if tile is None:
         tile = height

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -251,11 +252,23 @@ def foreign_key(ours: str) -> str:
     return f"body.{index}.module.blk.{table[module.removeprefix('intra.')]}{leaf}"
 
 
-def _published_name(config: dict) -> str | None:
+# Checkpoints of other authors' codes: each family's module (models/<family>.py) registers a recogniser.
+# matches(state) -> bool: the keys are that family's (any size); load(state, source, **overrides) -> the model
+# with those weights, or WeightsError naming the first key or shape that does not fit.
+_FAMILIES: dict[str, tuple[Callable[[dict], bool], Callable[..., torch.nn.Module]]] = {}
+
+
+def register_foreign(family: str, matches: Callable[[dict], bool], load: Callable[..., torch.nn.Module]) -> None:
+    if family in _FAMILIES:
+        raise ValueError(f"foreign checkpoint family {family!r} is registered twice")
+    _FAMILIES[family] = (matches, load)
+
+
+def published_name(config: dict, arch: str = "stereo_sr") -> str | None:
     """The registered model with this architecture, runtime options aside (e.g. 'nafssr_s_x4', 'msinet_x4_released')."""
     from ..registry import list_models, same_architecture
 
-    names = [n for n in list_models() if same_architecture({"arch": "stereo_sr", **config}, n)]
+    names = [n for n in list_models() if same_architecture({"arch": arch, **config}, n)]
     # 'nafssr_s_x4' rather than its alias 'nafssr_s'
     return max(names, key=lambda n: (n.endswith(f"_x{config['scale']}"), len(n)), default=None)
 
@@ -272,10 +285,13 @@ def load_foreign(path, **overrides):
 
     path = Path(path)
     state = read_checkpoint(path)
+    for matches, load in _FAMILIES.values():
+        if matches(state):
+            return load(state, path, **overrides).eval()
     layout = inspect_layout(state, path)
     config = {**layout.config(), **overrides}
     try:
-        name = _published_name(config)
+        name = published_name(config)
         # drop-path only matters when fine-tuning: the published rate for a published size, else none
         if "drop_path_rate" not in overrides:
             config["drop_path_rate"] = get_entry(name).kwargs.get("drop_path_rate", 0.0) if name else 0.0

@@ -93,6 +93,22 @@ class StereoSRNet(StereoSRModel):
         self.head = nn.Sequential(nn.Conv2d(width, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
         self.set_tlsc(tlsc_window)
 
+    supports_tlsc = True
+    supports_checkpoint_blocks = True
+    context_rows = 32  # measured: tiled and untiled outputs agree to < 0.3 of an 8-bit level (docs/usage.md)
+
+    @property
+    def has_transport_plans(self) -> bool:
+        return any(isinstance(f, DEAM) for f in self.fusions)
+
+    def bytes_per_row(self, width: int) -> int:
+        # calibrated on msinet_x4 at W=960 on CPU (13 MB per row measured, 16 MB estimated): about eight
+        # (2 views, C, W) feature maps and three (W, W) score/plan matrices are alive at the peak
+        head = 2 * 2 * 3 * self.scale ** 2 * width * 4
+        convs = 8 * 2 * self._config["width"] * width * 4
+        fusion = 3 * width * width * 4 if self.fusions else 0
+        return head + convs + fusion
+
     def set_tlsc(self, window) -> None:
         """Test-time local statistics window (h, w) in LR pixels, or None for global pooling."""
         if window is not None:
