@@ -85,7 +85,8 @@ def _one_line(exc_info) -> str:
 
 def test_a_checkpoint_with_a_key_removed_names_the_key(shared_peers, tmp_path):
     state = _state(shared_peers, "nafrssr_m_x4")
-    for key in ("mid.2.module.fusion.l_proj1.weight", "blur.weight", "weight", "body1.1.module.blk.conv3.bias"):
+    for key in ("mid.2.module.fusion.l_proj1.weight", "blur.weight", "weight", "body1.1.module.blk.conv3.bias",
+                "up.0.weight"):
         damaged = {k: v for k, v in state.items() if k != key}
         with pytest.raises(WeightsError) as exc:
             msinet.load_model(_save_pth(tmp_path, damaged))
