@@ -14,6 +14,23 @@ import torch
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bf16 natively: a CPU whose oneDNN has bf16 kernels (AVX512-BF16, AMX), or a
+    CUDA device that supports bf16."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def auto_training_precision(device: torch.device) -> str:
+    """`train.precision: auto`: bf16 autocast on a CPU with native bf16 (measured 0.88x the fp32 step of
+    msinet_small_x4 on AMD Zen 5, docs/training.md), fp32 elsewhere (on an H100, bf16 measured slower than
+    fp32 + TF32 for these small-channel networks, docs/performance.md; without native bf16 it is emulated)."""
+    return "bf16" if device.type == "cpu" and native_bf16(device) else "fp32"
+
+
 def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 
 from ..data.train_patches import StereoPatches, find_pairs, load_rgb_pair
 from ..models.weights import save_weights
+from ..infer.precision import auto_training_precision
 from ..registry import create_model
 from . import checkpoint as ckpt
 from .config import dump_config
@@ -105,6 +106,7 @@ class Trainer:
             raise ValueError("config: 'train.precision' fp16 needs a CUDA device (use bf16 or fp32 on CPU)")
         self.world = init_world(device_type)
         self.device = torch.device(f"cuda:{self.world.local_rank}" if device_type == "cuda" else "cpu")
+        self.precision = (auto_training_precision(self.device) if t["precision"] == "auto" else t["precision"])
         self.run_dir = Path(config["log"]["out_dir"]) / config["name"]
 
         if t["deterministic"]:
@@ -161,7 +163,7 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: cosine_factor(step, t["steps"], s["warmup_steps"], floor))
         self.ema = EMA(self.model, t["ema_decay"]) if t["ema_decay"] > 0 else None
-        self.scaler = torch.amp.GradScaler("cuda", enabled=t["precision"] == "fp16")
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")
         self.step = 0
         self.best = -math.inf
         self.carried_from = None
@@ -314,10 +316,9 @@ class Trainer:
                           budget, where, d["lr_patch"], self.world.size)
 
     def _autocast(self):
-        precision = self.config["train"]["precision"]
-        if precision == "fp32":
+        if self.precision == "fp32":
             return nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16 if self.precision == "bf16" else torch.float16)
 
     def _start_description(self) -> str:
         if self.resume_from:
@@ -376,7 +377,7 @@ class Trainer:
             n_params = sum(p.numel() for p in self.model.parameters())
             logger.info(f"run {self.run_dir}: {self.config['model']['name']} ({n_params / 1e6:.3f}M parameters) on "
                         f"{self.device}, effective batch size {t['batch_size']} = {local} per process x "
-                        f"{self.world.size} process(es); {len(self.dataset.sources)} training images; "
+                        f"{self.world.size} process(es), {self.precision}; {len(self.dataset.sources)} training images; "
                         + self._start_description())
         for notice in self.notices:
             logger.info(notice)
