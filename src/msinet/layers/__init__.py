@@ -14,3 +14,8 @@ __all__ = [
 from .mscab import MSCAB, MSCAM, SFFN  # noqa: E402
 
 __all__ += ["MSCAB", "MSCAM", "SFFN"]
+from .chimb import CHIMB, ChannelSpatialMixer, GatedDConvFFN  # noqa: E402
+from .cvim import CVIM  # noqa: E402
+from .lka import LargeKernelAttention  # noqa: E402
+
+__all__ += ["CHIMB", "CVIM", "ChannelSpatialMixer", "GatedDConvFFN", "LargeKernelAttention"]
