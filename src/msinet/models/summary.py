@@ -16,7 +16,14 @@ def parameter_breakdown(model: nn.Module) -> list[tuple[str, int]]:
         return [("total", _count(model))]
     rows: OrderedDict[str, int] = OrderedDict()
     rows["shallow 3x3 conv (intro)"] = _count(model.intro)
+    from .stereo_sr import StereoSRNet
+
     for block in model.blocks:
+        if not isinstance(model, StereoSRNet):  # other architectures: each component of a block by its class
+            parts = {f"{type(m).__name__} ({name})": _count(m) for name, m in _components(block)}
+            for key, n in parts.items():
+                rows[key] = rows.get(key, 0) + n
+            continue
         mixer = block.intra.mixer
         parts = {
             "MSCAM: LayerNorm + 1x1 expand + 3x3 depthwise": _count(mixer.norm) + _count(mixer.expand)
@@ -35,3 +42,13 @@ def parameter_breakdown(model: nn.Module) -> list[tuple[str, int]]:
     rows["total"] = _count(model)
     assert sum(v for k, v in rows.items() if k != "total") == rows["total"]
     return list(rows.items())
+
+
+def _components(block: nn.Module):
+    """(path, module) of a block's parts: the children of its intra-view block, then its other children."""
+    for name, child in block.named_children():
+        grandchildren = list(child.named_children()) if name == "intra" else []
+        if grandchildren and not list(child.parameters(recurse=False)):
+            yield from ((f"{name}.{sub}", m) for sub, m in grandchildren)
+        else:
+            yield name, child
