@@ -36,7 +36,7 @@ def expected_params(cfg: dict) -> int:
     return conv(3, c, 9) + cfg["num_blocks"] * (mixer + ffn + fusion) + conv(c, 3 * s * s, 9)
 
 
-# the trunk's models; peer families (cvhssr, ...) check their counts in tests/test_peer_<family>.py
+# the stereo trunk and bicubic; peer architectures (nafrssr, ...) check their counts in tests/test_peer_*.py
 TRUNK_MODELS = [n for n in msinet.list_models() if get_entry(n).arch in ("stereo_sr", "bicubic")]
 
 
