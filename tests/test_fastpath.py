@@ -245,3 +245,20 @@ def test_the_triton_sinkhorn_is_not_available_without_cuda_or_the_interpreter():
         pytest.skip("the interpreter runs CPU tensors")
     reason = TRITON_SINKHORN.verify(torch.device("cpu"))
     assert reason in ("needs CUDA", "triton is not installed")
+
+
+def test_checks_inside_the_warm_up_before_capture_do_not_count_as_host_syncs(monkeypatch):
+    """The first use of a fast path may fall in the watched warm-up run before a capture (--cuda-graphs on):
+    the check's own host reads must not turn graphs off."""
+    monkeypatch.setattr(MultiScaleLSKA, "fused", True)
+    model = msinet.create_model("msinet_tiny_x4", num_blocks=2, sinkhorn_method="log").eval()
+    notes = []
+    graphed = GraphedForward(model, capture_after=1, capture=eager_capture, notify=notes.append)
+    with torch.inference_mode():
+        got = graphed(*_pair(3, 12, 40))
+        got = graphed(*_pair(3, 12, 40))
+        want = model(*_pair(3, 12, 40))
+    assert notes == [] and graphed.disabled is None and graphed.replays == 2
+    assert FUSED_LSKA.known(torch.device("cpu")) is True  # checked during the warm-up
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=0, atol=1e-6)

@@ -95,7 +95,7 @@ class FastPath:
         try:
             with checking(), torch.no_grad():
                 got, want = list(fast()), list(reference())
-            deviation, allowed = self.deviation(got, want)
+                deviation, allowed = self.deviation(got, want)
         except Exception as exc:  # noqa: BLE001 - any failure of the fast path means: do not use it
             return Verdict(False, error=_one_line(exc), seconds=time.perf_counter() - start)
         return Verdict(deviation <= allowed, deviation, allowed, seconds=time.perf_counter() - start)
@@ -165,11 +165,19 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
+_KEYS: dict = {}
+
+
 def _key(device: torch.device, variant: str) -> str:
-    device = torch.device(device)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
-    return str(device) + (f" ({variant})" if variant else "")
+    """'cuda:0 (variant)': the verdicts' key; memoised (a lookup on every call), except for an index-less
+    'cuda', which means the current device."""
+    key = _KEYS.get((device, variant))
+    if key is None:
+        dev = torch.device(device)
+        if dev.type == "cuda" and dev.index is None:
+            return f"cuda:{torch.cuda.current_device()}" + (f" ({variant})" if variant else "")
+        key = _KEYS[(device, variant)] = str(dev) + (f" ({variant})" if variant else "")
+    return key
 
 
 _DEPTH = [0]

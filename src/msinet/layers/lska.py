@@ -97,9 +97,9 @@ class MultiScaleLSKA(nn.Module):
 
     def _fused_checked(self, x: torch.Tensor) -> bool:
         """The first fused call per device compares both executions on a corner of x (msinet.fastpath)."""
-        corner = x.detach()[:1, :, :PROBE_ROWS, :PROBE_COLS]
-        return FUSED_LSKA.enabled(x.device, lambda: [self._forward_fused(corner)],
-                                  lambda: [self._forward_branches(corner)])
+        corner = lambda: x.detach()[:1, :, :PROBE_ROWS, :PROBE_COLS]  # noqa: E731 - sliced only when checked
+        return FUSED_LSKA.enabled(x.device, lambda: [self._forward_fused(corner())],
+                                  lambda: [self._forward_branches(corner())])
 
     def _forward_fused(self, x: torch.Tensor) -> torch.Tensor:
         plan = self._fused_plan()

@@ -194,13 +194,13 @@ TRITON_SINKHORN = fastpath.register(fastpath.FastPath(
 def _triton_checked(work: torch.Tensor, iters: int) -> bool:
     """May the kernel run? The first call per device (and per forward / forward+backward) compares it with
     Algorithm 1 in float64 on the first epipolar line of `work` (one W x W slice)."""
-    w = work.shape[-1]
-    line = work.detach().reshape(-1, w, w)[:1]
-    if line.numel() == 0:
+    if work.numel() == 0:
         return False  # nothing to compute, nothing to check on
+    w = work.shape[-1]
+    line = lambda: work.detach().reshape(-1, w, w)[:1]  # noqa: E731 - sliced only when checked
     grad = torch.is_grad_enabled() and work.requires_grad
-    return TRITON_SINKHORN.enabled(work.device, lambda: _triton_outputs(line, iters, grad),
-                                   lambda: _reference_outputs(line, iters, grad),
+    return TRITON_SINKHORN.enabled(work.device, lambda: _triton_outputs(line(), iters, grad),
+                                   lambda: _reference_outputs(line(), iters, grad),
                                    variant="forward+backward" if grad else "forward")
 
 
