@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -124,16 +124,18 @@ class FastPath:
     def verify(self, device: torch.device) -> Verdict | str:
         """A fresh comparison on the fixed probe (the cache is neither read nor written), or why the path is
         not available on `device`."""
+        device = torch.device(device)
         reason = self.available(device)
         if reason is not None:
             return reason
         if self.probe is None:
             return "no probe"
-        try:
-            fast, reference = self.probe(device)
-        except Exception as exc:  # noqa: BLE001
-            return Verdict(False, error=_one_line(exc))
-        return self.compare(fast, reference)
+        with torch.cuda.device(device) if device.type == "cuda" else nullcontext():  # kernels launch on it
+            try:
+                fast, reference = self.probe(device)
+            except Exception as exc:  # noqa: BLE001
+                return Verdict(False, error=_one_line(exc))
+            return self.compare(fast, reference)
 
 
 PATHS: dict[str, FastPath] = {}
