@@ -39,7 +39,8 @@ def _warnings(capsys):
 def test_the_kernel_passes_its_check_on_one_line_and_is_then_used(capsys, monkeypatch):
     seen = []
     real = sinkhorn_triton_module.sinkhorn_triton
-    monkeypatch.setattr(sinkhorn_triton_module, "sinkhorn_triton", lambda m, it: seen.append(tuple(m.shape)) or real(m, it))
+    monkeypatch.setattr(sinkhorn_triton_module, "sinkhorn_triton",
+                        lambda m, it: seen.append(tuple(m.shape)) or real(m, it))
     scores = _scores()
     plan = sinkhorn(scores, 6, method="triton")
     sinkhorn(scores, 6, method="triton")

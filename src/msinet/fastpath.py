@@ -97,7 +97,7 @@ class FastPath:
                 got, want = list(fast()), list(reference())
                 deviation, allowed = self.deviation(got, want)
         except Exception as exc:  # noqa: BLE001 - any failure of the fast path means: do not use it
-            return Verdict(False, error=_one_line(exc), seconds=time.perf_counter() - start)
+            return Verdict(False, error=error_line(exc), seconds=time.perf_counter() - start)
         return Verdict(deviation <= allowed, deviation, allowed, seconds=time.perf_counter() - start)
 
     def deviation(self, got: Outputs, want: Outputs) -> tuple[float, float]:
@@ -134,7 +134,7 @@ class FastPath:
             try:
                 fast, reference = self.probe(device)
             except Exception as exc:  # noqa: BLE001
-                return Verdict(False, error=_one_line(exc))
+                return Verdict(False, error=error_line(exc))
             return self.compare(fast, reference)
 
 
@@ -162,7 +162,8 @@ def notify(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def _one_line(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
+    """An exception as one line: 'Type: first line of its message'."""
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 

@@ -138,7 +138,8 @@ def _bf16(devices) -> None:
         if device.type == "cpu":
             flags = _cpu_flags()
             native = sorted(flags & {"avx512_bf16", "amx_bf16"})
-            parts.append(f"cpu {'native (' + ', '.join(native) + ')' if native else 'emulated (slow)' if flags else 'unknown'}")
+            state = f"native ({', '.join(native)})" if native else "emulated (slow)" if flags else "unknown"
+            parts.append(f"cpu {state}")
         elif device.type == "cuda":
             major = torch.cuda.get_device_properties(device.index).major
             parts.append(f"{device} {'native' if major >= 8 else 'emulated (slow)'}")
@@ -223,7 +224,9 @@ def _speed(device, seconds: float, model_name: str | None) -> list[str]:
                 if time.perf_counter() - start >= seconds:
                     break
     except Exception as exc:  # noqa: BLE001 - reported as a failed check
-        print(f"speed               FAILED on {device}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        from ..fastpath import error_line
+
+        print(f"speed               FAILED on {device}: {error_line(exc)}")
         return [f"speed probe on {device}"]
     # the first run includes one-time costs (fast-path checks, kernel compilation, allocator warm-up)
     steady = times[1:] or times

@@ -126,7 +126,8 @@ class GraphedForward:
             static_outputs, replay = self.capture(self.fn, static_inputs)
         except RuntimeError as exc:
             return self._give_up(f"capture failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
-        if eager is not None and not _replay_checked(device, static_outputs, replay, eager):  # the one warning came from the check
+        # the first capture on this device: replay checked against the warm-up (the one warning comes from there)
+        if eager is not None and not _replay_checked(device, static_outputs, replay, eager):
             return self._give_up("graph replay differs from the eager forward", quiet=True)
         entry = (static_inputs, static_outputs, replay)
         self.graphs[key] = entry
