@@ -17,7 +17,7 @@ import torch
 
 import msinet
 from msinet import fastpath
-from msinet.infer.graphs import GRAPH_REPLAY, GraphedForward, eager_capture
+from msinet.infer.graphs import GRAPH_REPLAY, GraphedForward, eager_capture, graphed_model
 from msinet.layers.lska import FUSED_LSKA, MultiScaleLSKA
 from msinet.layers.sinkhorn import TRITON_SINKHORN
 
@@ -262,3 +262,11 @@ def test_checks_inside_the_warm_up_before_capture_do_not_count_as_host_syncs(mon
     assert FUSED_LSKA.known(torch.device("cpu")) is True  # checked during the warm-up
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w, rtol=0, atol=1e-6)
+
+
+def test_on_cpu_by_default_no_fast_path_runs_and_nothing_is_checked():
+    model = msinet.create_model("msinet_tiny_x4", num_blocks=2).eval()
+    with torch.inference_mode():
+        model(*_pair(4, 12, 40))
+    assert graphed_model(model, torch.device("cpu"), "auto") is None  # graph replay is CUDA-only
+    assert all(not p.verdicts for p in fastpath.all_paths())
