@@ -202,7 +202,7 @@ def _fast_paths(devices) -> list[str]:
 def _speed(device, seconds: float, model_name: str | None) -> list[str]:
     import torch
 
-    from ..models.pretrained import default_model_name
+    from ..models.resolve import default_model_name
     from ..registry import create_model
 
     name = model_name or default_model_name(4)
