@@ -160,23 +160,23 @@ def _weights_cache() -> list[str]:
     known = set()
     for name, record in table.items():
         if record.source == "shipped":
-            _line(name, "shipped in the package")
+            _line(name, "shipped in the package", width=24)
             continue
         path = cache_path(record)
         known.add(path.name)
         if not path.is_file():
-            _line(name, f"not downloaded ({record.size_text()})")
+            _line(name, f"not downloaded ({record.size_text()})", width=24)
             continue
         try:
             check_digest(record, path)
-            _line(name, f"cached, {path.stat().st_size / 1e6:.1f} MB, {record.verification} ok")
+            _line(name, f"cached, {path.stat().st_size / 1e6:.1f} MB, {record.verification} ok", width=24)
         except Exception as exc:  # noqa: BLE001 - a bad file is reported, not raised
-            _line(name, f"BAD: {exc}")
+            _line(name, f"BAD: {exc}", width=24)
             failures.append(f"cached weights of {name}")
     extra = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in known
                    and p.name != "index.json" and not p.name.startswith(".")) if folder.is_dir() else []
     if extra:
-        _line("other files", ", ".join(extra))
+        _line("other files", ", ".join(extra), width=24)
     return failures
 
 
@@ -233,5 +233,5 @@ def _speed(device, seconds: float, model_name: str | None) -> list[str]:
     per_pair = sorted(steady)[len(steady) // 2]
     print(f"speed               {name} (random weights), LR pair {h}x{w}, {device}, fp32, torch threads "
           f"{torch.get_num_threads()}: first run {times[0]:.3f} s, then median {per_pair:.3f} s per pair over "
-          f"{len(steady)} runs ({2 * h * w / per_pair / 1e3:.1f} k LR pixels/s, both views)")
+          f"{len(steady)} run{'s' if len(steady) > 1 else ''} ({2 * h * w / per_pair / 1e3:.1f} k LR pixels/s, both views)")
     return []
