@@ -202,10 +202,10 @@ def _fast_paths(devices) -> list[str]:
 def _speed(device, seconds: float, model_name: str | None) -> list[str]:
     import torch
 
-    from ..models.resolve import default_model_name
+    from ..models.resolve import resolve
     from ..registry import create_model
 
-    name = model_name or default_model_name(4)
+    name = resolve(model_name).name  # the default model's network unless one is named (speed only: no output)
     h, w = SPEED_SIZE.get(device.type, SPEED_SIZE["cuda"])
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(0)

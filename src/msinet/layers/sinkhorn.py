@@ -53,6 +53,7 @@ import functools
 import importlib.util
 import math
 import os
+from contextlib import nullcontext
 
 import torch
 
@@ -128,7 +129,7 @@ def sinkhorn(scores: torch.Tensor, iters: int = 10, *, method: str = "auto",
     low_precision = scores.dtype in (torch.float16, torch.bfloat16)
     out_dtype = torch.float32 if autocast and low_precision else scores.dtype
     work = scores.float() if low_precision else scores
-    with torch.autocast(device, enabled=False) if autocast else _nullcontext():
+    with torch.autocast(device, enabled=False) if autocast else nullcontext():
         if method == "log":
             plan = sinkhorn_log(work, iters)
         elif method == "triton" and work.dtype == torch.float32 and _triton_checked(work, iters):
@@ -207,14 +208,6 @@ def _triton_checked(work: torch.Tensor, iters: int) -> bool:
 def _triton_usable(scores: torch.Tensor) -> bool:
     """The fused kernel runs float32 (and half, computed in float32) scores on CUDA."""
     return scores.is_cuda and scores.dtype != torch.float64 and _triton_importable()
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def anchor_period(w: int, dtype: torch.dtype = torch.float32) -> int:
@@ -346,7 +339,7 @@ class _ScalingSinkhorn(torch.autograd.Function):
         reanchor = anchor_schedule(m.shape[-1], a.shape[1], m.dtype)
         grad = torch.empty_like(m)
         device = m.device.type
-        with torch.autocast(device, enabled=False) if device in ("cpu", "cuda") else _nullcontext():
+        with torch.autocast(device, enabled=False) if device in ("cpu", "cuda") else nullcontext():
             for start in range(0, m.shape[0], ctx.chunk):
                 sl = slice(start, start + ctx.chunk)
                 _backward_chunk(m[sl], plan[sl], grad_plan[sl], a[sl], b[sl], s[sl], f[:, sl], g[:, sl],

@@ -87,10 +87,6 @@ CHOICES = {
     "train.compile": ("off", "default", "reduce-overhead", "max-autotune"),
 }
 
-# keys whose value may be null in a file
-NULLABLE: set[str] = set()
-
-
 def _merge(base: dict, update: dict, prefix: str = "") -> dict:
     for key, value in update.items():
         dotted = f"{prefix}{key}"
@@ -108,8 +104,6 @@ def _merge(base: dict, update: dict, prefix: str = "") -> dict:
 
 
 def _coerce(dotted: str, default, value):
-    if value is None and dotted in NULLABLE:
-        return None
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ValueError(f"config: {dotted!r} must be true or false, got {value!r}")
