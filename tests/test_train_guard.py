@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import msinet
-from msinet.infer.precision import auto_training_precision, native_bf16
+from msinet.runtime.precision import auto_training_precision, native_bf16
 from msinet.models.weights import read_safetensors
 from msinet.train.config import load_config
 from msinet.train.trainer import Trainer

@@ -31,7 +31,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..infer.devices import resolve_device
+    from ..runtime.devices import resolve_device
 
     if args.seconds < 0:
         raise ValueError(f"--seconds must be >= 0, got {args.seconds}")

@@ -68,7 +68,7 @@ def run(args) -> int:
     import torch
 
     from ..metrics.protocols import parse_protocols
-    from ..train.distributed import close_world, init_world
+    from ..runtime.distributed import close_world, init_world
 
     protocols = parse_protocols(args.protocol)
     if args.limit is not None and args.limit < 1:

@@ -40,7 +40,7 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    from ..infer.devices import resolve_device
+    from ..runtime.devices import resolve_device
     from ..stereo.evaluate import BICUBIC, HR, evaluate_scene, load_methods, mean_rows
     from ..stereo.matchers import build_matcher
     from ..stereo.report import format_table, save_figure, write_csv, write_disparity_png

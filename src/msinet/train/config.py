@@ -50,7 +50,7 @@ DEFAULTS: dict = {
         "seed": 0,
         "deterministic": False,
         "precision": "fp32",     # fp32 | bf16 | fp16 (mixed precision, CUDA only for fp16) | auto (bf16 on a CPU
-                                 # with native bf16, else fp32: msinet.infer.precision.auto_training_precision)
+                                 # with native bf16, else fp32: msinet.runtime.precision.auto_training_precision)
         "grad_clip": 0.0,        # max gradient norm; 0 = off
         "ema_decay": 0.0,        # EMA of the weights; 0 = off
         "device": "auto",        # auto | cpu | cuda

@@ -37,16 +37,17 @@ def check_precision(precision: str) -> str:
     return precision
 
 
-def _autocast(device: torch.device, precision: str):
-    dtype = PRECISIONS[precision]
-    # no weight-cast cache: it would hold tensors across CUDA graph captures (each band is one region anyway)
-    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype, cache_enabled=False)
+def autocast(device: torch.device, precision: str, cache: bool = True):
+    """The autocast context of `precision` on `device` (a no-op for fp32). Inference passes cache=False: a
+    weight-cast cache would hold tensors across CUDA graph captures (each band is one region anyway)."""
+    dtype = PRECISIONS[check_precision(precision)]
+    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype, cache_enabled=cache)
 
 
 def compute_with_fallback(compute: Callable[[], Sequence[torch.Tensor]], device: torch.device,
                           precision: str) -> list[torch.Tensor]:
     """compute() under `precision`; recomputed in fp32 (with a warning) if any output is not finite."""
-    with torch.inference_mode(), _autocast(device, precision):
+    with torch.inference_mode(), autocast(device, precision, cache=False):
         outputs = [t.float() for t in compute()]
     if precision != "fp32" and not all(torch.isfinite(t).all() for t in outputs):
         warnings.warn(f"{precision} inference produced NaN/Inf values in a tile; recomputed it in fp32",
