@@ -72,7 +72,7 @@ def test_default_h264_plays_and_is_close(clip, tmp_path, capsys):
 
 
 def test_resume_after_interruption_redoes_nothing_and_gives_the_same_file(clip, tmp_path, monkeypatch, capsys):
-    import msinet.infer.video as video
+    import msinet.infer.video_upscale as video
 
     src, _ = clip
     out = tmp_path / "out.mp4"
@@ -108,7 +108,7 @@ def test_resume_after_interruption_redoes_nothing_and_gives_the_same_file(clip, 
 
 
 def test_resume_with_other_settings_is_refused(clip, tmp_path, monkeypatch, capsys):
-    import msinet.infer.video as video
+    import msinet.infer.video_upscale as video
 
     src, _ = clip
     out = tmp_path / "out.mp4"

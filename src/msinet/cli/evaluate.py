@@ -91,7 +91,7 @@ def _run(args, protocols, device, world) -> int:
     import msinet
     from ..data.image_io import write_png
     from ..data.stereo_sets import open_set
-    from ..eval.report import format_set_table, results_dict, write_csv, write_json
+    from ..eval.tables import format_set_table, results_dict, write_csv, write_json
     from ..eval.runner import evaluate_set
 
     model = load_cli_model(args.model, args, scale=args.scale).to(device).eval()

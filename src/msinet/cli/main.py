@@ -17,6 +17,7 @@ COMMANDS = {
     "convert": "msinet.cli.convert",
     "weights": "msinet.cli.weights",
     "doctor": "msinet.cli.doctor",
+    "report": "msinet.cli.report",
 }
 
 

@@ -41,10 +41,10 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..runtime.devices import resolve_device
-    from ..stereo.evaluate import BICUBIC, HR, evaluate_scene, load_methods, mean_rows
-    from ..stereo.matchers import build_matcher
-    from ..stereo.report import format_table, save_figure, write_csv, write_disparity_png
-    from ..stereo.scenes import find_scenes
+    from ..downstream.evaluate import BICUBIC, HR, evaluate_scene, load_methods, mean_rows
+    from ..downstream.matchers import build_matcher
+    from ..downstream.outputs import format_table, save_figure, write_csv, write_disparity_png
+    from ..downstream.scenes import find_scenes
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)

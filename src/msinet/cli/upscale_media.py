@@ -98,7 +98,7 @@ def _video_output(src: Path, output: Path) -> Path:
 
 
 def _upscale_video(model, src: Path, output: Path, args, options, world) -> list[Path]:
-    from ..infer.video import upscale_video
+    from ..infer.video_upscale import upscale_video
     from ..io.video import Encoding, probe_video
 
     info = probe_video(src)

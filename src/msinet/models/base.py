@@ -6,7 +6,9 @@ from torch import nn
 
 
 class StereoSRModel(nn.Module):
-    """forward(left, right) -> (sr_left, sr_right); `.scale`; `.config` rebuilds the model from its arch."""
+    """forward(left, right) -> (sr_left, sr_right); `.scale`; `.config` rebuilds the model from its arch.
+    `model.upscale(left, right)` (numpy, PIL or tensors in, the same kind out) is msinet.upscale, attached by
+    the package root: models never import the inference layer."""
 
     arch_name = "?"
     model_name: str | None = None
@@ -52,9 +54,3 @@ class StereoSRModel(nn.Module):
                 raise ValueError(f"{name} view must be a (B, 3, H, W) tensor, got {shape}")
         if left.shape != right.shape:
             raise ValueError(f"left and right views differ in shape: {tuple(left.shape)} vs {tuple(right.shape)}")
-
-    def upscale(self, left, right, **options):
-        """Super-resolve one stereo pair given as numpy arrays, PIL images or tensors; returns the same kind."""
-        from ..infer.upscale import upscale_pair  # lazy: keeps `import msinet` light; infer never imports models
-
-        return upscale_pair(self, left, right, **options)

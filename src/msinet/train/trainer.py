@@ -277,7 +277,7 @@ class Trainer:
     def validate(self, logger: RunLogger) -> dict | None:
         if not self.val_pairs:
             return None
-        from .report import evaluate_pair, to_tensor
+        from .heldout import evaluate_pair, to_tensor
 
         result = None
         if self.world.is_main:
