@@ -121,8 +121,8 @@ def test_folder_batch_mixed_layouts_bad_pair_and_unpaired(tmp_path, capsys):
     rc, stdout, err = run_cli(capsys, "--input", src, "-o", out, "--model", "bicubic_x2")
     assert rc == 1
     assert f"unpaired (skipped): {src / 'lonely.png'}" in err
-    assert f"error: cannot read image {src / 'broken_L.png'}" in err
-    assert "1 of 4 pair(s) failed" in err
+    assert f"error: pair broken: cannot read image {src / 'broken_L.png'}" in err
+    assert "4 pair(s): 3 written, 0 skipped, 1 failed" in err
     for name in ("a", "b", "scene_c"):
         assert read_image(out / f"{name}_L.png").shape == (48, 80, 3)
     assert not (out / "broken_L.png").exists()

@@ -122,7 +122,7 @@ def test_resume_with_other_settings_is_refused(clip, tmp_path, monkeypatch, caps
     monkeypatch.undo()
     rc = main([*argv, "--crf", "30"])
     err = capsys.readouterr().err
-    assert rc == 2 and "interrupted run of another source or other settings" in err
+    assert rc == 2 and "interrupted run that differs: encoding: Encoding(crf=18" in err and "--overwrite" in err
 
 
 def test_bad_videos_one_line_errors(clip, tmp_path, capsys, shared_data):
