@@ -15,6 +15,8 @@ from pathlib import Path
 
 from ..data.pair_scan import OUTPUT_MARKER
 
+_CREATED: list[Path] = []  # folders the pre-flight created in this process (topmost new one of each path)
+
 _REASONS = {
     errno.EROFS: "the file system is read-only",
     errno.EACCES: "permission denied",
@@ -48,8 +50,11 @@ def check_output_folder(folder, need_bytes: int = 0, *, mark: bool = False, quie
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"cannot write into {folder}: it is an existing file, not a folder; choose another -o")
+    new = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        if new:
+            _CREATED.append(new[-1])
     except OSError as exc:
         raise ValueError(f"cannot create the output folder {folder}: {in_words(exc)}") from None
     probe = folder / (OUTPUT_MARKER if mark else f".msinet-write-test.{os.getpid()}")
@@ -70,6 +75,19 @@ def check_output_folder(folder, need_bytes: int = 0, *, mark: bool = False, quie
         print(f"note: {folder} held an interrupted job's files: {done}removed {len(tidy['removed'])} temp file(s)",
               file=sys.stderr)
     return folder
+
+
+def discard_unused_folders() -> None:
+    """After a job that failed before writing anything: remove the folders its pre-flight created (a refused job
+    leaves no trace). A folder that holds anything but the marker is kept."""
+    while _CREATED:
+        top = _CREATED.pop()
+        for folder in sorted((p for p in [top, *top.rglob("*")] if p.is_dir()), key=lambda p: -len(p.parts)):
+            (folder / OUTPUT_MARKER).unlink(missing_ok=True)
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: something was written
+                pass
 
 
 def _probe_write(path: Path) -> None:

@@ -172,6 +172,16 @@ def run(args) -> int:
         raise ValueError("missing -o OUTDIR: where to write the results")
     t0 = time.perf_counter()
     pairs = _preflight(args, media)  # before the model loads: a job that cannot write fails in its first second
+    try:
+        return _run_loaded(args, media, pairs, t0)
+    except BaseException:
+        from .preflight import discard_unused_folders
+
+        discard_unused_folders()  # a job that wrote nothing leaves no empty folder behind
+        raise
+
+
+def _run_loaded(args, media, pairs, t0: float) -> int:
     model = _load_model(args)
     options = dict(tile=args.tile, context=args.context, precision=args.precision, device=args.device,
                    pad_common=args.pad_common, alpha=args.alpha, cuda_graphs=args.cuda_graphs)
@@ -341,7 +351,8 @@ def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
                 if not batch and not isinstance(exc, OutOfMemory):
                     raise  # main() prints it and exits 2
                 message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                say_err = tqdm.write if not bar.disable else (lambda line: print(line, file=sys.stderr))
+                say_err = (lambda line: tqdm.write(line, file=sys.stderr)) if not bar.disable else \
+                    (lambda line: print(line, file=sys.stderr))
                 say_err(f"msinet upscale: error: pair {pair.name}: {message}")
                 counts["failed"] += 1
                 bar.update(1)
