@@ -49,6 +49,8 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from .preflight import discard_unused_folders
+
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
@@ -57,6 +59,8 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as exc:  # user errors: bad input, missing files, refusals to overwrite
         print(f"msinet {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        discard_unused_folders()  # output folders a job created but wrote nothing into are removed again
 
 
 if __name__ == "__main__":

@@ -172,16 +172,6 @@ def run(args) -> int:
         raise ValueError("missing -o OUTDIR: where to write the results")
     t0 = time.perf_counter()
     pairs = _preflight(args, media)  # before the model loads: a job that cannot write fails in its first second
-    try:
-        return _run_loaded(args, media, pairs, t0)
-    except BaseException:
-        from .preflight import discard_unused_folders
-
-        discard_unused_folders()  # a job that wrote nothing leaves no empty folder behind
-        raise
-
-
-def _run_loaded(args, media, pairs, t0: float) -> int:
     model = _load_model(args)
     options = dict(tile=args.tile, context=args.context, precision=args.precision, device=args.device,
                    pad_common=args.pad_common, alpha=args.alpha, cuda_graphs=args.cuda_graphs)
