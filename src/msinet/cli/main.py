@@ -51,8 +51,10 @@ def main(argv=None) -> int:
         return 2
     from .preflight import discard_unused_folders
 
+    rc = 1
     try:
-        return int(args._run(args) or 0)
+        rc = int(args._run(args) or 0)
+        return rc
     except KeyboardInterrupt:
         print(f"msinet {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -60,7 +62,11 @@ def main(argv=None) -> int:
         print(f"msinet {args.command}: error: {exc}", file=sys.stderr)
         return 2
     finally:
-        discard_unused_folders()  # output folders a job created but wrote nothing into are removed again
+        if rc != 0:
+            discard_unused_folders()  # output folders a failed job created but wrote nothing into are removed
+        from .preflight import _CREATED
+
+        _CREATED.clear()
 
 
 if __name__ == "__main__":

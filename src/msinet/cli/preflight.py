@@ -57,14 +57,15 @@ def check_output_folder(folder, need_bytes: int = 0, *, mark: bool = False, quie
             _CREATED.append(new[-1])
     except OSError as exc:
         raise ValueError(f"cannot create the output folder {folder}: {in_words(exc)}") from None
-    probe = folder / (OUTPUT_MARKER if mark else f".msinet-write-test.{os.getpid()}")
+    probe = folder / f".msinet-write-test.{os.getpid()}"
     try:
         _probe_write(probe)
+        if mark and not (folder / OUTPUT_MARKER).is_file():
+            os.replace(probe, folder / OUTPUT_MARKER)
     except OSError as exc:
         raise ValueError(f"cannot write into {folder}: {in_words(exc)}") from None
     finally:
-        if not mark:
-            probe.unlink(missing_ok=True)
+        probe.unlink(missing_ok=True)
     free = shutil.disk_usage(folder).free
     if need_bytes > free:
         raise ValueError(f"not enough free space in {folder}: the outputs need about {human_bytes(need_bytes)}, "
@@ -79,15 +80,13 @@ def check_output_folder(folder, need_bytes: int = 0, *, mark: bool = False, quie
 
 def discard_unused_folders() -> None:
     """After a job that failed before writing anything: remove the folders its pre-flight created (a refused job
-    leaves no trace). A folder that holds anything but the marker is kept."""
+    leaves no trace). A folder that holds anything but the marker is kept as it is."""
     while _CREATED:
         top = _CREATED.pop()
         for folder in sorted((p for p in [top, *top.rglob("*")] if p.is_dir()), key=lambda p: -len(p.parts)):
-            (folder / OUTPUT_MARKER).unlink(missing_ok=True)
-            try:
+            if {p.name for p in folder.iterdir()} <= {OUTPUT_MARKER}:
+                (folder / OUTPUT_MARKER).unlink(missing_ok=True)
                 folder.rmdir()
-            except OSError:  # not empty: something was written
-                pass
 
 
 def _probe_write(path: Path) -> None:

@@ -331,6 +331,7 @@ def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
     bar = tqdm(total=len(mine), unit="pair", desc="upscale", file=sys.stderr, dynamic_ncols=True, delay=1.0,
                disable=not (show and batch))
     say = (lambda line: tqdm.write(line, file=sys.stdout)) if not bar.disable else print
+    k, pair = 0, None
     try:
         for k, pair in enumerate(mine, 1):
             t1 = time.perf_counter()
@@ -358,9 +359,9 @@ def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
                         f"({time.perf_counter() - t1:.1f} s)")
     except KeyboardInterrupt:
         bar.close()
-        if world.is_main:
-            print(f"msinet upscale: interrupted after {sum(counts.values())} of {len(mine)} pair(s); finished pairs "
-                  "are complete: rerun with --skip-existing to resume", file=sys.stderr)
+        if world.is_main and pair is not None:
+            print(f"msinet upscale: interrupted during pair {k} of {len(mine)} ({pair.name}); every pair written is "
+                  "complete: rerun with --skip-existing to resume", file=sys.stderr)
         raise
     bar.close()
     if world.distributed:

@@ -26,6 +26,10 @@ from pathlib import Path
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<kind>tmp|land)$")
 
 
+def _rename(src: Path, dst: Path) -> None:  # one place for every rename (tests interrupt here)
+    os.replace(src, dst)
+
+
 def temp_path(path: Path, kind: str = "tmp") -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{kind}")
 
@@ -45,16 +49,21 @@ def _stale(pid: int) -> bool:
 
 @contextlib.contextmanager
 def _signals_held():
-    """Defer SIGINT/SIGTERM for the few microseconds of the renames (main thread only; elsewhere a no-op)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    """Defer SIGINT/SIGTERM for the few microseconds of the renames: a handler notes them, and they are raised
+    again once the renames are done (main thread only, where Python handles signals; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    pending = []
+    held = [s for s in (signal.SIGINT, signal.SIGTERM)]
+    before = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for s, handler in before.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+        if pending:
+            signal.raise_signal(pending[0])
 
 
 def land(files: dict, overwrite: bool = False) -> list[Path]:
@@ -79,10 +88,10 @@ def land(files: dict, overwrite: bool = False) -> list[Path]:
         jtmp.write_text(json.dumps({"overwrite": overwrite,
                                     "renames": [[str(temps[p]), str(p)] for p in files]}))
         with _signals_held():
-            os.replace(jtmp, journal)
+            _rename(jtmp, journal)
             committed = True
             for path in files:
-                os.replace(temps[path], path)
+                _rename(temps[path], path)
             journal.unlink()
     finally:
         if not committed:  # nothing was renamed: the names keep their previous state
@@ -106,7 +115,7 @@ def _finish(journal: Path) -> list[Path]:
                 tmp.unlink()
             else:
                 try:
-                    os.replace(tmp, final)
+                    _rename(tmp, final)
                 except FileNotFoundError:  # another process finished it first
                     continue
                 done.append(final)
