@@ -1,17 +1,24 @@
 """What a pair will cost before it is computed: a short probe, extrapolated over the tiler's bands.
 
-The stereo models' time per LR row is a*W + b*W^2: convolutions are linear in the width W, but the epipolar
-attention (SCAM softmax, DEAM Sinkhorn) scores every pixel of a row against every pixel of the other view's row,
-a (W, W) matrix per row. Measured on one CPU thread, msinet_small_x4, 4 rows (attention's share of the time):
+The stereo models' time per LR row is about a*W + b*W^2: convolutions are linear in the width W, but the
+epipolar attention (SCAM softmax, DEAM Sinkhorn) scores every pixel of a row against every pixel of the other
+view's row, a (W, W) matrix per row and attention module. Measured on one CPU thread (AMD EPYC, 32 MiB L3, a
+core shared with other jobs, so +-30%), msinet_small_x4 (16 DEAMs), one LR row, after the Sinkhorn change below:
 
-    W     250     500     1000    2000
-    s     0.29    0.91    3.81    12.5
-    attn  52 %    68 %    84 %    92 %
+    W                 500     1000    2000    3000    4000
+    s per LR row      0.5     1.6     5.4     13.5    16.9
+    attention share   48 %    74 %    87 %    94 %    95 %
+    peak RSS (GB)     0.36    0.38    0.43    0.46    0.52
 
-so from LR width ~500 on, attention dominates and time grows 4x per doubling of the width. The tiler bounds the
-memory (bands of rows), not the time: a row cannot be split without changing the result. The probe times
-PROBE_ROWS rows at two widths (W/2 and W, both capped at PROBE_WIDTH) and fits a and b; it costs about 1 s on a
-CPU thread and is skipped for pairs small enough not to matter.
+From W ~ 1000 on, attention is the cost; beyond W ~ 2000 a (W, W) float32 slice (16 MB) no longer fits the
+cache and time grows a little faster than W^2. The tiler bounds memory (bands of rows), not time: a row cannot
+be split without changing the result. A 40 x 4000 LR pair is about 40 rows x 17-30 s = 11-20 min on one CPU
+thread.
+
+The probe times PROBE_ROWS rows at two widths (W/2 and W, both capped at PROBE_WIDTH) and fits a and b; it
+costs about 2 s on one CPU thread and is skipped for pairs small enough not to matter (SMALL_PIXELS). Fitted
+that way (384 and 768) it predicted 1.2 / 4.9 / 11.0 / 19.6 s per row at W 1000 / 2000 / 3000 / 4000 against
+the 1.6 / 5.4 / 13.5 / 16.9 s measured above: right to about 30 %, which is what a one-line estimate needs.
 """
 from __future__ import annotations
 
@@ -20,8 +27,8 @@ import time
 
 import numpy as np
 
-PROBE_ROWS = 4
-PROBE_WIDTH = 512
+PROBE_ROWS = 2
+PROBE_WIDTH = 768
 SMALL_PIXELS = 256 * 256  # below this a pair is done in seconds on any device: no probe
 
 
