@@ -305,3 +305,46 @@ def test_scanner_case_variants_and_kitti_layouts(tmp_path):
         "upper_u": ("upper/LEFT/u.png", "upper/RIGHT/u.png"),
     }
     assert unpaired == []
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(tmpfs, options) -> a real small or read-only file system where this process may mount one."""
+    mounted = []
+
+    def mount(options: str) -> Path:
+        where = tmp_path / f"mnt{len(mounted)}"
+        where.mkdir()
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
+        if proc.returncode != 0:
+            pytest.skip("cannot mount a tmpfs here (needs root and mount rights)")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", str(where)], capture_output=True)
+
+
+def test_real_read_only_and_full_file_systems(tmp_path, capsys, monkeypatch, tmpfs):
+    import msinet.cli.upscale as upscale
+
+    src = make_folder(tmp_path / "in", names=("a",), size=(64, 64))
+    monkeypatch.setattr(upscale, "_load_model", lambda args: pytest.fail("model built before the pre-flight"))
+    ro = tmpfs("ro,size=1m")
+    assert main(["upscale", "--input", str(src), "-o", str(ro / "out"), *MODEL]) == 2
+    assert f"cannot create the output folder {ro / 'out'}: the file system is read-only" in capsys.readouterr().err
+    small = tmpfs("size=64k")  # x4 of a 64x64 pair: two 256x256 RGB views, ~200 KB expected
+    assert main(["upscale", "--input", str(src), "-o", str(small / "out"), *MODEL]) == 2
+    err = capsys.readouterr().err
+    assert f"not enough free space in {small / 'out'}: the outputs need about 197 KB" in err
+    assert not (small / "out").exists()
+
+
+def test_disk_full_while_writing_leaves_no_half_pair(tmp_path, capsys, tmpfs):
+    src = make_folder(tmp_path / "in", names=("a",), size=(64, 64))  # noise: PNGs as big as the raw pixels
+    small = tmpfs("size=256k")  # passes the pre-flight (~197 KB expected), too small for the ~390 KB written
+    assert main(["upscale", "--input", str(src), "-o", str(small / "out"), *MODEL]) == 1
+    err = capsys.readouterr().err
+    assert f"error: pair a: {small / 'out' / 'a_R.png'}: the disk is full" in err
+    assert not (small / "out").exists()  # no half pair, no temp: the folder it made held nothing and is gone

@@ -59,7 +59,9 @@ def main(argv=None) -> int:
         print(f"msinet {args.command}: interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError) as exc:  # user errors: bad input, missing files, refusals to overwrite
-        print(f"msinet {args.command}: error: {exc}", file=sys.stderr)
+        from .preflight import describe
+
+        print(f"msinet {args.command}: error: {describe(exc)}", file=sys.stderr)
         return 2
     finally:
         if rc != 0:

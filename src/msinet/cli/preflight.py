@@ -34,6 +34,14 @@ def in_words(exc: OSError) -> str:
     return _REASONS.get(exc.errno) or (exc.strerror or type(exc).__name__).lower()
 
 
+def describe(exc: BaseException) -> str:
+    """One line for an error: an OSError from the system as 'PATH: reason in words', anything else as is."""
+    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is not None:
+        return f"{exc.filename}: {in_words(exc)}"
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def human_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000:

@@ -320,6 +320,7 @@ def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
 
     from ..infer.tiling import OutOfMemory
     from ..train.distributed import all_mean
+    from .preflight import describe
 
     outdir = Path(args.output)
     batch = args.input is not None
@@ -341,7 +342,7 @@ def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
             except (ValueError, OSError, OutOfMemory, RuntimeError) as exc:
                 if not batch and not isinstance(exc, OutOfMemory):
                     raise  # main() prints it and exits 2
-                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                message = describe(exc)
                 say_err = (lambda line: tqdm.write(line, file=sys.stderr)) if not bar.disable else \
                     (lambda line: print(line, file=sys.stderr))
                 say_err(f"msinet upscale: error: pair {pair.name}: {message}")

@@ -84,7 +84,10 @@ def land(files: dict, overwrite: bool = False) -> list[Path]:
     try:
         for path, data in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            temps[path].write_bytes(data)
+            try:
+                temps[path].write_bytes(data)
+            except OSError as exc:  # name the file the user asked for, not our temp
+                raise type(exc)(exc.errno, exc.strerror, str(path)) from None
         jtmp.write_text(json.dumps({"overwrite": overwrite,
                                     "renames": [[str(temps[p]), str(p)] for p in files]}))
         with _signals_held():
