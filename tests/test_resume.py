@@ -348,3 +348,23 @@ def test_disk_full_while_writing_leaves_no_half_pair(tmp_path, capsys, tmpfs):
     err = capsys.readouterr().err
     assert f"error: pair a: {small / 'out' / 'a_R.png'}: the disk is full" in err
     assert not (small / "out").exists()  # no half pair, no temp: the folder it made held nothing and is gone
+
+
+def test_mpo_outputs_land_together_and_skip_existing(tmp_path, capsys):
+    from msinet.io.mpo import write_mpo
+
+    rng = np.random.default_rng(1)
+    src = write_mpo(tmp_path / "cam.mpo", *(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8) for _ in range(2)))
+    out = tmp_path / "out"
+    argv = ["upscale", str(src), "-o", str(out), *MODEL, "--mpo-output", "both"]
+    assert main(argv) == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["cam.mpo", "cam_L.png",
+                                                                                   "cam_R.png"]
+    kept = (out / "cam.mpo").stat().st_mtime_ns
+    (out / "cam_R.png").unlink()
+    capsys.readouterr()
+    assert main([*argv, "--skip-existing"]) == 0  # only the missing PNG is written
+    assert (out / "cam_R.png").is_file() and (out / "cam.mpo").stat().st_mtime_ns == kept
+    assert main([*argv, "--skip-existing"]) == 0
+    assert "cam: skipped (all outputs exist)" in capsys.readouterr().out
+    assert hidden_leftovers(out) == []

@@ -274,6 +274,10 @@ def _announce_cost(model, pairs, args, options) -> None:
     from ..infer.tiling import auto_tile_rows, default_context
     from ..infer.upscale import _parse_rows
 
+    if args.skip_existing:  # only the pairs that will be computed
+        pairs = [p for p in pairs if not all(o.exists() for o in _outputs(p.name, Path(args.output), args))]
+    if not pairs:
+        return
     sizes = [(_lr_size(p.left), p) for p in pairs]
     (h, w), pair = max(sizes, key=lambda s: s[0][0] * s[0][1])
     if h * w == 0:
