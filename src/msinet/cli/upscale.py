@@ -311,7 +311,10 @@ def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
     total, counts = len(pairs), {"written": 0, "skipped": 0, "failed": 0}
     bar = tqdm(total=len(mine), unit="pair", desc="upscale", file=sys.stderr, dynamic_ncols=True, delay=1.0,
                disable=not (show and batch))
-    say = (lambda line: tqdm.write(line, file=sys.stdout)) if not bar.disable else print
+
+    def say(line: str, stream=sys.stdout) -> None:  # above the bar, where there is one
+        tqdm.write(line, file=stream) if not bar.disable else print(line, file=stream)
+
     k, pair = 0, None
     try:
         for k, pair in enumerate(mine, 1):
@@ -322,10 +325,7 @@ def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
             except (ValueError, OSError, OutOfMemory, RuntimeError) as exc:
                 if not batch and not isinstance(exc, OutOfMemory):
                     raise  # main() prints it and exits 2
-                message = describe(exc)
-                say_err = (lambda line: tqdm.write(line, file=sys.stderr)) if not bar.disable else \
-                    (lambda line: print(line, file=sys.stderr))
-                say_err(f"msinet upscale: error: pair {pair.name}: {message}")
+                say(f"msinet upscale: error: pair {pair.name}: {describe(exc)}", sys.stderr)
                 counts["failed"] += 1
                 bar.update(1)
                 continue

@@ -6,10 +6,12 @@ A folder holds pairs in three ways:
     suffixed   NAME_L.* + NAME_R.*                                                         : pair NAME
     siblings   left/NAME.* + right/NAME.* (sibling folders, same names)                    : pair NAME
 `scan` returns the pairs in folder order, the half pairs (a view whose partner is missing, with a message naming
-it) and every other image. With `ignore_case`, view names, folder names and tags match in any case (Left.PNG,
-X_l/X_r, LEFT/). Folders in `exclude` and folders holding OUTPUT_MARKER (msinet wrote there), with everything
-below them, are not scanned (the root is always scanned), so that a job's outputs never become its inputs. Users: upscale (infer/pairs.py: lists what it skips), eval (data/stereo_sets.py:
+it) and every other image. Users: upscale (infer/pairs.py: lists what it skips), eval (data/stereo_sets.py:
 refuses half pairs), stereo-eval (stereo/scenes.py: keeps pairs with ground truth beside them).
+
+With `ignore_case`, view names, folder names and tags match in any case (Left.PNG, X_l/X_r, LEFT/). Folders in
+`exclude`, and with `skip_marked` folders holding OUTPUT_MARKER (msinet wrote results there), are not scanned
+with everything below them (the root always is), so that a job's outputs never become its inputs.
 """
 from __future__ import annotations
 
@@ -62,10 +64,11 @@ def images_by_stem(folder: Path) -> dict[str, Path]:
 
 
 def _folders(root: Path, recursive: bool, skip) -> list[Path]:
-    out, todo = [root], [root]
-    while todo:  # walk by hand: a skipped folder is pruned with everything below it
+    out, todo, seen = [root], [root], {root.resolve()}
+    while todo:  # walk by hand: a skipped folder is pruned with everything below it; a link cycle ends
         for sub in sorted(p for p in todo.pop().iterdir() if p.is_dir() and not p.name.startswith(".")):
-            if not skip(sub):
+            if not skip(sub) and sub.resolve() not in seen:
+                seen.add(sub.resolve())
                 out.append(sub)
                 if recursive:
                     todo.append(sub)
