@@ -25,7 +25,7 @@ _REASONS = {
     errno.EDQUOT: "the disk quota is exhausted",
     errno.ENOTDIR: "a part of the path is a file, not a folder",
     errno.EEXIST: "a file of that name exists",
-    errno.ENOENT: "the location does not exist and cannot be created",
+    errno.ENOENT: "no such file or folder",
     errno.ENAMETOOLONG: "the name is too long",
 }
 
@@ -63,8 +63,9 @@ def check_output_folder(folder, need_bytes: int = 0, *, mark: bool = False, quie
         folder.mkdir(parents=True, exist_ok=True)
         if new:
             _CREATED.append(new[-1])
-    except OSError as exc:
-        raise ValueError(f"cannot create the output folder {folder}: {in_words(exc)}") from None
+    except OSError as exc:  # ENOENT from mkdir: a place that holds no new folders (/proc, /sys)
+        why = "folders cannot be created there" if exc.errno == errno.ENOENT else in_words(exc)
+        raise ValueError(f"cannot create the output folder {folder}: {why}") from None
     probe = folder / f".msinet-write-test.{os.getpid()}"
     try:
         _probe_write(probe)

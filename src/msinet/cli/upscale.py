@@ -201,6 +201,9 @@ def _preflight(args, media):
                              "image_2/+image_3/, SCENE/{left,right|hr0,hr1|im0,im1|lr0,lr1})")
     else:
         left, right = Path(args.left), Path(args.right)
+        for view in (left, right):  # before the model loads, like every other refusal
+            if not view.exists():
+                raise FileNotFoundError(f"image not found: {view}")
         pairs = [StereoPair(_output_stem(left), left, right)]
     check_output_folder(outdir, _expected_bytes(pairs, args), mark=True, quiet=args.quiet)
     return pairs
