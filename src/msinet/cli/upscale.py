@@ -97,10 +97,9 @@ def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, 
             what = "upscaled separately (bicubic)" if args.alpha == "upscale" else "dropped (--alpha drop)"
             print(f"note: {path} has an alpha channel; it is {what}", file=sys.stderr)
     bar = _band_bar(name, max(v.shape[0] for v in views)) if show_bands else None
+    on_band = None if bar is None else (lambda band, rows: bar.update(band.core1 - band.core0))
     try:
-        results = upscale_pair(model, *views, return_disparity=args.save_disparity,
-                               on_band=None if bar is None else (lambda band, rows: bar.update(band.core1 - band.core0)),
-                               **options)
+        results = upscale_pair(model, *views, return_disparity=args.save_disparity, on_band=on_band, **options)
     finally:
         if bar is not None:
             bar.close()

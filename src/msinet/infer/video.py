@@ -60,9 +60,9 @@ def _prepare_partial(partial: Path, state: dict, world: World, overwrite: bool =
             if old != state and overwrite:
                 shutil.rmtree(partial)
             elif old != state:
-                raise ValueError(f"{partial} holds an interrupted run that differs: {'; '.join(_differences(old, state))}"
-                                 ". Pass --overwrite to discard it and start over, or rerun with the same input and "
-                                 "settings to resume")
+                changed = "; ".join(_differences(old, state))
+                raise ValueError(f"{partial} holds an interrupted run that differs: {changed}. Pass --overwrite "
+                                 "to discard it and start over, or rerun with the same input and settings to resume")
         if not state_file.is_file():
             if partial.exists():
                 raise ValueError(f"{partial} exists but is not an msinet work folder; move it away")
