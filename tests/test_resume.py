@@ -368,3 +368,21 @@ def test_mpo_outputs_land_together_and_skip_existing(tmp_path, capsys):
     assert main([*argv, "--skip-existing"]) == 0
     assert "cam: skipped (all outputs exist)" in capsys.readouterr().out
     assert hidden_leftovers(out) == []
+
+
+def test_row_progress_moves_inside_a_single_band():
+    import msinet
+    from msinet.cli.upscale import RowProgress
+
+    model = msinet.create_model("msinet_tiny_x4", num_blocks=2)
+    views = [np.random.default_rng(i).integers(0, 256, (12, 16, 3), dtype=np.uint8) for i in range(2)]
+    seen = []
+    progress = RowProgress(model, "p", 12)
+    real = progress._show
+    progress._show = lambda n: (seen.append(n), real(n))
+    model.upscale(*views, tile=None, on_band=progress.on_band)  # one band of 12 rows
+    progress.close()
+    n_attention = sum(1 for m in model.modules() if type(m).__name__ == "DEAM")
+    assert n_attention >= 2 and len(seen) == n_attention + 1  # one tick per DEAM, then the band itself
+    assert seen == sorted(seen) and 0 < seen[0] < 12 and seen[-1] == 12
+    assert not any(m._forward_hooks for m in model.modules())  # hooks removed

@@ -96,10 +96,10 @@ def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, 
         if view.ndim == 3 and view.shape[2] == 4 and not args.quiet:
             what = "upscaled separately (bicubic)" if args.alpha == "upscale" else "dropped (--alpha drop)"
             print(f"note: {path} has an alpha channel; it is {what}", file=sys.stderr)
-    bar = _band_bar(name, max(v.shape[0] for v in views)) if show_bands else None
-    on_band = None if bar is None else (lambda band, rows: bar.update(band.core1 - band.core0))
+    bar = RowProgress(model, name, max(v.shape[0] for v in views)) if show_bands else None
     try:
-        results = upscale_pair(model, *views, return_disparity=args.save_disparity, on_band=on_band, **options)
+        results = upscale_pair(model, *views, return_disparity=args.save_disparity,
+                               on_band=None if bar is None else bar.on_band, **options)
     finally:
         if bar is not None:
             bar.close()
@@ -109,11 +109,40 @@ def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, 
     return "written", land({p: encode_png(images[p], p) for p in out}, overwrite=args.overwrite)
 
 
-def _band_bar(name: str, rows: int):
-    """Rows done of one large pair; appears only when the pair takes more than a second."""
-    from tqdm import tqdm
+class RowProgress:
+    """A bar over the LR rows of one large pair. Whole bands are counted as they finish (on_band), and inside a
+    band each epipolar attention module that finishes moves it by its share: a wide pair spends nearly all its
+    time there (infer/cost.py), so even a pair that is a single band shows progress. Appears after a second."""
 
-    return tqdm(total=rows, unit="row", desc=name, delay=1.0, leave=False, file=sys.stderr, dynamic_ncols=True)
+    def __init__(self, model, name: str, rows: int):
+        from tqdm import tqdm
+
+        from ..layers.cross_attention import EpipolarCrossAttention
+
+        self.bar = tqdm(total=rows, unit="row", desc=name, delay=1.0, leave=False, file=sys.stderr,
+                        dynamic_ncols=True)
+        self.done, self.position, self.band_rows = 0, 0.0, rows  # the first band's size is not known: all rows
+        modules = [m for m in model.modules() if isinstance(m, EpipolarCrossAttention)]
+        self.share = 1.0 / len(modules) if modules else 0.0
+        self.hooks = [m.register_forward_hook(self._tick) for m in modules]
+
+    def _tick(self, *_):
+        self.position = min(self.position + self.band_rows * self.share, self.done + self.band_rows)
+        self._show(int(self.position))
+
+    def on_band(self, band, tile_rows: int) -> None:
+        self.done = self.position = band.core1
+        self.band_rows = max(0, min(tile_rows, self.bar.total - band.core1))
+        self._show(band.core1)
+
+    def _show(self, n: int) -> None:
+        if n != self.bar.n:
+            self.bar.update(n - self.bar.n)
+
+    def close(self) -> None:
+        for hook in self.hooks:
+            hook.remove()
+        self.bar.close()
 
 
 def _run_demo(model, args, options) -> int:
