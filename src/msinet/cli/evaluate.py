@@ -77,7 +77,7 @@ def run(args) -> int:
     import torch
 
     from ..metrics.protocols import parse_protocols
-    from ..train.distributed import close_world, init_world
+    from ..runtime.distributed import close_world, init_world
 
     protocols = parse_protocols(args.protocol)
     if args.skip_existing and args.overwrite:

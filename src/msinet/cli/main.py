@@ -16,6 +16,7 @@ COMMANDS = {
     "export": "msinet.cli.export",
     "convert": "msinet.cli.convert",
     "weights": "msinet.cli.weights",
+    "doctor": "msinet.cli.doctor",
 }
 
 

@@ -43,7 +43,7 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    from ..infer.devices import resolve_device
+    from ..runtime.devices import resolve_device
     from ..stereo.evaluate import BICUBIC, HR, evaluate_scene, load_methods, mean_rows
     from ..stereo.matchers import build_matcher
     from ..data.image_io import refuse_existing

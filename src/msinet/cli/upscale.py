@@ -179,7 +179,7 @@ def run(args) -> int:
     model = _load_model(args)
     options = dict(tile=args.tile, context=args.context, precision=args.precision, device=args.device,
                    pad_common=args.pad_common, alpha=args.alpha, cuda_graphs=args.cuda_graphs)
-    from ..infer.devices import resolve_device
+    from ..runtime.devices import resolve_device
 
     options["device"] = resolve_device(args.device)  # fail early on an absent device
     if args.cuda_graphs == "on" and options["device"].type != "cuda":
@@ -189,7 +189,7 @@ def run(args) -> int:
         _warn_slow_settings(args, options["device"])
     if args.demo:
         return _run_demo(model, args, options)
-    from ..train.distributed import close_world
+    from ..runtime.distributed import close_world
 
     world = _join_world(options)
     try:
@@ -291,7 +291,7 @@ def _join_world(options):
     """Under torchrun: join the process group; each rank takes its own GPU (cuda:LOCAL_RANK)."""
     import torch
 
-    from ..train.distributed import init_world
+    from ..runtime.distributed import init_world
 
     world = init_world(options["device"].type)
     if world.distributed and options["device"].type == "cuda" and options["device"].index is None:
@@ -330,7 +330,7 @@ def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
     from tqdm import tqdm
 
     from ..infer.tiling import OutOfMemory
-    from ..train.distributed import all_mean
+    from ..runtime.distributed import all_mean
     from .preflight import describe
 
     outdir = Path(args.output)

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..data.image_io import refuse_existing, temporary_path
 from ..io.layouts import FULL_OF, check_layout, join, split, to_full
 from ..io.video import Encoding, concat_segments, container_format, iter_frames, probe_video, write_segment
-from ..train.distributed import World, barrier
+from ..runtime.distributed import World, barrier
 from .upscale import upscale_pair
 
 

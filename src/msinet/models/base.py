@@ -16,6 +16,9 @@ class StereoSRModel(nn.Module):
     supports_tlsc = False         # test-time local statistics: set_tlsc(window), config["tlsc_window"]
     supports_checkpoint_blocks = False  # train.checkpoint_blocks: `checkpoint_blocks` recomputes blocks in backward
     context_rows = 2              # LR rows of context a tiling band needs on each side (TLSC adds half a window)
+    drop_path_rate = 0.0          # stochastic depth while training (whole blocks skipped); DDP must then allow
+                                  # parameters without gradients
+    static_drop_path = False      # train.compile: draw the stochastic-depth coin as a tensor (no Python branch)
 
     def tile_context(self) -> int:
         """Rows of context each band of the row tiler carries on both sides (LR rows). A row's output depends
