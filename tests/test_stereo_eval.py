@@ -353,3 +353,26 @@ def test_split_folder_layout(tmp_path):
     (tmp_path / "occlusion" / "0006.png").write_bytes(b"")
     (scene,) = find_scenes(tmp_path)  # 0007 has no ground truth: skipped
     assert scene.name == "0006" and scene.disparity.name == "0006.pfm" and scene.mask_kind == "occlusion"
+
+
+def test_cli_resumes_with_skip_existing(tmp_path, capsys):
+    _need_data()
+    data = _scene_copy(tmp_path, "kitti2015_000046")
+    out = tmp_path / "o"
+    argv = ["stereo-eval", "--data", str(data), "-o", str(out), "--no-figure", "--save-disparity"]
+    assert main(argv) == 0
+    maps = out / "disparity" / "kitti2015_000046"
+    assert sorted(p.name for p in maps.glob("*.png")) == ["bicubic.png", "hr.png"]
+    kept = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in maps.glob("*.png")}
+    (out / "stereo_eval.csv").unlink()  # as if interrupted before the end, one map missing
+    (maps / "bicubic.png").unlink()
+    assert main(argv) == 2  # refused before the work, naming the file and the way to resume
+    assert "hr.png exists" in capsys.readouterr().err
+    assert main([*argv, "--skip-existing"]) == 0
+    assert (maps / "bicubic.png").read_bytes() == kept["bicubic.png"][0]
+    assert (maps / "hr.png").stat().st_mtime_ns == kept["hr.png"][1]  # kept, not rewritten
+    assert (out / "stereo_eval.csv").is_file()
+    assert not [p for p in maps.iterdir() if p.name.startswith(".")]
+    capsys.readouterr()
+    assert main([*argv, "--skip-existing"]) == 0
+    assert "skipped (--skip-existing)" in capsys.readouterr().err

@@ -239,23 +239,35 @@ def _anchored_kernel(m: torch.Tensor, f: torch.Tensor, g: torch.Tensor, out: tor
 
     m, out: (n, W, W); f, g: (n, W) wide. shift (the first kernel, whose f is zero and ignored): the exponent
     is M + g - r with r its row maxima (returned, (n, W)), so that every row of the kernel holds a 1.
+    The wide exponent is formed a block at a time: several slices, or, once one slice's wide copy outgrows the
+    block (W > 362 on CPU), a band of its rows, so that it stays in cache at any width (every entry is
+    computed by the same operations either way).
     """
     n, w, _ = m.shape
     block = WIDE_BLOCK_BYTES.get(m.device.type, WIDE_BLOCK_BYTES["cuda"])
     step = min(n, max(1, block // max(1, w * w * 8)))
-    buf = torch.empty((step, w, w), dtype=g.dtype, device=m.device)
-    rows = []
+    rows = w if step > 1 else min(w, max(1, block // max(1, w * 8)))
+    buf = torch.empty((step, rows, w), dtype=g.dtype, device=m.device)
+    maxima = []
     for i in range(0, n, step):
         sl = slice(i, i + step)
-        # one dtype per op: mixed float32/float64 operands take torch's slow casting loops (3-4x here)
-        e = buf[:m[sl].shape[0]].copy_(m[sl]).add_(g[sl].unsqueeze(-2))  # (step, W, W) wide
-        if shift:
-            rows.append(e.amax(-1))
-            e.sub_(rows[-1].unsqueeze(-1))
-        else:
-            e.add_(f[sl].unsqueeze(-1))
-        out[sl].copy_(e).exp_()                       # rounded once
-    return torch.cat(rows) if shift else None
+        for r0 in range(0, w, rows):
+            rs = slice(r0, r0 + rows)
+            # one dtype per op: mixed float32/float64 operands take torch's slow casting loops (3-4x here)
+            src = m[sl, rs]
+            e = buf[:src.shape[0], :src.shape[1]].copy_(src).add_(g[sl].unsqueeze(-2))  # (step, rows, W) wide
+            if shift:
+                maxima.append(e.amax(-1))
+                e.sub_(maxima[-1].unsqueeze(-1))
+            else:
+                e.add_(f[sl, rs].unsqueeze(-1))
+            out[sl, rs].copy_(e).exp_()                # rounded once
+    if not shift:
+        return None
+    if rows == w:
+        return torch.cat(maxima)
+    per_slice = -(-w // rows)
+    return torch.stack([torch.cat(maxima[j * per_slice:(j + 1) * per_slice], -1)[0] for j in range(n)])
 
 
 def _sinkhorn_scaling(scores: torch.Tensor, iters: int, chunk_bytes: int) -> torch.Tensor:
