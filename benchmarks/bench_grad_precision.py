@@ -4,7 +4,7 @@
 
 Batches: the first real training batches of configs/msinet_small_x4_cpu.yaml's corpus (StereoPatches: kit
 degradation, flips, RGB permutation), 8 patch pairs of 30x90 LR. Weights: the model's trained weights where it
-has them (the shipped default), else a seeded random init. Per batch: the relative error of the whole gradient
+has them (the shipped default), else (or with --random-init) a seeded random init. Per batch: the relative error of the whole gradient
 ||g_bf16 - g_fp32|| / ||g_fp32||, its cosine similarity, the share of entries whose sign differs (what Lion
 uses), the worst relative error of a single parameter tensor, and whether any gradient is not finite.
 """
@@ -40,6 +40,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--config", default=str(REPO / "configs" / "msinet_small_x4_cpu.yaml"))
+    parser.add_argument("--random-init", action="store_true", help="seeded random weights even where trained exist")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     d = load_config(args.config)["data"]
@@ -47,10 +48,12 @@ def main(argv=None) -> int:
     print(f"# bf16 autocast vs fp32 gradients on real batches; {environment(torch.device('cpu'))}\n")
     for name in args.models:
         try:
-            model = msinet.load_model(name)
+            if args.random_init:
+                raise ValueError("random init asked for")
+            model, weights = msinet.load_model(name), "trained"
         except ValueError:
             torch.manual_seed(0)
-            model = msinet.create_model(name)
+            model, weights = msinet.create_model(name), "random init"
         model.train()
         model.drop_path_rate = 0.0  # the same blocks in both runs
         data = StereoPatches.from_folders(d["train"], scale=model.scale, lr_patch=d["lr_patch"], seed=0,
@@ -67,9 +70,9 @@ def main(argv=None) -> int:
             cos = float(torch.nn.functional.cosine_similarity(g16, g32, dim=0)) if finite else float("nan")
             signs = float((torch.sign(g16) != torch.sign(g32)).float().mean() * 100)
             worst = max(float((low[n] - ref[n]).norm() / ref[n].norm().clamp_min(1e-30)) for n in ref)
-            rows.append([name, b, f"{rel:.3g}", f"{cos:.5f}", f"{signs:.2f}", f"{worst:.3g}", "yes" if finite else "NO"])
+            rows.append([name, weights, b, f"{rel:.3g}", f"{cos:.5f}", f"{signs:.2f}", f"{worst:.3g}", "yes" if finite else "NO"])
             print(f"  {name} batch {b}: relative error {rel:.3g}", file=sys.stderr)
-    print(markdown_table(["model", "batch", "||g_bf16 - g_fp32|| / ||g_fp32||", "cosine", "% signs differ",
+    print(markdown_table(["model", "weights", "batch", "||g_bf16 - g_fp32|| / ||g_fp32||", "cosine", "% signs differ",
                           "worst tensor rel. error", "finite"], rows))
     return 0
 

@@ -67,7 +67,8 @@ def test_ten_non_finite_steps_in_a_row_stop_the_run(tmp_path):
 
 def test_precision_auto_follows_the_documented_rule(tmp_path):
     expected = "bf16" if native_bf16(torch.device("cpu")) else "fp32"
-    assert auto_training_precision(torch.device("cpu")) == expected
+    assert auto_training_precision(torch.device("cpu"), from_random_init=True) == expected
+    assert auto_training_precision(torch.device("cpu"), from_random_init=False) == "fp32"  # fine-tuning
     trainer = _trainer(tmp_path, train={"precision": "auto"})
     assert trainer.precision == expected
     with pytest.raises(ValueError, match="train.precision"):
@@ -100,3 +101,33 @@ def test_the_carry_file_continues_a_run_on_another_machine(tmp_path):
     assert Trainer(load_config(base=config)).step == 0
     loaded = msinet.load_model(carry)
     assert loaded.config["width"] == 8
+
+
+def test_sigterm_to_the_whole_process_group_still_checkpoints(tmp_path):
+    """`kill -- -PGID` / `pkill -f` reach the DataLoader workers too; the run must still save its step."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    dirs = write_synthetic_pairs(tmp_path / "data", count=1)
+    config = tiny_config(dirs, tmp_path / "runs", train={"steps": 100000}, data={"workers": 1},
+                         checkpoint={"every": 100000})
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "msinet", "train", "--config", str(tmp_path / "c.yaml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            start_new_session=True)
+    metrics = tmp_path / "runs" / "t" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 3):
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.stdout.read()
+    os.killpg(proc.pid, signal.SIGTERM)  # the trainer and its worker alike
+    out, _ = proc.communicate(timeout=120)
+    assert "interrupted: checkpoint saved at step" in out, out
+    assert "DataLoader worker" not in out
+    assert list((tmp_path / "runs" / "t" / "checkpoints").glob("step_*"))

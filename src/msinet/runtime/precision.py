@@ -24,11 +24,13 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
-def auto_training_precision(device: torch.device) -> str:
-    """`train.precision: auto`: bf16 autocast on a CPU with native bf16 (measured 0.88x the fp32 step of
-    msinet_small_x4 on AMD Zen 5, docs/training.md), fp32 elsewhere (on an H100, bf16 measured slower than
-    fp32 + TF32 for these small-channel networks, docs/performance.md; without native bf16 it is emulated)."""
-    return "bf16" if device.type == "cpu" and native_bf16(device) else "fp32"
+def auto_training_precision(device: torch.device, from_random_init: bool) -> str:
+    """`train.precision: auto`: bf16 autocast only for a run from random weights on a CPU with native bf16, fp32
+    otherwise. Measured (benchmarks/bench_grad_precision.py, msinet_small_x4, real batches): from a random init
+    the bf16 gradient is within 0.4 % of fp32's (cosine 1.000), but at trained weights it is 75 % off (cosine
+    0.73, 13 % of signs flipped, which is what Lion uses): fine-tuning needs fp32. On an H100, bf16 measured
+    slower than fp32 + TF32 for these small-channel networks (docs/performance.md)."""
+    return "bf16" if from_random_init and device.type == "cpu" and native_bf16(device) else "fp32"
 
 
 def check_precision(precision: str) -> str:

@@ -59,6 +59,14 @@ def _interrupt_on_sigterm():
     return signal.signal(signal.SIGTERM, handler)
 
 
+def _worker_ignores_interrupts(worker_id: int) -> None:
+    """DataLoader workers leave SIGINT/SIGTERM to the training process: Ctrl-C in a terminal, `kill -- -PGID` or
+    `pkill -f` reach the whole group, and a worker killed first made the trainer die on "DataLoader worker
+    killed" instead of checkpointing. Workers still exit when the loader shuts down or the trainer dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def build_optimizer(params, optim: dict) -> torch.optim.Optimizer:
     lr, betas, wd = optim["lr"], tuple(optim["betas"]), optim["weight_decay"]
     if optim["name"] == "lion":
@@ -114,7 +122,9 @@ class Trainer:
             raise ValueError("config: 'train.precision' fp16 needs a CUDA device (use bf16 or fp32 on CPU)")
         self.world = init_world(device.type)
         self.device = torch.device(f"cuda:{self.world.local_rank}") if device.type == "cuda" else device
-        self.precision = auto_training_precision(self.device) if t["precision"] == "auto" else t["precision"]
+        from_scratch = not (self.config["model"]["init"] or self.config["checkpoint"]["carry"])
+        self.precision = (auto_training_precision(self.device, from_scratch) if t["precision"] == "auto"
+                          else t["precision"])
         if t["deterministic"]:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)
@@ -448,7 +458,7 @@ class Trainer:
         sampler = StepSampler(t["batch_size"], self.world, start_step=self.step)
         return DataLoader(self.dataset, batch_size=sampler.local_batch, sampler=sampler, num_workers=workers,
                           pin_memory=self.device.type == "cuda", persistent_workers=False,
-                          prefetch_factor=4 if workers else None,
+                          prefetch_factor=4 if workers else None, worker_init_fn=_worker_ignores_interrupts,
                           # its own generator: a DataLoader otherwise draws its base seed from the global torch
                           # RNG (which drop-path uses), and a resumed run would then diverge
                           generator=torch.Generator().manual_seed(t["seed"]))
