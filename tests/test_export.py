@@ -166,3 +166,24 @@ def test_size_bound_model_gets_a_clear_error_not_a_wrong_graph(tmp_path):
     with pytest.raises(ValueError, match="--static"):
         export_onnx(msinet.load_model("bicubic_x4"), tmp_path / "b.onnx")
     assert not (tmp_path / "b.onnx").exists()
+
+
+def test_a_graph_that_differs_from_pytorch_never_lands(tmp_path, monkeypatch):
+    """The check runs before the file takes its name: a wrong graph is an error and nothing is written."""
+    from msinet.export import onnx as exporter
+
+    model = _busy_model(num_blocks=1)
+    monkeypatch.setattr(exporter, "verify_onnx", lambda *a, **k: 0.25)
+    with pytest.raises(ValueError, match="differs from PyTorch by 0.25.*nothing written"):
+        exporter.export_onnx(model, tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["cvhssr_t_x4", "nafrssr_t_x4"])
+def test_peers_export_to_onnx_equal_to_eager(tmp_path, shared_peers, name):
+    """On the real sample pair; CVHSSR's features reach ~1e3 on uniform noise, so the sample is a real crop."""
+    from msinet.export import export_onnx
+
+    model = msinet.load_model(shared_peers / f"{name}.pth")
+    result = export_onnx(model, tmp_path / f"{name}.onnx", sample_size=(24, 60))
+    assert result.max_abs_diff is not None and result.max_abs_diff < 1e-4, result.max_abs_diff
