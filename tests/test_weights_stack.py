@@ -15,31 +15,10 @@ from msinet.cli.main import main
 from msinet.models import fetch, loading, pretrained, resolve
 from msinet.models.weights import NoWeightsError, WeightsError
 
-from test_pretrained import Server, _git_blob, _trained, _register_tiny  # noqa: F401  (the loopback server)
+from test_pretrained import _git_blob, _register_tiny, _trained, cache, server, table  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SRC = Path(msinet.__file__).resolve().parent
-
-
-@pytest.fixture
-def server():
-    s = Server()
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("MSINET_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache" / "weights"
-
-
-@pytest.fixture
-def table(monkeypatch):
-    extra = {}
-    original = pretrained.weights_table
-    monkeypatch.setattr(pretrained, "weights_table", lambda: {**original(), **extra})
-    return lambda *records: extra.update({r.name: r for r in records})
 
 
 def _imports(module: Path) -> set[str]:
