@@ -1,0 +1,91 @@
+"""Window self-attention with gated local and channel branches (EHFSSR's WSAttention).
+
+    x0 -> LN -> x ---------------------------- 1x1 -> q, k (C/2 each) -----+
+              |                                                            |  attention in non-overlapping
+              +-> dw3x3 -> d --> ECA gate(d) * x -> 1x1 -> v (C/2) --------+  win x win windows, 2 heads
+              |                                                            |  (optionally cyclically shifted
+              |                                                            v   by win/2, Swin-style, no mask)
+              +-> 1x1 (C -> C/2) -> l                                      y (C/2)
+                                     l * sigmoid(1x1(y) -> 1 channel) + y -> 1x1 (C/2 -> C) -> + x0
+
+The spatial gate lets the attended features decide, per pixel, how much of the local (depthwise) branch to
+keep. Inputs must be multiples of the window: the block pads them (`pad_to_multiple`, reflect) and crops the
+result, so the channel statistics of the ECA gate include the padding, as in the reference code.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .eca import MultiDilationECA
+from .norm import LayerNorm2d
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Reflect-pad bottom and right up to multiples of `multiple`. Where a side is too short for one reflection
+    (F.pad's 'reflect' needs pad < size) it reflects repeatedly; a single row or column is replicated."""
+    h, w = x.shape[-2:]
+    pad_h, pad_w = -h % multiple, -w % multiple
+    while pad_h or pad_w:
+        h, w = x.shape[-2:]
+        step_h = min(pad_h, h - 1) if h > 1 else 0
+        step_w = min(pad_w, w - 1) if w > 1 else 0
+        if step_h == 0 and step_w == 0:  # 1-pixel side(s): nothing to reflect
+            return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        x = F.pad(x, (0, step_w, 0, step_h), mode="reflect")
+        pad_h, pad_w = pad_h - step_h, pad_w - step_w
+    return x
+
+
+def to_windows(x: torch.Tensor, heads: int, win: int) -> torch.Tensor:
+    """(B, heads*c, H, W) -> (B * H/win * W/win, heads, win*win, c), windows in row-major order."""
+    b, ch, h, w = x.shape
+    x = x.view(b, heads, ch // heads, h // win, win, w // win, win)
+    return x.permute(0, 3, 5, 1, 4, 6, 2).reshape(-1, heads, win * win, ch // heads)
+
+
+def from_windows(x: torch.Tensor, b: int, h: int, w: int, win: int) -> torch.Tensor:
+    """Inverse of to_windows: (B * H/win * W/win, heads, win*win, c) -> (B, heads*c, H, W)."""
+    heads, c = x.shape[1], x.shape[-1]
+    x = x.view(b, h // win, w // win, heads, win, win, c)
+    return x.permute(0, 3, 6, 1, 4, 2, 5).reshape(b, heads * c, h, w)
+
+
+class WindowSelfAttention(nn.Module):
+    def __init__(self, channels: int, window: int = 16, heads: int = 2, shift: bool = False):
+        super().__init__()
+        if channels % (2 * heads):
+            raise ValueError(f"window attention: {channels} channels do not split into {heads} heads of q, k, v")
+        half = channels // 2
+        self.window, self.heads, self.shift = window, heads, shift
+        self.scale = half ** -0.5  # of all the heads' channels together, as the reference code scales
+        self.norm = LayerNorm2d(channels)
+        self.dwconv = nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
+        self.local = nn.Conv2d(channels, half, 1)
+        self.eca = MultiDilationECA()
+        self.qk = nn.Conv2d(channels, channels, 1)
+        self.v = nn.Conv2d(channels, half, 1)
+        self.gate = nn.Conv2d(half, 1, 1)
+        self.project = nn.Conv2d(half, channels, 1)
+
+    def forward(self, x0: torch.Tensor) -> torch.Tensor:  # (B, C, H, W), H and W multiples of the window
+        b, _, h, w = x0.shape
+        win = self.window
+        if h % win or w % win:
+            raise ValueError(f"window attention needs sides that are multiples of {win}, got {h}x{w}")
+        x = self.norm(x0)
+        d = self.dwconv(x)
+        v = self.v(self.eca.gate(d) * x)
+        qk = self.qk(x)
+        if self.shift:
+            qk = torch.roll(qk, shifts=(-(win // 2), -(win // 2)), dims=(2, 3))
+            v = torch.roll(v, shifts=(-(win // 2), -(win // 2)), dims=(2, 3))
+        q, k = qk.chunk(2, dim=1)
+        q, k, v = (to_windows(t, self.heads, win) for t in (q, k, v))  # (nWin, heads, win*win, c)
+        attn = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * self.scale, dim=-1)
+        y = from_windows(torch.matmul(attn, v), b, h, w, win)           # (B, C/2, H, W)
+        if self.shift:
+            y = torch.roll(y, shifts=(win // 2, win // 2), dims=(2, 3))
+        y = y + self.local(d) * torch.sigmoid(self.gate(y))
+        return self.project(y) + x0
