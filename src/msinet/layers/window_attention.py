@@ -83,8 +83,9 @@ class WindowSelfAttention(nn.Module):
             v = torch.roll(v, shifts=(-(win // 2), -(win // 2)), dims=(2, 3))
         q, k = qk.chunk(2, dim=1)
         q, k, v = (to_windows(t, self.heads, win) for t in (q, k, v))  # (nWin, heads, win*win, c)
-        attn = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * self.scale, dim=-1)
-        y = from_windows(torch.matmul(attn, v), b, h, w, win)           # (B, C/2, H, W)
+        # softmax(q k^T * scale) v, fused: the (win^2 x win^2) scores of all windows are never stored whole
+        y = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
+        y = from_windows(y, b, h, w, win)                                # (B, C/2, H, W)
         if self.shift:
             y = torch.roll(y, shifts=(win // 2, win // 2), dims=(2, 3))
         y = y + self.local(d) * torch.sigmoid(self.gate(y))
