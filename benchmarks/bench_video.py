@@ -26,7 +26,7 @@ from media_utils import write_clip  # noqa: E402
 from msinet.cli.main import main as cli  # noqa: E402
 from msinet.data.image_io import read_image  # noqa: E402
 from msinet.io import iter_frames, join  # noqa: E402
-from msinet.models.pretrained import default_model_name  # noqa: E402
+from msinet.models.resolve import default_model_name  # noqa: E402
 
 PAIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stereo" / "crestereo_test"
 

@@ -115,7 +115,7 @@ def test_eval_cli_errors_are_one_line(tmp_path, capsys):
     cases = [
         (["--sets", "KITTI2015"], "not found"),
         (["--sets", "KITTI2012", "--protocol", "bogus"], "unknown protocol"),
-        (["--sets", "KITTI2012", "--scale", "2"], "upscales x4"),
+        (["--sets", "KITTI2012", "--model", "msinet_small_x4", "--scale", "3"], "no x3 variant of 'msinet_small_x4'"),
     ]
     for extra, msg in cases:
         rc = main(["eval", "--model", "bicubic_x4", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "o"),

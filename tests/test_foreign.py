@@ -301,7 +301,7 @@ def test_checkpoint_without_fusion_and_fusion_override(tmp_path):
     sd = reference_state("nafssr", width=16, num_blocks=2, scale=4)
     path = save_pth(tmp_path, {"params": sd})
     model = msinet.load_model(path, fusion="deam")  # e.g. the paper's NAFBlock + DEAM ablation
-    assert model.config["fusion"] == "deam" and model.model_name is None
+    assert model.config["fusion"] == "deam" and model.model_name == path.stem  # not a published network: the file's name
     left, right = pair(30, 90)
     with torch.no_grad():
         ours = model(left, right)

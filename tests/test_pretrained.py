@@ -17,7 +17,7 @@ import torch
 
 import msinet
 from msinet.cli.main import main
-from msinet.models import fetch, pretrained
+from msinet.models import fetch, pretrained, resolve
 from msinet.models.foreign import foreign_key
 from msinet.models.loading import NoWeightsError
 from msinet.models.pretrained import WeightsRecord
@@ -187,10 +187,10 @@ def test_no_silent_random_weights(cache):
 
 
 def test_shipped_default_and_scale_without_default():
-    assert msinet.load_model().model_name == pretrained.default_model_name() == "msinet_small_x4"
-    assert msinet.load_model(scale=2).model_name == pretrained.default_model_name(2) == "msinet_small_x2"
+    assert msinet.load_model().model_name == resolve.default_model_name() == "msinet_small_x4"
+    assert msinet.load_model(scale=2).model_name == resolve.default_model_name(2) == "msinet_small_x2"
     with pytest.raises(ValueError, match="no default x3 model ships with msinet.*no trained x3 model"):
-        pretrained.default_model_name(3)
+        resolve.default_model_name(3)
 
 
 # ---- pull -> verify -> cache -> load ----------------------------------------------------------------------

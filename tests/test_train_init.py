@@ -52,7 +52,7 @@ def test_init_partial_moves_an_x4_body_into_an_x2_model(tmp_path):
 
 
 def test_init_from_the_shipped_model_by_name(tmp_path):
-    from msinet.models.pretrained import default_model_name
+    from msinet.models.resolve import default_model_name
 
     name = default_model_name()
     if name.startswith("bicubic"):

@@ -41,7 +41,7 @@ def test_short_real_training_beats_bicubic(shared_data, tmp_path):
 
 def test_shipped_default_model_beats_bicubic(shared_data):
     import msinet
-    from msinet.models.pretrained import default_model_name
+    from msinet.models.resolve import default_model_name
 
     assert default_model_name() == "msinet_small_x4"
     model = msinet.load_model()
@@ -56,7 +56,7 @@ def test_shipped_default_model_beats_bicubic(shared_data):
 def test_shipped_x2_default_beats_bicubic(shared_data):
     """The x2 default (docs/model_card.md) on a crop of a held-out pair, LR made by the kits' degradation."""
     import msinet
-    from msinet.models.pretrained import default_model_name
+    from msinet.models.resolve import default_model_name
 
     assert default_model_name(2) == "msinet_small_x2"
     model = msinet.load_model(scale=2)

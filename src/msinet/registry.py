@@ -93,6 +93,12 @@ def same_architecture(config: dict, name: str) -> bool:
     return arch == entry.arch and weights_config(arch, config) == weights_config(entry.arch, entry.kwargs)
 
 
+def aliases(name: str) -> list[str]:
+    """The other registered names of the same configuration ('nafssr_s' <-> 'nafssr_s_x4'), sorted."""
+    entry = get_entry(name)
+    return sorted(n for n, e in _REGISTRY.items() if n != name and e.arch == entry.arch and e.kwargs == entry.kwargs)
+
+
 def create_model(name: str, **overrides) -> torch.nn.Module:
     """Build the named model with randomly initialised weights; `overrides` replace config values.
 

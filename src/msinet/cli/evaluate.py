@@ -94,15 +94,8 @@ def _run(args, protocols, device, world) -> int:
     from ..eval.report import format_set_table, results_dict, write_csv, write_json
     from ..eval.runner import evaluate_set
 
-    spec = args.model
-    if spec is None:  # the shipped default of --scale (an error where none ships)
-        from ..models.pretrained import default_model_name
-
-        spec = default_model_name(args.scale)
-    model = load_cli_model(spec, args).to(device).eval()
-    scale = args.scale or model.scale
-    if scale != model.scale:
-        raise ValueError(f"--scale {scale} but the model {args.model or ''} upscales x{model.scale}")
+    model = load_cli_model(args.model, args, scale=args.scale).to(device).eval()
+    scale = model.scale
     method = _method_name(args.model, model) + ("" if args.self_ensemble == "off" else f" +SE{args.self_ensemble}")
     set_names = [s.strip() for s in args.sets.split(",") if s.strip()]
     if not set_names:

@@ -50,12 +50,7 @@ def run(args) -> int:
         if args.onnx is not None:
             raise ValueError("ONNX export needs the onnx and onnxscript packages: pip install 'msinet[export]'") from None
 
-    from ..models.pretrained import default_model_name
-
-    spec = args.model or default_model_name()
-    model = load_cli_model(spec, args)
-    if getattr(model, "model_name", None) is None:  # loaded from a weights file: name it after the spec
-        model.model_name = Path(spec).stem if spec.endswith((".safetensors", ".pth", ".pt")) else spec
+    model = load_cli_model(args.model, args)
     name = model.model_name
     dynamic = not args.static
     print(f"exporting {name} (x{model.scale}, {'dynamic height/width' if dynamic else f'fixed {size[0]}x{size[1]}'})")

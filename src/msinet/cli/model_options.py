@@ -13,11 +13,12 @@ def add_weights_options(p) -> None:
                         "(its outputs are meaningless)")
 
 
-def load_cli_model(spec, args, **overrides):
-    """msinet.load_model(spec) under the command's --no-download / --random-init; downloads show a progress bar."""
+def load_cli_model(spec, args, scale: int | None = None, **overrides):
+    """msinet.load_model(spec, scale) under the command's --no-download / --random-init (the model resolver
+    decides what None, an alias or a scale means); downloads show a progress bar."""
     from ..models.loading import load_model
 
-    model = load_model(spec, download=not getattr(args, "no_download", False),
+    model = load_model(spec, scale=scale, download=not getattr(args, "no_download", False),
                        random_init=getattr(args, "random_init", False),
                        progress=not getattr(args, "quiet", False), **overrides)
     if getattr(model, "random_init", False):

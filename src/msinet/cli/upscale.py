@@ -48,32 +48,8 @@ def add_arguments(p):
     add_media_arguments(p)
 
 
-def _variant_for_scale(name: str, scale: int) -> str:
-    import re
-
-    from ..registry import list_models
-
-    candidate = re.sub(r"_x[234]", f"_x{scale}", name, count=1)
-    if candidate != name and candidate in list_models():
-        return candidate
-    raise ValueError(f"no x{scale} variant of {name!r} is registered; pass --model with a x{scale} model")
-
-
 def _load_model(args):
-    from ..models.pretrained import default_model_name
-    from ..registry import get_entry, list_models
-
-    spec = args.model
-    if spec is None:  # the shipped default of the requested scale; an error where none ships
-        spec = default_model_name(None if args.random_init else args.scale)
-    if args.scale is not None and spec in list_models() and get_entry(spec).kwargs.get("scale") != args.scale:
-        spec = _variant_for_scale(spec, args.scale)
-    model = load_cli_model(spec, args)
-    if args.scale is not None and model.scale != args.scale:
-        raise ValueError(f"model {spec} upscales x{model.scale}, not x{args.scale}")
-    if getattr(model, "model_name", None) is None:
-        model.model_name = Path(str(spec)).stem
-    return model
+    return load_cli_model(args.model, args, scale=args.scale)
 
 
 def _output_stem(left: Path) -> str:

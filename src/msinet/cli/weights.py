@@ -19,6 +19,7 @@ def add_arguments(p):
 def weights_state(name: str) -> tuple[str, str]:
     """(state, detail) of a registry name's weights; a cached file that fails verification is reported, not raised."""
     from ..models.fetch import cache_path, cached_file
+    from ..models.loading import _record_model
     from ..models.pretrained import WEIGHTS_DIR, record_for
     from ..models.weights import WeightsError
     from ..registry import create_model
@@ -32,7 +33,7 @@ def weights_state(name: str) -> tuple[str, str]:
     if record.source == "shipped":
         return SHIPPED, f"{WEIGHTS_DIR / record.file}{alias}"
     try:
-        path = cached_file(record)
+        path, _ = cached_file(record, check=lambda p: _record_model(record, p))
     except WeightsError as exc:
         return DOWNLOADABLE, f"cached file REFUSED: {exc}"
     if path is not None:
@@ -56,32 +57,39 @@ def _list() -> int:
 
 
 def _pull(names, quiet: bool) -> int:
-    from ..models.fetch import cached_file, download
+    """Every name is tried and reported on its own line; exit 1 if any could not be had."""
+    from ..models.fetch import cache_path
+    from ..models.loading import fetch_weights
     from ..models.pretrained import record_for
-    from ..registry import get_entry
+    from ..models.resolve import canonical_name
 
     if not names:
         raise ValueError("pull needs model names, e.g. `msinet weights pull nafssr_s_x4` (see `msinet weights`)")
-    records = {}
+    failed, done = 0, set()
     for name in names:
-        get_entry(name)  # unknown names: one line listing the known ones
-        record = record_for(name)
-        if record is None:
-            raise ValueError(f"{name} has no trained weights to download (`msinet weights` lists those that do)")
-        records[record.name] = record  # an alias and its name: once
-    for record in records.values():
-        if record.source == "shipped":
-            print(f"{record.name}: ships with msinet, nothing to download")
-            continue
-        path = cached_file(record)
-        if path is not None:
-            print(f"{record.name}: already cached and verified: {path}")
-            continue
-        if not quiet:
-            print(f"{record.name}: downloading {record.url}", file=sys.stderr)
-        path = download(record, progress=not quiet)
-        print(f"{record.name}: verified ({record.verification}) -> {path}")
-    return 0
+        try:
+            canonical = canonical_name(name)  # unknown names: one line listing the known ones
+            if canonical in done:  # an alias and its name: once
+                continue
+            done.add(canonical)
+            record = record_for(canonical)
+            if record is None:
+                raise ValueError(f"{name} has no trained weights to download (`msinet weights` lists those that do)")
+            if record.source == "shipped":
+                print(f"{record.name}: ships with msinet, nothing to download")
+                continue
+            cached = cache_path(record).is_file()
+            if not cached and not quiet:
+                print(f"{record.name}: downloading {record.url}", file=sys.stderr)
+            path = fetch_weights(record.name, download=True, progress=not quiet)
+            print(f"{record.name}: already cached and verified: {path}" if cached
+                  else f"{record.name}: verified ({record.verification}) -> {path}")
+        except (ValueError, OSError) as exc:  # WeightsError, FetchError/OfflineError included
+            failed += 1
+            print(f"msinet weights: error: {exc}", file=sys.stderr)
+    if failed > 0 and len(names) > 1:
+        print(f"{failed} of {len(names)} could not be pulled", file=sys.stderr)
+    return 2 if failed else 0  # as any user error (cli.main)
 
 
 def run(args) -> int:

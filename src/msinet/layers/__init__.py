@@ -14,3 +14,8 @@ __all__ = [
 from .mscab import MSCAB, MSCAM, SFFN  # noqa: E402
 
 __all__ += ["MSCAB", "MSCAM", "SFFN"]
+from .grouped_mixer import GroupedConvMixer, GroupedNAFBlock  # noqa: E402
+from .laplacian import LaplacianBoost  # noqa: E402
+from .tied_cross_attention import TiedSCAM  # noqa: E402
+
+__all__ += ["GroupedConvMixer", "GroupedNAFBlock", "LaplacianBoost", "TiedSCAM"]

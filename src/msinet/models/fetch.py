@@ -1,12 +1,13 @@
-"""Trained weights in the per-user cache: where they live, how a file is verified, and downloading them.
+"""Trained weights as local files: shipped ones, the per-user cache, downloads; each file verified.
 
     <cache>/weights/<name><format>   e.g. ~/.cache/msinet/weights/nafssr_s_x4.pth (<cache>: msinet.cache, $MSINET_CACHE)
     <cache>/weights/index.json       sha256 of files whose source publishes no hash: the first file wins
 
 A file placed by hand at that path is picked up and verified like a download. A download streams into a
-temporary file in the same folder, is verified (size, sha256 / git blob id / recorded sha256, then structure:
-every key and shape loads into the record's model), and only then moved into place with os.replace: a
-truncated or corrupt download never lands. Plain urllib (stdlib, with Google Drive's confirm page handled
+temporary file in the same folder, is verified (size, sha256 / git blob id / recorded sha256, then the caller's
+`check`: models/loading.py builds the record's model from it, every key and shape, and keeps that model), and
+only then moved into place with os.replace: a truncated or corrupt download never lands. This module moves and
+checks bytes; it never builds a model itself (loading sits above it). Plain urllib (stdlib, with Google Drive's confirm page handled
 here) + tqdm rather than gdown: one fewer dependency tree (gdown pulls requests, beautifulsoup4, filelock) for
 one confirm step, and the temporary-file/verify/replace sequence stays ours.
 """
@@ -26,9 +27,11 @@ import urllib.request
 from html.parser import HTMLParser
 from http.cookiejar import CookieJar
 from pathlib import Path
+from typing import Any, Callable
 
+from . import pretrained
 from .pretrained import WeightsRecord
-from .weights import WeightsError
+from .weights import NoWeightsError, WeightsError
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60
@@ -124,35 +127,36 @@ def check_digest(record: WeightsRecord, path: Path, label: str | None = None) ->
     return digest
 
 
-def load_file(record: WeightsRecord, path: Path, **overrides):
-    """The model in `path`, checked to be the record's architecture (every key and shape)."""
-    from ..registry import same_architecture
-    from .loading import load_weights
-
-    if record.format == ".pth":
-        from .foreign import load_foreign
-
-        model = load_foreign(path, **overrides)
-    else:
-        model = load_weights(path, **overrides)
-    if not overrides and not same_architecture(model.config, record.name):
-        raise WeightsError(f"{record.name}: {path} holds a different network "
-                           f"({model.config.get('width')} wide, {model.config.get('num_blocks')} blocks, "
-                           f"x{model.scale}) than {record.name}")
-    model.model_name = record.name
-    return model.eval()
+def shipped_path(record: WeightsRecord) -> Path:
+    """The package's file of a shipped record, checked against its sha256."""
+    path = pretrained.WEIGHTS_DIR / record.file
+    if not path.is_file():
+        raise WeightsError(f"{path}: shipped weights of {record.name} are missing; reinstall msinet")
+    digest = sha256_of(path)
+    if digest != record.sha256:
+        raise WeightsError(f"{path}: sha256 {digest} does not match the weights table ({record.sha256}); "
+                           "reinstall msinet")
+    return path
 
 
-def cached_file(record: WeightsRecord) -> Path | None:
-    """The verified file of a downloadable record in the cache (downloaded or placed by hand), or None."""
+Check = Callable[[Path], Any]  # structure check of a verified file (raises WeightsError); its result is returned
+
+
+def cached_file(record: WeightsRecord, check: Check | None = None) -> tuple[Path | None, Any]:
+    """(path, check result) of a downloadable record's verified file in the cache (downloaded or placed by
+    hand), or (None, None). A hand-placed file of a record without a published hash is structure-checked
+    before its sha256 is recorded (`check` is then required)."""
     path = cache_path(record)
     if not path.is_file():
-        return None
+        return None, None
     digest = check_digest(record, path)
+    result = None
     if not (record.sha256 or record.git_blob) and record.name not in read_index():
-        load_file(record, path)  # a file placed by hand: its structure, then its sha256 is recorded
+        if check is None:
+            raise ValueError(f"{record.name}: a first file without a published hash needs a structure check")
+        result = check(path)
         _remember(record, path, digest)
-    return path
+    return path, result
 
 
 # ---- downloading -----------------------------------------------------------------------------------------
@@ -244,45 +248,45 @@ def _download_to(record: WeightsRecord, out, progress: bool) -> None:
         _stream(response, out, url, record.name, progress)
 
 
-def download(record: WeightsRecord, progress: bool = True) -> Path:
-    """Download, verify and atomically move the record's file into the cache; returns its path.
-    Nothing lands in the cache when any step fails."""
+def download(record: WeightsRecord, progress: bool = True, check: Check | None = None) -> tuple[Path, Any]:
+    """Download, verify (digest, then `check` on the temporary file) and atomically move the record's file into
+    the cache; returns (path, check result). Nothing lands in the cache when any step fails."""
     if record.source == "shipped":
         raise ValueError(f"{record.name} ships with msinet; nothing to download")
     dest = cache_path(record)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
+    result = None
     try:
         with os.fdopen(fd, "wb") as out:
             _download_to(record, out, progress)
         digest = check_digest(record, tmp, f"the download from {record.url}")
-        try:
-            load_file(record, tmp)
-        except (WeightsError, FileNotFoundError) as exc:
-            raise WeightsError(f"{record.name}: the download from {record.url} is not usable "
-                               f"({str(exc).replace(str(tmp), 'file')})") from None
+        if check is not None:
+            try:
+                result = check(tmp)
+            except (WeightsError, FileNotFoundError) as exc:
+                raise WeightsError(f"{record.name}: the download from {record.url} is not usable "
+                                   f"({str(exc).replace(str(tmp), 'file')})") from None
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     if not (record.sha256 or record.git_blob) and record.name not in read_index():
         _remember(record, dest, digest)
-    return dest
+    return dest, result
 
 
-def weights_file(record: WeightsRecord, download_missing: bool = False, progress: bool = True) -> Path:
-    """The verified local file of a record: shipped, cached, or (download_missing=True) downloaded now."""
-    from .pretrained import shipped_path
-
+def local_file(record: WeightsRecord, download_missing: bool = False, progress: bool = True,
+               check: Check | None = None) -> tuple[Path, Any]:
+    """(path, check result or None) of a record's verified local file: shipped, cached, or
+    (download_missing=True) downloaded now."""
     if record.source == "shipped":
-        return shipped_path(record)
-    path = cached_file(record)
+        return shipped_path(record), None
+    path, result = cached_file(record, check)
     if path is not None:
-        return path
+        return path, result
     if not download_missing:
-        from .loading import NoWeightsError
-
         raise NoWeightsError(f"{record.name}: trained weights not downloaded yet; run `msinet weights pull "
                              f"{record.name}` (or load_model(..., download=True)), or {_manual_hint(record)}")
-    return download(record, progress)
+    return download(record, progress, check)

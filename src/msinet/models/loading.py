@@ -1,12 +1,24 @@
-"""`msinet.load_model`: a model ready to use from a registry name or a weights file."""
+"""`msinet.load_model`: the one place a model is built from a name or a weights file.
+
+    load_model(spec, scale)
+      -> resolve.resolve: a registry name (default of the scale, alias, x2/x4 variant) or a file
+      -> a file: load_file (format by suffix: msinet .safetensors, or an authors' .pth read by models/foreign.py)
+      -> a name: its record in the weights table -> fetch.local_file (shipped / cached / downloaded, verified;
+         a download is structure-checked by building the model here, once) -> the model
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
 
-from ..registry import build_arch, create_model, list_models
-from .weights import WeightsError, config_of, load_state_strict, read_safetensors
+from ..registry import build_arch, create_model, same_architecture
+from .pretrained import WeightsRecord, record_for
+from .resolve import resolve, trained_hint
+from .weights import NoWeightsError, WeightsError, config_of, load_state_strict, read_safetensors
+
+__all__ = ["NoWeightsError", "fetch_weights", "load_file", "load_into", "load_model", "load_registered",
+           "load_weights"]
 
 
 def load_weights(path, **overrides) -> torch.nn.Module:
@@ -26,6 +38,17 @@ def load_weights(path, **overrides) -> torch.nn.Module:
     return model.eval()
 
 
+def load_file(path, format: str | None = None, **overrides) -> torch.nn.Module:
+    """The model in a weights file of `format` (default: the file's suffix): msinet's .safetensors, else an
+    authors' checkpoint (.pth)."""
+    path = Path(path)
+    if (format or path.suffix) == ".safetensors":
+        return load_weights(path, **overrides)
+    from .foreign import load_foreign
+
+    return load_foreign(path, **overrides).eval()
+
+
 def load_into(model: torch.nn.Module, path) -> torch.nn.Module:
     """Load the weights of a safetensors file into an existing model (shapes must match)."""
     state, _ = read_safetensors(path)
@@ -33,28 +56,35 @@ def load_into(model: torch.nn.Module, path) -> torch.nn.Module:
     return model
 
 
-class NoWeightsError(WeightsError):
-    """A registry name whose trained weights are not available here; the message says how to get some."""
-
-
 def _no_weights_message(name: str, scale: int) -> str:
-    from .pretrained import weights_table
+    return (f"{name} has no trained weights ({trained_hint(scale)}; or pass a weights file: .safetensors or an "
+            "authors' .pth); random weights only with --random-init / random_init=True, for development")
 
-    family = name.split("_")[0]
-    trained = sorted((n for n, r in weights_table().items() if r.scale == scale),
-                     key=lambda n: (not n.startswith(family), n))
-    hint = f"trained x{scale} models: {', '.join(trained[:4])} (`msinet weights`); " if trained else ""
-    return (f"{name} has no trained weights ({hint}or pass a weights file: .safetensors or an authors' .pth); "
-            "random weights only with --random-init / random_init=True, for development")
+
+def _record_model(record: WeightsRecord, path: Path, **overrides) -> torch.nn.Module:
+    """The model in `path`, checked to be the record's network (every key and shape)."""
+    model = load_file(path, record.format, **overrides)
+    if not overrides and not same_architecture(model.config, record.name):
+        raise WeightsError(f"{record.name}: {path} holds a different network "
+                           f"({model.config.get('width')} wide, {model.config.get('num_blocks')} blocks, "
+                           f"x{model.scale}) than {record.name}")
+    return model
+
+
+def fetch_weights(name: str, download: bool = True, progress: bool = True) -> Path:
+    """The verified local file of a registry name's trained weights (downloaded now if missing and `download`)."""
+    from . import fetch  # lazy: keeps `import msinet` free of the download machinery
+
+    record = record_for(name)
+    if record is None:
+        raise NoWeightsError(_no_weights_message(name, create_model(name).scale))
+    return fetch.local_file(record, download, progress, check=lambda p: _record_model(record, p))[0]
 
 
 def load_registered(name: str, download: bool = False, random_init: bool = False, progress: bool = True,
                     **overrides) -> torch.nn.Module:
     """A registry name with its trained weights (shipped, cached, or downloaded now if `download`);
     a parameter-free model (bicubic) as is; random weights only if `random_init`."""
-    from .fetch import load_file, weights_file
-    from .pretrained import record_for
-
     record = None if random_init else record_for(name)
     if record is None:
         model = create_model(name, **overrides).eval()
@@ -64,35 +94,35 @@ def load_registered(name: str, download: bool = False, random_init: bool = False
             model.random_init = True  # callers can warn: nothing of this model was trained
             return model
         raise NoWeightsError(_no_weights_message(name, model.scale))
-    model = load_file(record, weights_file(record, download, progress), **overrides)
-    model.model_name = name
-    return model
+    from . import fetch
+
+    path, model = fetch.local_file(record, download, progress, check=lambda p: _record_model(record, p))
+    if model is None or overrides:  # not already built by the download's structure check
+        model = _record_model(record, path, **overrides)
+    return model.eval()
 
 
-def load_model(name_or_path: str | Path | None = None, *, download: bool = False, random_init: bool = False,
-               progress: bool = True, **overrides) -> torch.nn.Module:
+def load_model(name_or_path: str | Path | None = None, *, scale: int | None = None, download: bool = False,
+               random_init: bool = False, progress: bool = True, **overrides) -> torch.nn.Module:
     """A model in eval mode, with trained weights:
 
     - a registry name: its shipped weights, or its downloaded ones (`msinet weights pull NAME`, or here with
       download=True; a progress bar unless progress=False); a name without trained weights raises
       NoWeightsError unless random_init=True (development only); bicubic_x* need no weights;
     - a msinet .safetensors file, or a foreign checkpoint (.pth) of the authors' codes;
-    - None: the shipped default model (of `scale=` when given: `load_model(scale=2)`).
+    - None: the shipped default model of `scale` (x4 when not given): `load_model(scale=2)`.
+    With `scale`, a registry name stands for its network at that scale (`load_model("nafssr_s", scale=2)`), and
+    a file must hold a model of that scale.
     """
-    if name_or_path is None:
-        from .pretrained import default_model_name
-
-        name_or_path = default_model_name(overrides.pop("scale", None))
-    text = str(name_or_path)
-    path = Path(text)
-    if path.suffix in (".safetensors", ".pth", ".pt") or path.exists():
-        if not path.is_file():
-            raise FileNotFoundError(f"weights file not found: {path}")
-        if path.suffix == ".safetensors":
-            return load_weights(path, **overrides)
-        from .foreign import load_foreign
-
-        return load_foreign(path, **overrides).eval()
-    if text in list_models():
-        return load_registered(text, download=download, random_init=random_init, progress=progress, **overrides)
-    raise ValueError(f"{text!r} is neither a registered model nor an existing weights file")
+    target = resolve(name_or_path, scale, random_init)
+    if target.is_file:
+        model = load_file(target.path, **overrides)
+        if scale is not None and model.scale != scale:
+            raise ValueError(f"model {target.path} upscales x{model.scale}, not x{scale}")
+        if model.model_name is None:  # a foreign loader names a published network after its registry entry
+            model.model_name = target.name
+    else:
+        model = load_registered(target.name, download=download, random_init=random_init, progress=progress,
+                                **overrides)
+        model.model_name = target.name
+    return model.eval()

@@ -14,15 +14,21 @@ One record per registry name (JSON object under "models"):
     git_blob   expected git blob id, sha1(b"blob <size>\\0" + bytes), as listed by `git ls-tree`;
                with neither, the sha256 of the first download is recorded in the cache's index.json and a later
                file must match it (models/fetch.py). The file's structure (every key and shape) is checked always.
+    licence    the licence situation of a downloadable file (e.g. "no licence file in the repository")
     default    true: the model `msinet.load_model()` / the CLIs use at this scale when no --model is given
     published  [{"source": "...", "<set>": [PSNR, SSIM], ...}]: the figures these weights should reproduce
 
 Adding a shipped model = its .safetensors file in msinet/weights/ + one record {source, file, format, size, sha256}.
+
+The weights stack, each layer importing only those above it:
+    pretrained (this table: what exists, where, how it is checked)
+      <- fetch   (bytes into local files, verified: shipped, cached, downloaded; never builds a model)
+      <- loading (the one place a model is built from a name or a file)
+    resolve: what a user named -> a registry name or a file (defaults per scale, aliases, x2/x4 variants)
 """
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +55,7 @@ class WeightsRecord:
     git_blob: str | None = None
     default: bool = False
     card: str | None = None
+    licence: str | None = None
     published: tuple = ()
 
     @property
@@ -104,42 +111,14 @@ def weights_table() -> dict[str, WeightsRecord]:
     return _table()
 
 
-def _same_model(a: str, b: str) -> bool:
-    from ..registry import get_entry
-
-    ea, eb = get_entry(a), get_entry(b)
-    return ea.arch == eb.arch and ea.kwargs == eb.kwargs
-
-
 def record_for(name: str) -> WeightsRecord | None:
     """The record of a registry name, also through an alias ('nafssr_s' -> the record of 'nafssr_s_x4')."""
+    from ..registry import aliases
+
     table = weights_table()
-    if name in table:
-        return table[name]
-    return next((r for n, r in table.items() if _same_model(n, name)), None)
+    return next((table[n] for n in (name, *aliases(name)) if n in table), None)
 
 
-def default_model_name(scale: int | None = None) -> str:
-    """The model used when none is named: the shipped default of `scale` (of x4 when scale is None, falling
-    back to bicubic_x4). A scale without a default is an error naming the trained models of that scale."""
-    defaults = {r.scale: r.name for r in weights_table().values() if r.default}
-    if scale is None:
-        return defaults.get(4) or next(iter(defaults.values()), "bicubic_x4")
-    if scale in defaults:
-        return defaults[scale]
-    others = [n for n, r in weights_table().items() if r.scale == scale]
-    hint = f"trained x{scale} models: {', '.join(others)}" if others else f"no trained x{scale} model is known"
-    raise WeightsError(f"no default x{scale} model ships with msinet; pass --model NAME ({hint}; `msinet weights` "
-                       f"lists them), a weights file, or --model bicubic_x{scale}")
-
-
-def shipped_path(record: WeightsRecord) -> Path:
-    """The package's file of a shipped record, checked against its sha256."""
-    path = WEIGHTS_DIR / record.file
-    if not path.is_file():
-        raise WeightsError(f"{path}: shipped weights of {record.name} are missing; reinstall msinet")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != record.sha256:
-        raise WeightsError(f"{path}: sha256 {digest} does not match the weights table ({record.sha256}); "
-                           "reinstall msinet")
-    return path
+def trained_names(scale: int | None = None) -> list[str]:
+    """Registry names with trained weights somewhere (shipped or downloadable), of `scale` if given; sorted."""
+    return sorted(n for n, r in weights_table().items() if scale is None or r.scale == scale)

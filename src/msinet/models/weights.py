@@ -15,6 +15,10 @@ class WeightsError(ValueError):
     """A weights file that cannot be used: the message names the file and the first problem."""
 
 
+class NoWeightsError(WeightsError):
+    """A registry name whose trained weights are not available here; the message says how to get some."""
+
+
 def save_weights(model: nn.Module, path, overwrite: bool = False, extra_metadata: dict | None = None) -> Path:
     """Write the model's weights and config to `path` (.safetensors); never replaces an existing file
     unless overwrite=True, and writes through a temporary file so a crash leaves no half-written file."""

@@ -80,7 +80,7 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as exc:
         print(f"msinet report: error: {exc}", file=sys.stderr)
         return 2
-    print(f"model: {args.model or 'default (' + msinet.models.pretrained.default_model_name() + ')'}; "
+    print(f"model: {args.model or 'default (' + msinet.models.resolve.default_model_name() + ')'}; "
           f"x{model.scale}; RGB, mean of both views, LR = degradation {args.degradation!r}")
     print("| pair | bicubic PSNR / SSIM | model PSNR / SSIM | gain (dB) |")
     print("|---|---|---|---|")

@@ -332,6 +332,36 @@ class Trainer:
                 if self.init_skipped else "")
         return f"initialised from {init}{kept}"
 
+    # ----------------------------------------------------------------- gradients
+    MAX_SKIPPED_IN_A_ROW = 10
+    skipped_steps = 0
+    _skipped_in_a_row = 0
+
+    def _gradients_finite(self, clip: float) -> bool:
+        """Clip the gradients (if `clip`) and say whether they are all finite. A step with a NaN or inf gradient is
+        skipped whole (no optimizer or EMA update): Lion takes the sign of its momentum and sign(NaN) = 0, so one
+        NaN would otherwise freeze every weight for the rest of the run without a word (seen with bf16 autocast +
+        channels_last on a CPU: oneDNN's dilated depthwise weight gradient). fp16's GradScaler skips such steps
+        itself and lowers its scale. Ten skipped steps in a row stop the run with advice."""
+        if self.scaler.is_enabled():
+            if clip > 0:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            return True
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        norm = (torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip) if clip > 0
+                else torch.nn.utils.get_total_norm(grads))
+        if bool(torch.isfinite(norm)):
+            self._skipped_in_a_row = 0
+            return True
+        self.skipped_steps += 1
+        self._skipped_in_a_row += 1
+        if self._skipped_in_a_row >= self.MAX_SKIPPED_IN_A_ROW:
+            raise FloatingPointError(f"gradients were not finite in {self._skipped_in_a_row} steps in a row (by step "
+                                     f"{self.step + 1}); use train.precision=fp32, train.channels_last=false or a "
+                                     f"lower optim.lr")
+        return False
+
     # ----------------------------------------------------------------- loop
     def fit(self, stop_after: int | None = None) -> dict:
         """Train to train.steps (or `stop_after` more steps, then checkpoint and return)."""
@@ -377,15 +407,13 @@ class Trainer:
                 loss = self.loss_fn(tuple(v.float() for v in sr), (hr_l, hr_r))
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
-                if t["grad_clip"] > 0:
-                    self.scaler.unscale_(self.optimizer)
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), t["grad_clip"])
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
+                if self._gradients_finite(t["grad_clip"]):
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                    if self.ema is not None:
+                        self.ema.update(self.model)
                 lr_now = self.optimizer.param_groups[0]["lr"]
                 self.scheduler.step()
-                if self.ema is not None:
-                    self.ema.update(self.model)
                 self.step += 1
                 window += loss.detach().double()
                 window_steps += 1
@@ -396,7 +424,8 @@ class Trainer:
                         raise FloatingPointError(f"training loss became {last_loss} by step {self.step}; lower "
                                                  f"optim.lr or use train.precision=fp32")
                     logger.record(self.step, {"train_loss": last_loss, "train_lr": lr_now,
-                                              "train_it_s": round(logger.its_per_second(self.step), 3)})
+                                              "train_it_s": round(logger.its_per_second(self.step), 3),
+                                              "skipped_steps": self.skipped_steps})
                     window.zero_()
                     window_steps = 0
                 if self.step % self.config["val"]["every"] == 0 or self.step == total:
