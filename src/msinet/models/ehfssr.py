@@ -256,8 +256,8 @@ def inspect_layout(state: dict, source) -> EHFSSRLayout:
 def load(state: dict, source, **overrides) -> EHFSSRNet:
     """An EHFSSRNet holding the weights of an authors' EHFSSR checkpoint (config inferred from the shapes)."""
     if overrides.pop("tlsc_window", None) is not None:
-        raise ValueError("EHFSSR has no test-time local statistics (its reference code pools globally); "
-                         "tlsc_window must be None")
+        raise WeightsError(f"{source}: EHFSSR has no test-time local statistics (its reference code pools "
+                           "globally); tlsc_window must be None")
     layout = inspect_layout(state, source)
     config = dict(scale=layout.scale, width=layout.width, num_groups=layout.num_groups,
                   blocks_per_group=layout.blocks_per_group, **overrides)
