@@ -40,7 +40,7 @@ def _save_pth(state, path):
 
 def _small(scale=4, **kw):
     torch.manual_seed(0)
-    config = dict(width=16, num_groups=2, blocks_per_group=3, **kw)
+    config = {**dict(width=16, num_groups=2, blocks_per_group=3), **kw}
     return msinet.create_model(f"ehfssr_s_x{scale}", **config)
 
 
@@ -220,6 +220,20 @@ def test_save_and_load_round_trip(tmp_path):
     with torch.no_grad():
         for a, b in zip(model(left, right), loaded(left, right)):
             assert torch.equal(a, b)
+
+
+def test_exported_program_holds_at_every_size_above_one_window():
+    from msinet.export.program import export_program, minimum_size
+
+    model = _small(2, num_groups=1).eval()  # cross-view, window and global attention all present
+    program, _ = export_program(model)  # traced at 33x95: both sides padded
+    assert minimum_size(program) == (17, 17)
+    exported = program.module()
+    for h, w in [(17, 40), (32, 48), (21, 64)]:  # needing padding or not, per side
+        left, right = torch.rand(1, 3, h, w), torch.rand(1, 3, h, w)
+        with torch.no_grad():
+            for a, b in zip(model(left, right), exported(left, right)):
+                torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -22,33 +22,35 @@ from .eca import MultiDilationECA
 from .norm import LayerNorm2d
 
 
+def mirror_index(n: int, size: int, device=None) -> torch.Tensor:
+    """Indices 0..size-1 into a side of length n, reflected at both ends without repeating the edge pixel
+    (F.pad's 'reflect'), as often as needed: 0 1 2 1 0 1 2 ... for n = 3; a side of one pixel is repeated."""
+    period = torch.sym_max(2 * n - 2, 1)
+    i = torch.arange(size, device=device) % period
+    return torch.where(i < n, i, period - i)
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Reflect-pad bottom and right up to multiples of `multiple`. Where a side is too short for one reflection
-    (F.pad's 'reflect' needs pad < size) it reflects repeatedly; a single row or column is replicated."""
+    """Reflect-pad bottom and right up to multiples of `multiple`. Equal to F.pad(..., mode='reflect') where
+    that applies (pad < side); shorter sides are reflected again. Index gathers, no size-dependent branch:
+    one traced / exported graph serves every input size."""
     h, w = x.shape[-2:]
-    pad_h, pad_w = -h % multiple, -w % multiple
-    while pad_h or pad_w:
-        h, w = x.shape[-2:]
-        step_h = min(pad_h, h - 1) if h > 1 else 0
-        step_w = min(pad_w, w - 1) if w > 1 else 0
-        if step_h == 0 and step_w == 0:  # 1-pixel side(s): nothing to reflect
-            return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        x = F.pad(x, (0, step_w, 0, step_h), mode="reflect")
-        pad_h, pad_w = pad_h - step_h, pad_w - step_w
-    return x
+    rows = mirror_index(h, h + (-h % multiple), x.device)
+    cols = mirror_index(w, w + (-w % multiple), x.device)
+    return x.index_select(-2, rows).index_select(-1, cols)
 
 
 def to_windows(x: torch.Tensor, heads: int, win: int) -> torch.Tensor:
     """(B, heads*c, H, W) -> (B * H/win * W/win, heads, win*win, c), windows in row-major order."""
     b, ch, h, w = x.shape
-    x = x.view(b, heads, ch // heads, h // win, win, w // win, win)
-    return x.permute(0, 3, 5, 1, 4, 6, 2).reshape(-1, heads, win * win, ch // heads)
+    x = x.reshape(b, heads, ch // heads, h // win, win, w // win, win)
+    return x.permute(0, 3, 5, 1, 4, 6, 2).reshape(b * (h // win) * (w // win), heads, win * win, ch // heads)
 
 
 def from_windows(x: torch.Tensor, b: int, h: int, w: int, win: int) -> torch.Tensor:
     """Inverse of to_windows: (B * H/win * W/win, heads, win*win, c) -> (B, heads*c, H, W)."""
     heads, c = x.shape[1], x.shape[-1]
-    x = x.view(b, h // win, w // win, heads, win, win, c)
+    x = x.reshape(b, h // win, w // win, heads, win, win, c)
     return x.permute(0, 3, 6, 1, 4, 2, 5).reshape(b, heads * c, h, w)
 
 
@@ -72,7 +74,7 @@ class WindowSelfAttention(nn.Module):
     def forward(self, x0: torch.Tensor) -> torch.Tensor:  # (B, C, H, W), H and W multiples of the window
         b, _, h, w = x0.shape
         win = self.window
-        if h % win or w % win:
+        if not torch.compiler.is_exporting() and (h % win or w % win):  # (no size guard in an exported graph)
             raise ValueError(f"window attention needs sides that are multiples of {win}, got {h}x{w}")
         x = self.norm(x0)
         d = self.dwconv(x)

@@ -58,8 +58,11 @@ class EHFSSRBlock(nn.Module):
         if self.mixer == "global":
             return self.attn(left), self.attn(right)
         h, w = left.shape[-2:]
-        return (self.attn(pad_to_multiple(left, WINDOW))[..., :h, :w],
-                self.attn(pad_to_multiple(right, WINDOW))[..., :h, :w])
+        rows, cols = torch.arange(h, device=left.device), torch.arange(w, device=left.device)
+        # the crop as a gather rather than a slice: an exported graph then holds whether or not the size
+        # needed padding (a slice's layout depends on that)
+        return tuple(self.attn(pad_to_multiple(x, WINDOW)).index_select(-2, rows).index_select(-1, cols)
+                     for x in (left, right))
 
 
 def block_mixers(depth: int) -> list[str]:
@@ -142,6 +145,11 @@ class EHFSSRNet(StereoSRModel):
 
     def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.check_inputs(left, right)
+        if torch.compiler.is_exporting():
+            # an exported graph holds for images of more than one attention window per side (torch.export
+            # specialises a window count of 1 away); recorded as the program's minimum size
+            torch._check(left.shape[-2] > WINDOW)
+            torch._check(left.shape[-1] > WINDOW)
         l0, r0 = self.intro(left), self.intro(right)
         x_l, x_r = l0, r0
         for group in self.groups:
