@@ -25,8 +25,13 @@ from .norm import LayerNorm2d
 def mirror_index(n: int, size: int, device=None) -> torch.Tensor:
     """Indices 0..size-1 into a side of length n, reflected at both ends without repeating the edge pixel
     (F.pad's 'reflect'), as often as needed: 0 1 2 1 0 1 2 ... for n = 3; a side of one pixel is repeated."""
-    period = torch.sym_max(2 * n - 2, 1)
-    i = torch.arange(size, device=device) % period
+    i = torch.arange(size, device=device)
+    if torch.compiler.is_exporting():
+        # one reflection, enough while size - n < n: an exported EHFSSR graph requires sides above the window
+        # (the model records that minimum), and ONNX has no remainder by a symbolic size
+        return torch.where(i < n, i, 2 * n - 2 - i)
+    period = max(2 * n - 2, 1)
+    i = i % period
     return torch.where(i < n, i, period - i)
 
 
