@@ -138,6 +138,12 @@ def test_checkpoint_of_another_size_loads_as_that_size(shared_peers, tmp_path):
     _one_line_error(_save_pth(small, tmp_path / "gap.pth"), "body.1.body.1.")
 
 
+def test_the_full_ehfssr_is_refused_in_one_line(shared_peers, tmp_path):
+    state = _authors_state(shared_peers, "ehfssr_s_x4")
+    state["body.0.body.1.selfatn.to_q.weight"] = state.pop("body.0.body.1.selfatn.to_qk.weight")
+    _one_line_error(_save_pth(state, tmp_path / "full.pth"), "body.0.body.1.selfatn.to_q.weight")
+
+
 def test_only_this_family_is_claimed(shared_peers):
     for name in RELEASED:
         assert matches(_authors_state(shared_peers, name))

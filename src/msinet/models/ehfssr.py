@@ -251,15 +251,12 @@ def inspect_layout(state: dict, source) -> EHFSSRLayout:
         if m is not None:
             blocks.setdefault(int(m.group(1)), set()).add(int(m.group(2)))
     num_groups = max(blocks) + 1
-    depth = max(blocks[0]) + 1 if 0 in blocks else 0
+    depth = max(max(indices) for indices in blocks.values()) + 1
     for g in range(num_groups):
         for i in range(depth):
             if i not in blocks.get(g, ()):
                 raise WeightsError(f"{source}: missing key 'body.{g}.body.{i}.MLP.proj1.weight' (block {i} of "
                                    f"group {g} has no weights)")
-        extra = sorted(blocks.get(g, set()) - set(range(depth)))
-        if extra:
-            raise WeightsError(f"{source}: group {g} has block {extra[0]} but group 0 has {depth} blocks")
     return EHFSSRLayout(width, num_groups, depth, scales[up[0]])
 
 
@@ -268,6 +265,10 @@ def load(state: dict, source, **overrides) -> EHFSSRNet:
     if overrides.pop("tlsc_window", None) is not None:
         raise WeightsError(f"{source}: EHFSSR has no test-time local statistics (its reference code pools "
                            "globally); tlsc_window must be None")
+    full = next((k for k in state if k.endswith(".selfatn.to_q.weight")), None)
+    if full is not None:  # EHFSSR_arch.py: separate q / k / v and a strided key/value branch in the windows
+        raise WeightsError(f"{source}: key {full!r} belongs to the full EHFSSR's window attention; msinet "
+                           "implements EHFSSR-S")
     layout = inspect_layout(state, source)
     config = dict(scale=layout.scale, width=layout.width, num_groups=layout.num_groups,
                   blocks_per_group=layout.blocks_per_group, **overrides)
