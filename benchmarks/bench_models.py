@@ -1,7 +1,8 @@
-"""Whole models: msinet_x4 vs nafssr_s vs bicubic_x4 — inference and a training step, with size and cost.
+"""Whole models: MSINet, the shipped MSINet-S, NAFSSR-S and the lightweight peers (CVHSSR-T, EHFSSR-S,
+NAFRSSR-T/M) vs bicubic_x4 — inference and a training step, with size and cost; ratios against nafssr_s.
 
     python benchmarks/bench_models.py [--device cuda] [--threads N] [--sizes kitti ...] [--rounds 3]
-                                      [--models msinet_x4 nafssr_s bicubic_x4] [--no-train]
+                                      [--models msinet_x4 nafssr_s cvhssr_t_x4 ...] [--no-train]
                                       [--options] [--compile] [--profile]
 
 Inference: model.eval() (test-time local statistics on, as users run it), one LR pair per test size, under
@@ -27,7 +28,8 @@ from benchlib import (SIZES, TRAIN_BATCH, TRAIN_PATCH, add_common_arguments, env
                       peak_memory_mib, setup, sync, time_interleaved)
 import msinet
 
-DEFAULT_MODELS = ["msinet_x4", "nafssr_s", "bicubic_x4"]
+DEFAULT_MODELS = ["msinet_x4", "msinet_small_x4", "nafssr_s", "cvhssr_t_x4", "ehfssr_s_x4", "nafrssr_t_x4",
+                  "nafrssr_m_x4", "bicubic_x4"]
 
 
 def make_models(names, device) -> dict[str, torch.nn.Module]:

@@ -31,7 +31,7 @@ from msinet.data.imresize import imresize
 from msinet.data.train_patches import find_pairs
 from msinet.metrics import stereo_scores
 from msinet.models.weights import WeightsError
-from msinet.train.report import HELD_OUT, mod_crop, super_resolve
+from msinet.train.heldout import HELD_OUT, mod_crop, super_resolve
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

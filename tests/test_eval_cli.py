@@ -122,3 +122,28 @@ def test_eval_cli_errors_are_one_line(tmp_path, capsys):
                    "-q", *extra])
         err = capsys.readouterr().err
         assert rc == 2 and err.startswith("msinet eval: error:") and msg in err, err
+
+
+def test_eval_save_sr_resumes_with_skip_existing(tmp_path, capsys):
+    _make_set(tmp_path / "data" / "Flickr1024")
+    out, sr = tmp_path / "res", tmp_path / "sr"
+    argv = ["eval", "--model", "bicubic_x4", "--data", str(tmp_path / "data"), "--sets", "Flickr1024", "--out",
+            str(out), "--save-sr", str(sr), "--cache-dir", str(tmp_path / "cache"), "-q", "--no-bicubic"]
+    assert main(argv) == 0
+    folder = sr / "Flickr1024"
+    assert sorted(p.name for p in folder.glob("*.png")) == ["scene0_L.png", "scene0_R.png", "scene1_L.png",
+                                                            "scene1_R.png"]
+    kept = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.glob("*.png")}
+    (out / "bicubic_x4_x4.csv").unlink()  # an interrupted run: no results, one saved image missing
+    (out / "bicubic_x4_x4.json").unlink()
+    (folder / "scene1_R.png").unlink()
+    assert main(argv) == 2  # refused before any work, and told how to resume
+    assert "scene0_L.png exists" in capsys.readouterr().err
+    assert main([*argv, "--skip-existing"]) == 0
+    assert (out / "bicubic_x4_x4.json").is_file() and (folder / "scene1_R.png").read_bytes() == kept["scene1_R.png"][0]
+    for name in ("scene0_L.png", "scene0_R.png", "scene1_L.png"):  # existing images untouched
+        assert (folder / name).stat().st_mtime_ns == kept[name][1]
+    assert not [p for p in folder.iterdir() if p.name.startswith(".") and p.name != ".msinet-output"]
+    capsys.readouterr()
+    assert main([*argv, "--skip-existing"]) == 0  # everything there: the job is skipped
+    assert "skipped (--skip-existing)" in capsys.readouterr().err

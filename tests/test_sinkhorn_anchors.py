@@ -57,3 +57,22 @@ def test_float32_gradient_with_reanchoring_matches_log_domain_autograd():
     m64 = m.detach().double().requires_grad_(True)
     (sinkhorn_log(m64, 10) * weight.double()).sum().backward()
     torch.testing.assert_close(m.grad.double(), m64.grad, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("block_rows", [1, 3, 7])
+def test_wide_exponent_in_row_bands_is_the_same_kernel(monkeypatch, block_rows):
+    """Wide slices form their float64 exponent a band of rows at a time (to stay in cache): same bits."""
+    import msinet.layers.sinkhorn as sk
+
+    w, n = 20, 3
+    monkeypatch.setitem(sk.WIDE_BLOCK_BYTES, "cpu", block_rows * w * 8)  # one slice no longer fits a block
+    g0 = torch.Generator().manual_seed(3)
+    m = torch.randn(n, w, w, generator=g0) * 30
+    f = torch.randn(n, w, generator=g0, dtype=torch.float64) * 10
+    g = torch.randn(n, w, generator=g0, dtype=torch.float64) * 10
+    wide = m.double() + g[:, None, :]
+    out = torch.empty_like(m)
+    r = sk._anchored_kernel(m, f, g, out, shift=True)
+    assert torch.equal(r, wide.amax(-1)) and torch.equal(out, (wide - r[..., None]).float().exp())
+    sk._anchored_kernel(m, f, g, out)
+    assert torch.equal(out, (wide + f[:, :, None]).float().exp())

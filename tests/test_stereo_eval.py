@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from msinet.cli.main import main
-from msinet.stereo.gt import (read_disparity, read_kitti_disparity, read_nonocc_mask, read_occlusion_mask,
+from msinet.downstream.gt import (read_disparity, read_kitti_disparity, read_nonocc_mask, read_occlusion_mask,
                               read_pfm)
-from msinet.stereo.metrics import disparity_errors, fill_holes
+from msinet.downstream.metrics import disparity_errors, fill_holes
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stereo"
 SCENES = ("kitti2015_000046", "middlebury2014_motorcycle_quarter", "sceneflow_A-0032-0006")
@@ -95,8 +95,8 @@ def test_real_ground_truth_explains_the_real_pairs(scene):
     disparity read upside down or with the wrong sign does not (checks orientation, scale and sign)."""
     _need_data()
     from msinet.data.image_io import load_pair
-    from msinet.stereo.evaluate import read_mask
-    from msinet.stereo.scenes import find_scenes
+    from msinet.downstream.evaluate import read_mask
+    from msinet.downstream.scenes import find_scenes
 
     (sc,) = find_scenes(DATA / scene)
     left, right = load_pair(sc.left, sc.right)
@@ -171,9 +171,9 @@ def test_sgbm_on_real_hr_pairs_is_sane_and_bicubic_x4_is_worse():
     bicubic; on the real-camera scenes every measure does."""
     _need_data()
     import msinet
-    from msinet.stereo.evaluate import evaluate_scene
-    from msinet.stereo.matchers import build_matcher
-    from msinet.stereo.scenes import find_scenes
+    from msinet.downstream.evaluate import evaluate_scene
+    from msinet.downstream.matchers import build_matcher
+    from msinet.downstream.scenes import find_scenes
 
     scenes = find_scenes(DATA)
     assert [s.name for s in scenes if s.name in SCENES] == list(SCENES)
@@ -199,7 +199,7 @@ def test_sgbm_on_real_hr_pairs_is_sane_and_bicubic_x4_is_worse():
 
 def test_sgbm_recovers_a_known_shift():
     """A textured image and its copy shifted by 7 px: SGBM finds 7 everywhere it can see."""
-    from msinet.stereo.matchers import SGBMMatcher
+    from msinet.downstream.matchers import SGBMMatcher
 
     rng = np.random.default_rng(0)
     base = (rng.random((60, 140, 3)) * 255).astype(np.uint8)
@@ -234,7 +234,7 @@ def _fake_raft_stereo(root: Path) -> Path:
 def test_raft_stereo_plugin_loads_user_code_and_checkpoint(tmp_path):
     import torch
 
-    from msinet.stereo.matchers import build_matcher
+    from msinet.downstream.matchers import build_matcher
 
     code = _fake_raft_stereo(tmp_path / "RAFT-Stereo")
     ckpt = tmp_path / "raftstereo.pth"
@@ -251,7 +251,7 @@ def test_raft_stereo_plugin_loads_user_code_and_checkpoint(tmp_path):
 
 
 def test_plugin_spec_errors(tmp_path):
-    from msinet.stereo.matchers import build_matcher
+    from msinet.downstream.matchers import build_matcher
 
     with pytest.raises(ValueError, match="unknown matcher"):
         build_matcher("sgmb")
@@ -284,7 +284,7 @@ def test_cli_end_to_end_with_a_weights_file_and_a_plugin_matcher(tmp_path, capsy
     msinet.save_weights(msinet.create_model("msinet_tiny_x4", num_blocks=2), weights)
     plugin = tmp_path / "my_matcher.py"
     plugin.write_text(
-        "from msinet.stereo.matchers import SGBMMatcher\n"
+        "from msinet.downstream.matchers import SGBMMatcher\n"
         "def build(checkpoint=None, device=None):\n"
         "    m = SGBMMatcher(block_size=3, mode='3way')\n"
         "    m.name = 'sgbm3'\n"
@@ -342,7 +342,7 @@ def test_cli_data_without_ground_truth(tmp_path, capsys):
 
 def test_split_folder_layout(tmp_path):
     """left/ right/ disparity/ [occlusion/] with matching names (a SceneFlow subset)."""
-    from msinet.stereo.scenes import find_scenes
+    from msinet.downstream.scenes import find_scenes
 
     for sub in ("left", "right", "disparity", "occlusion"):
         (tmp_path / sub).mkdir()
@@ -353,3 +353,26 @@ def test_split_folder_layout(tmp_path):
     (tmp_path / "occlusion" / "0006.png").write_bytes(b"")
     (scene,) = find_scenes(tmp_path)  # 0007 has no ground truth: skipped
     assert scene.name == "0006" and scene.disparity.name == "0006.pfm" and scene.mask_kind == "occlusion"
+
+
+def test_cli_resumes_with_skip_existing(tmp_path, capsys):
+    _need_data()
+    data = _scene_copy(tmp_path, "kitti2015_000046")
+    out = tmp_path / "o"
+    argv = ["stereo-eval", "--data", str(data), "-o", str(out), "--no-figure", "--save-disparity"]
+    assert main(argv) == 0
+    maps = out / "disparity" / "kitti2015_000046"
+    assert sorted(p.name for p in maps.glob("*.png")) == ["bicubic.png", "hr.png"]
+    kept = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in maps.glob("*.png")}
+    (out / "stereo_eval.csv").unlink()  # as if interrupted before the end, one map missing
+    (maps / "bicubic.png").unlink()
+    assert main(argv) == 2  # refused before the work, naming the file and the way to resume
+    assert "hr.png exists" in capsys.readouterr().err
+    assert main([*argv, "--skip-existing"]) == 0
+    assert (maps / "bicubic.png").read_bytes() == kept["bicubic.png"][0]
+    assert (maps / "hr.png").stat().st_mtime_ns == kept["hr.png"][1]  # kept, not rewritten
+    assert (out / "stereo_eval.csv").is_file()
+    assert not [p for p in maps.iterdir() if p.name.startswith(".")]
+    capsys.readouterr()
+    assert main([*argv, "--skip-existing"]) == 0
+    assert "skipped (--skip-existing)" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import pytest
 
 from msinet.data.train_patches import find_pairs, load_rgb_pair
 from msinet.train.config import load_config
-from msinet.train.report import evaluate_pair
+from msinet.train.heldout import evaluate_pair
 from msinet.train.trainer import Trainer
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -72,7 +72,7 @@ def test_default_h264_plays_and_is_close(clip, tmp_path, capsys):
 
 
 def test_resume_after_interruption_redoes_nothing_and_gives_the_same_file(clip, tmp_path, monkeypatch, capsys):
-    import msinet.infer.video as video
+    import msinet.infer.video_upscale as video
 
     src, _ = clip
     out = tmp_path / "out.mp4"
@@ -108,7 +108,7 @@ def test_resume_after_interruption_redoes_nothing_and_gives_the_same_file(clip, 
 
 
 def test_resume_with_other_settings_is_refused(clip, tmp_path, monkeypatch, capsys):
-    import msinet.infer.video as video
+    import msinet.infer.video_upscale as video
 
     src, _ = clip
     out = tmp_path / "out.mp4"
@@ -122,7 +122,37 @@ def test_resume_with_other_settings_is_refused(clip, tmp_path, monkeypatch, caps
     monkeypatch.undo()
     rc = main([*argv, "--crf", "30"])
     err = capsys.readouterr().err
-    assert rc == 2 and "interrupted run of another source or other settings" in err
+    assert rc == 2 and "interrupted run that differs: encoding: Encoding(crf=18" in err and "--overwrite" in err
+
+
+def test_stale_partial_names_the_change_and_overwrite_starts_over(clip, tmp_path, monkeypatch, capsys):
+    import os
+    import shutil
+
+    import msinet.infer.video_upscale as video
+
+    src = shutil.copy(clip[0], tmp_path / "clip.mp4")  # a copy: its modification time changes below
+    out = tmp_path / "out.mp4"
+    real, calls = video.upscale_pair, []
+
+    def crash_on_5th(*a, **k):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(video, "upscale_pair", crash_on_5th)
+    argv = ["upscale", str(src), "--layout", "sbs", "-o", str(out), "--chunk", "4", "--model", "bicubic_x4", "-q"]
+    assert main(argv) == 130
+    monkeypatch.undo()
+    st = os.stat(src)
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # `touch clip.mp4`
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "the source file changed since that run (modified)" in err and "--overwrite" in err
+    assert main([*argv, "--overwrite"]) == 0  # the stale work folder is discarded, the job starts over
+    assert out.is_file() and not (tmp_path / "out.mp4.partial").exists()
+    assert len(stream_facts(out)["frames"]) == 12
 
 
 def test_bad_videos_one_line_errors(clip, tmp_path, capsys, shared_data):

@@ -177,3 +177,16 @@ def test_a_peer_checkpoint_downloads_verified_by_blob_id_and_size(server, cache,
         for a, b in zip(by_name(left, right), by_file(left, right)):
             assert torch.equal(a, b)
     assert np.isfinite(a.numpy()).all()
+
+
+def test_msinet_report_scores_against_bicubic_on_real_pairs(shared_data, capsys):
+    """`msinet report` (the held-out table of the model cards) as a documented command; bicubic gains 0 dB."""
+    code = main(["report", "--data", str(shared_data / "stereo"), "--model", "bicubic_x4",
+                 "--pairs", "middlebury2014_motorcycle_quarter"])
+    out = capsys.readouterr().out
+    assert code == 0 and "model: bicubic_x4; x4" in out
+    row = next(line for line in out.splitlines() if line.startswith("| middlebury2014_motorcycle_quarter"))
+    assert row.rstrip().endswith("| +0.00 |")
+    with pytest.raises(SystemExit) as stop:  # --data is required: no default path climbs out of the package
+        main(["report", "--model", "bicubic_x4"])
+    assert stop.value.code == 2

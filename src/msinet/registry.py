@@ -1,4 +1,8 @@
-"""A registry of named model configurations (timm-style): a name maps to an architecture and its arguments."""
+"""A registry of named model configurations (timm-style): a name maps to an architecture and its arguments.
+
+It imports no model: each model module registers its architecture (`@register_arch`) and its named
+configurations (`register_model`) when imported, and `msinet.models` imports them all (`import msinet` does).
+"""
 from __future__ import annotations
 
 import inspect
@@ -43,14 +47,10 @@ def list_models(pattern: str | None = None) -> list[str]:
     """Names of the registered models, sorted; `pattern` is an optional fnmatch filter like 'msinet_*'."""
     from fnmatch import fnmatch
 
-    from . import models  # noqa: F401  (registers the built-in models)
-
     return sorted(n for n in _REGISTRY if pattern is None or fnmatch(n, pattern))
 
 
 def get_entry(name: str) -> ModelEntry:
-    from . import models  # noqa: F401
-
     if name not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
     return _REGISTRY[name]
@@ -58,8 +58,6 @@ def get_entry(name: str) -> ModelEntry:
 
 def build_arch(arch: str, **kwargs) -> torch.nn.Module:
     """Instantiate an architecture by name, naming the first unknown argument if any."""
-    from . import models  # noqa: F401
-
     if arch not in _ARCHS:
         raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(_ARCHS))}")
     cls = _ARCHS[arch]
@@ -77,8 +75,6 @@ RUNTIME_OPTIONS = ("drop_path_rate", "sinkhorn_method", "stack_views")
 def weights_config(arch: str, kwargs: dict) -> dict:
     """The arguments that decide an architecture's weights and outputs: defaults filled in, runtime-only options
     dropped, tuples as lists (so a saved config and a registry entry compare equal)."""
-    from . import models  # noqa: F401
-
     defaults = {k: p.default for k, p in inspect.signature(_ARCHS[arch].__init__).parameters.items()
                 if p.default is not inspect.Parameter.empty}
     config = {k: v for k, v in {**defaults, **kwargs}.items() if k not in RUNTIME_OPTIONS}

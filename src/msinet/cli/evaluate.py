@@ -28,6 +28,9 @@ def add_arguments(p):
     p.add_argument("--out", default="eval_results", help="folder for the CSV and JSON (default eval_results)")
     p.add_argument("--save-sr", default=None, metavar="DIR", help="also write the super-resolved views here")
     p.add_argument("--overwrite", action="store_true", help="replace existing result files / SR images")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="resume: keep SR images that exist (write only the missing ones); results that exist "
+                        "already: the job is skipped")
     p.add_argument("--no-bicubic", action="store_true", help="skip the bicubic baseline row")
     p.add_argument("--only", default=None, metavar="PATTERN", help="only pairs whose name matches this fnmatch pattern")
     p.add_argument("--limit", type=int, default=None, help="only the first N pairs of each set")
@@ -64,13 +67,21 @@ def _method_name(spec, model) -> str:
     return Path(spec).stem if ("/" in spec or spec.endswith((".safetensors", ".pth", ".pt"))) else spec
 
 
+def _sr_paths(folder, name: str) -> list:
+    from pathlib import Path
+
+    return [Path(folder) / f"{name.replace('/', '_')}_{view}.png" for view in ("L", "R")]
+
+
 def run(args) -> int:
     import torch
 
     from ..metrics.protocols import parse_protocols
-    from ..train.distributed import close_world, init_world
+    from ..runtime.distributed import close_world, init_world
 
     protocols = parse_protocols(args.protocol)
+    if args.skip_existing and args.overwrite:
+        raise ValueError("--skip-existing keeps existing outputs and --overwrite replaces them: give one")
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {args.limit}")
     device = _device(args.device)
@@ -89,11 +100,17 @@ def _run(args, protocols, device, world) -> int:
     from pathlib import Path
 
     import msinet
-    from ..data.image_io import write_png
+    from ..data.image_io import encode_png, refuse_existing
+    from ..io.landing import land
     from ..data.stereo_sets import open_set
-    from ..eval.report import format_set_table, results_dict, write_csv, write_json
+    from ..eval.tables import format_set_table, results_dict, write_csv, write_json
     from ..eval.runner import evaluate_set
 
+    from .preflight import check_output_folder
+
+    if world.is_main:  # before the model loads: where results go is writable
+        for folder in [args.out] + ([args.save_sr] if args.save_sr else []):
+            check_output_folder(folder, quiet=args.quiet)
     model = load_cli_model(args.model, args, scale=args.scale).to(device).eval()
     scale = model.scale
     method = _method_name(args.model, model) + ("" if args.self_ensemble == "off" else f" +SE{args.self_ensemble}")
@@ -105,9 +122,12 @@ def _run(args, protocols, device, world) -> int:
     out = Path(args.out)
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in method.replace(" +SE", "_se"))
     csv_path, json_path = out / f"{stem}_x{scale}.csv", out / f"{stem}_x{scale}.json"
+    if args.skip_existing and csv_path.exists() and json_path.exists():
+        print(f"eval: {csv_path} and {json_path} exist: skipped (--skip-existing)", file=sys.stderr)
+        return 0
     for path in (csv_path, json_path):
-        if path.exists() and not args.overwrite:
-            raise FileExistsError(f"{path} exists (pass --overwrite to replace it)")
+        if path.exists() and not args.overwrite and not args.skip_existing:
+            raise FileExistsError(f"{path} exists (pass --overwrite to replace it, or --skip-existing to keep it)")
     from ..infer.graphs import graphed_model
 
     if args.cuda_graphs == "on" and device.type != "cuda":
@@ -115,7 +135,6 @@ def _run(args, protocols, device, world) -> int:
     graphed = graphed_model(model, device, "off" if device.type != "cuda" else args.cuda_graphs)
     baseline = None if args.no_bicubic else msinet.create_model(f"bicubic_x{scale}").to(device).eval()
 
-    all_results = []
     for stereo_set in sets:
         if args.only:
             stereo_set.pairs = [p for p in stereo_set.pairs if fnmatch.fnmatch(p.name, args.only)]
@@ -123,13 +142,23 @@ def _run(args, protocols, device, world) -> int:
                 raise ValueError(f"no pair of {stereo_set.name} matches --only {args.only!r}")
         if args.limit:
             stereo_set.pairs = stereo_set.pairs[: args.limit]
+    if args.save_sr and world.is_main:  # before the work: every saved image may be written
+        for stereo_set in sets:
+            folder = check_output_folder(Path(args.save_sr) / stereo_set.name, quiet=args.quiet)
+            if not args.skip_existing:
+                refuse_existing([p for pair in stereo_set.pairs for p in _sr_paths(folder, pair.name)],
+                                args.overwrite, ", or --skip-existing to keep it")
+
+    all_results = []
+    for stereo_set in sets:
         save = None
         if args.save_sr:
             folder = Path(args.save_sr) / stereo_set.name
 
-            def save(sample, sr_l, sr_r, folder=folder):
-                for view, img in (("L", sr_l), ("R", sr_r)):
-                    write_png(folder / f"{sample.name.replace('/', '_')}_{view}.png", img, args.overwrite)
+            def save(sample, sr_l, sr_r, folder=folder):  # both views land together; existing ones are kept
+                todo = {p: img for p, img in zip(_sr_paths(folder, sample.name), (sr_l, sr_r))
+                        if args.overwrite or not p.exists()}
+                land({p: encode_png(img, p) for p, img in todo.items()}, overwrite=args.overwrite)
         set_results = [evaluate_set(model, stereo_set, protocols, device, args.self_ensemble, method,
                                     progress=not args.quiet, on_output=save, world=world, forward=graphed)]
         if baseline is not None:
@@ -146,9 +175,11 @@ def _run(args, protocols, device, world) -> int:
     if not world.is_main:
         return 0
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(csv_path, all_results)
+    if not (args.skip_existing and csv_path.exists()):
+        write_csv(csv_path, all_results)
     meta = {"model": args.model, "method": method, "scale": scale, "self_ensemble": args.self_ensemble,
             "device": str(device), "data": str(Path(args.data).resolve()), "msinet_version": msinet.__version__}
-    write_json(json_path, results_dict(all_results, protocols, meta))
+    if not (args.skip_existing and json_path.exists()):
+        write_json(json_path, results_dict(all_results, protocols, meta))
     print(f"wrote {csv_path} and {json_path}", file=sys.stderr)
     return 0

@@ -16,6 +16,8 @@ COMMANDS = {
     "export": "msinet.cli.export",
     "convert": "msinet.cli.convert",
     "weights": "msinet.cli.weights",
+    "doctor": "msinet.cli.doctor",
+    "report": "msinet.cli.report",
 }
 
 
@@ -49,14 +51,26 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from .preflight import discard_unused_folders
+
+    rc = 1
     try:
-        return int(args._run(args) or 0)
+        rc = int(args._run(args) or 0)
+        return rc
     except KeyboardInterrupt:
         print(f"msinet {args.command}: interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError) as exc:  # user errors: bad input, missing files, refusals to overwrite
-        print(f"msinet {args.command}: error: {exc}", file=sys.stderr)
+        from .preflight import describe
+
+        print(f"msinet {args.command}: error: {describe(exc)}", file=sys.stderr)
         return 2
+    finally:
+        if rc != 0:
+            discard_unused_folders()  # output folders a failed job created but wrote nothing into are removed
+        from .preflight import _CREATED
+
+        _CREATED.clear()
 
 
 if __name__ == "__main__":

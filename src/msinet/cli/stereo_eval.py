@@ -26,6 +26,9 @@ def add_arguments(p):
     p.add_argument("--save-disparity", action="store_true", help="also write every disparity map (KITTI 16-bit PNG)")
     p.add_argument("--no-figure", action="store_true", help="skip the disparity figure")
     p.add_argument("--overwrite", action="store_true", help="replace existing result files")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="resume: results that exist already: the job is skipped; disparity maps that exist are kept "
+                        "(only the missing ones are written)")
     add_weights_options(p)
 
 
@@ -40,11 +43,14 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    from ..infer.devices import resolve_device
-    from ..stereo.evaluate import BICUBIC, HR, evaluate_scene, load_methods, mean_rows
-    from ..stereo.matchers import build_matcher
-    from ..stereo.report import format_table, save_figure, write_csv, write_disparity_png
-    from ..stereo.scenes import find_scenes
+    from ..runtime.devices import resolve_device
+    from ..data.image_io import refuse_existing
+    from ..downstream.evaluate import BICUBIC, HR, evaluate_scene, load_methods, mean_rows
+    from ..downstream.matchers import build_matcher
+    from ..downstream.outputs import encode_disparity_png, format_table, save_figure, write_csv
+    from ..downstream.scenes import find_scenes
+    from ..io.landing import land
+    from .preflight import check_output_folder
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -61,11 +67,17 @@ def run(args) -> int:
             raise ValueError(f"--max-disparity must be 'auto' or a positive integer, got {args.max_disparity!r}") from None
         if max_disp < 1:
             raise ValueError(f"--max-disparity must be positive, got {max_disp}")
+    if args.skip_existing and args.overwrite:
+        raise ValueError("--skip-existing keeps existing outputs and --overwrite replaces them: give one")
     out = Path(args.out)
     targets = [out / "stereo_eval.csv"] + ([] if args.no_figure else [out / "stereo_eval.png"])
+    if args.skip_existing and all(t.exists() for t in targets):
+        log(f"stereo-eval: {', '.join(map(str, targets))} exist: skipped (--skip-existing)")
+        return 0
     for target in targets:
-        if target.exists() and not args.overwrite:
-            raise FileExistsError(f"{target} exists (pass --overwrite to replace it)")
+        if target.exists() and not args.overwrite and not args.skip_existing:
+            raise FileExistsError(f"{target} exists (pass --overwrite to replace it, or --skip-existing to keep it)")
+    check_output_folder(out)  # before any model or matcher loads: the results can be written
 
     scenes = find_scenes(args.data)
     if args.only:
@@ -79,29 +91,36 @@ def run(args) -> int:
     methods = {_method_name(spec): model for spec, model in loaded.items()}
     if len(methods) != len(loaded):
         raise ValueError(f"two of --models {args.models} would get the same name in the results; rename a file")
+    disparity_files = {scene.name: [out / "disparity" / scene.name / f"{m}.png" for m in [HR, *methods]]
+                       for scene in scenes} if args.save_disparity else {}
+    if not args.overwrite and not args.skip_existing:  # before the work: every map may be written
+        refuse_existing([p for paths in disparity_files.values() for p in paths], False,
+                        ", or --skip-existing to keep it")
     log(f"stereo-eval: {len(scenes)} scene(s), matcher {getattr(matcher, 'name', args.matcher)}, "
         f"x{args.scale}, methods: {HR}, {', '.join(methods)}")
 
     results = []
     for scene in scenes:
-        results.append(evaluate_scene(scene, methods, matcher, args.scale, max_disp, device, log=log))
+        try:
+            results.append(evaluate_scene(scene, methods, matcher, args.scale, max_disp, device, log=log))
+        except ValueError as exc:
+            message = str(exc)
+            raise ValueError(message if scene.name in message else f"scene {scene.name}: {message}") from None
     rows = [r for res in results for r in res.scores]
     means = mean_rows(rows)
 
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(rows + means, out / "stereo_eval.csv")
-    names = [HR, BICUBIC] + [m for m in methods if m != BICUBIC]
-    if not args.no_figure:
-        save_figure(results, out / "stereo_eval.png", names)
-    if args.save_disparity:
+    if args.save_disparity:  # one scene's maps land together; with --skip-existing existing maps are kept
         for res in results:
-            folder = out / "disparity" / res.scene
-            folder.mkdir(parents=True, exist_ok=True)
-            for method, disp in res.disparities.items():
-                target = folder / f"{method}.png"
-                if target.exists() and not args.overwrite:
-                    raise FileExistsError(f"{target} exists (pass --overwrite to replace it)")
-                write_disparity_png(disp, target)
+            folder = check_output_folder(out / "disparity" / res.scene, quiet=True)
+            land({folder / f"{m}.png": encode_disparity_png(d, folder / f"{m}.png")
+                  for m, d in res.disparities.items() if args.overwrite or not (folder / f"{m}.png").exists()},
+                 overwrite=args.overwrite)
+    if not (args.skip_existing and (out / "stereo_eval.csv").exists()):
+        write_csv(rows + means, out / "stereo_eval.csv")
+    names = [HR, BICUBIC] + [m for m in methods if m != BICUBIC]
+    if not args.no_figure and not (args.skip_existing and (out / "stereo_eval.png").exists()):
+        save_figure(results, out / "stereo_eval.png", names)
     print(format_table(means if len(results) > 1 else rows))
     print(f"results: {out / 'stereo_eval.csv'}" + ("" if args.no_figure else f", figure: {out / 'stereo_eval.png'}"))
     return 0

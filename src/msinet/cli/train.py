@@ -19,7 +19,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from ..train.config import load_config
-    from ..train.distributed import close_world
+    from ..runtime.distributed import close_world
     from ..train.trainer import Trainer
 
     if args.stop_after is not None and args.stop_after <= 0:

@@ -41,6 +41,9 @@ def add_arguments(p):
                    help="also write the left-view disparity from the last DEAM's transport plan, at HR: "
                         "<stem>_disp.png (16-bit, value/256 = pixels, KITTI style) and <stem>_disp_color.png")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="resume: skip pairs whose outputs all exist, write only the missing outputs of the others "
+                        "(existing files are kept)")
     p.add_argument("--quiet", "-q", action="store_true", help="only errors")
     add_weights_options(p)
     from .upscale_media import add_media_arguments
@@ -56,34 +59,90 @@ def _output_stem(left: Path) -> str:
     stem = left.stem
     if stem.lower() in GENERIC_VIEW_STEMS and left.parent.name:
         return left.resolve().parent.name
-    return stem[:-2] if stem.endswith("_L") and len(stem) > 2 else stem
+    return stem[:-2] if stem.upper().endswith("_L") and len(stem) > 2 else stem
 
 
-def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, options: dict) -> list[Path]:
-    from ..infer.disparity import colourise, encode_kitti_png16
-    from ..data.image_io import read_image, refuse_existing, write_png
-    from ..infer.upscale import upscale_pair
+RESUME_HINT = ", or --skip-existing to keep it and compute only what is missing"
 
+
+def _outputs(name: str, outdir: Path, args) -> list[Path]:
     out = [outdir / f"{name}_L.png", outdir / f"{name}_R.png"]
     if args.save_disparity:
         out += [outdir / f"{name}_disp.png", outdir / f"{name}_disp_color.png"]
+    return out
+
+
+def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, options: dict,
+                 show_bands: bool = False) -> tuple[str, list[Path]]:
+    """("written", paths) or ("skipped", []): one pair, its outputs landing together (io/landing.py)."""
+    from ..data.image_io import encode_png, read_image, refuse_existing
+    from ..infer.disparity import colourise, encode_kitti_png16
+    from ..infer.upscale import upscale_pair
+    from ..io.landing import land
+
+    out = _outputs(name, outdir, args)
     inputs = {left.resolve(), right.resolve()}
     for path in out:
         if path.resolve() in inputs:  # even with --overwrite: an input is never replaced by its own result
             raise FileExistsError(f"{path} is an input of this pair; choose another -o OUTDIR")
-    refuse_existing(out, args.overwrite)  # before any work: never compute what we may not write
+    if args.skip_existing:
+        out = [p for p in out if not p.exists()]
+        if not out:
+            return "skipped", []
+    else:
+        refuse_existing(out, args.overwrite, RESUME_HINT)  # before any work: never compute what we may not write
     views = [read_image(left), read_image(right)]
     for path, view in zip((left, right), views):
         if view.ndim == 3 and view.shape[2] == 4 and not args.quiet:
             what = "upscaled separately (bicubic)" if args.alpha == "upscale" else "dropped (--alpha drop)"
             print(f"note: {path} has an alpha channel; it is {what}", file=sys.stderr)
-    results = upscale_pair(model, *views, return_disparity=args.save_disparity, **options)
-    write_png(out[0], results[0], args.overwrite)
-    write_png(out[1], results[1], args.overwrite)
+    bar = RowProgress(model, name, max(v.shape[0] for v in views)) if show_bands else None
+    try:
+        results = upscale_pair(model, *views, return_disparity=args.save_disparity,
+                               on_band=None if bar is None else bar.on_band, **options)
+    finally:
+        if bar is not None:
+            bar.close()
+    images = dict(zip(_outputs(name, outdir, args), results[:2]))
     if args.save_disparity:
-        write_png(out[2], encode_kitti_png16(results[2]), args.overwrite)
-        write_png(out[3], colourise(results[2]), args.overwrite)
-    return out
+        images.update(zip(_outputs(name, outdir, args)[2:], (encode_kitti_png16(results[2]), colourise(results[2]))))
+    return "written", land({p: encode_png(images[p], p) for p in out}, overwrite=args.overwrite)
+
+
+class RowProgress:
+    """A bar over the LR rows of one large pair. Whole bands are counted as they finish (on_band), and inside a
+    band each epipolar attention module that finishes moves it by its share: a wide pair spends nearly all its
+    time there (infer/cost.py), so even a pair that is a single band shows progress. Appears after a second."""
+
+    def __init__(self, model, name: str, rows: int):
+        from tqdm import tqdm
+
+        from ..layers.cross_attention import EpipolarCrossAttention
+
+        self.bar = tqdm(total=rows, unit="row", desc=name, delay=1.0, leave=False, file=sys.stderr,
+                        dynamic_ncols=True)
+        self.done, self.position, self.band_rows = 0, 0.0, rows  # the first band's size is not known: all rows
+        modules = [m for m in model.modules() if isinstance(m, EpipolarCrossAttention)]
+        self.share = 1.0 / len(modules) if modules else 0.0
+        self.hooks = [m.register_forward_hook(self._tick) for m in modules]
+
+    def _tick(self, *_):
+        self.position = min(self.position + self.band_rows * self.share, self.done + self.band_rows)
+        self._show(int(self.position))
+
+    def on_band(self, band, tile_rows: int) -> None:
+        self.done = self.position = band.core1
+        self.band_rows = max(0, min(tile_rows, self.bar.total - band.core1))
+        self._show(band.core1)
+
+    def _show(self, n: int) -> None:
+        if n != self.bar.n:
+            self.bar.update(n - self.bar.n)
+
+    def close(self) -> None:
+        for hook in self.hooks:
+            hook.remove()
+        self.bar.close()
 
 
 def _run_demo(model, args, options) -> int:
@@ -104,6 +163,8 @@ def run(args) -> int:
     modes = sum([args.left is not None, args.input is not None, args.demo])
     if modes != 1:
         raise ValueError("give exactly one of: LEFT RIGHT, --input DIR, --demo")
+    if args.skip_existing and args.overwrite:
+        raise ValueError("--skip-existing keeps existing outputs and --overwrite replaces them: give one")
     media = None
     if args.left is not None and args.right is None:
         from .upscale_media import input_kind
@@ -113,18 +174,22 @@ def run(args) -> int:
             raise ValueError("missing RIGHT: give both views, LEFT RIGHT (or one MPO, video, or image with --layout)")
     if not args.demo and args.output is None:
         raise ValueError("missing -o OUTDIR: where to write the results")
+    t0 = time.perf_counter()
+    pairs = _preflight(args, media)  # before the model loads: a job that cannot write fails in its first second
     model = _load_model(args)
     options = dict(tile=args.tile, context=args.context, precision=args.precision, device=args.device,
                    pad_common=args.pad_common, alpha=args.alpha, cuda_graphs=args.cuda_graphs)
-    from ..infer.devices import resolve_device
+    from ..runtime.devices import resolve_device
 
     options["device"] = resolve_device(args.device)  # fail early on an absent device
     if args.cuda_graphs == "on" and options["device"].type != "cuda":
         print(f"note: --cuda-graphs needs a CUDA device; running eagerly on {options['device']}", file=sys.stderr)
         options["cuda_graphs"] = "off"
+    if not args.quiet:
+        _warn_slow_settings(args, options["device"])
     if args.demo:
         return _run_demo(model, args, options)
-    from ..train.distributed import close_world
+    from ..runtime.distributed import close_world
 
     world = _join_world(options)
     try:
@@ -132,16 +197,101 @@ def run(args) -> int:
             from .upscale_media import run_media
 
             return run_media(model, Path(args.left), media, args, options, world)
-        return _run_pairs(model, args, options, world)
+        return _run_pairs(model, pairs, args, options, world, t0)
     finally:
         close_world()
+
+
+def _preflight(args, media):
+    """Check the output location (and, for folders, find the pairs) before any model is loaded."""
+    from .preflight import check_output_folder
+
+    if args.demo:
+        check_output_folder(args.output or "demo_output", quiet=args.quiet)
+        return None
+    if media is not None:
+        from .upscale_media import preflight_media
+
+        preflight_media(Path(args.left), media, args)
+        return None
+    from ..infer.pairs import StereoPair, find_pairs
+
+    outdir = Path(args.output)
+    if args.input is not None:
+        if outdir.exists() and Path(args.input).is_dir() and outdir.resolve() == Path(args.input).resolve():
+            raise ValueError(f"-o {outdir} is the --input folder: results would mix with the inputs; choose another "
+                             "folder (a sub-folder of the input is fine: it is never scanned)")
+        pairs, unpaired = find_pairs(args.input, exclude=[outdir])
+        for path in unpaired if _is_main_rank() else ():
+            print(f"unpaired (skipped): {path}", file=sys.stderr)
+        if not pairs:
+            raise ValueError(f"no stereo pairs found in {args.input} (expected NAME_L/NAME_R, left/+right/, "
+                             "image_2/+image_3/, SCENE/{left,right|hr0,hr1|im0,im1|lr0,lr1})")
+    else:
+        left, right = Path(args.left), Path(args.right)
+        for view in (left, right):  # before the model loads, like every other refusal
+            if not view.exists():
+                raise FileNotFoundError(f"image not found: {view}")
+        pairs = [StereoPair(_output_stem(left), left, right)]
+    check_output_folder(outdir, _expected_bytes(pairs, args), mark=True, quiet=args.quiet)
+    return pairs
+
+
+def _is_main_rank() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _expected_scale(args) -> int:
+    import re
+
+    if args.scale:
+        return args.scale
+    found = re.search(r"_x([234])", str(args.model or "_x4"))
+    return int(found.group(1)) if found else 4
+
+
+def _lr_size(path: Path) -> tuple[int, int]:
+    """(height, width) from the file header; (0, 0) where it cannot be read (the pair then fails on its own)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.height, img.width
+    except Exception:  # noqa: BLE001 - any unreadable file is reported when its pair runs
+        return 0, 0
+
+
+def _expected_bytes(pairs, args) -> int:
+    from .preflight import png_bytes_estimate
+
+    s2 = _expected_scale(args) ** 2
+    per_view = 2 + (2 if args.save_disparity else 0)  # disparity: 16-bit gray + colour, about one view more
+    total = 0
+    for pair in pairs:
+        h, w = _lr_size(pair.left)
+        total += per_view * png_bytes_estimate(h * w * s2)
+    return total
+
+
+def _warn_slow_settings(args, device) -> None:
+    """Settings known to be slow on this device: a warning, never an error."""
+    from ..infer.tiling import MIN_TILE_ROWS
+
+    if args.precision == "fp16" and device.type == "cpu":
+        print("warning: --precision fp16 on CPU is emulated and several times slower than fp32 (7x measured); "
+              "use fp32 or bf16 on CPU", file=sys.stderr)
+    if str(args.tile).isdigit() and 0 < int(args.tile) < MIN_TILE_ROWS:
+        print(f"warning: --tile {args.tile}: tiles under {MIN_TILE_ROWS} rows recompute their context rows over and "
+              "over and run many times slower (70x measured for --tile 1); use --tile auto", file=sys.stderr)
 
 
 def _join_world(options):
     """Under torchrun: join the process group; each rank takes its own GPU (cuda:LOCAL_RANK)."""
     import torch
 
-    from ..train.distributed import init_world
+    from ..runtime.distributed import init_world
 
     world = init_world(options["device"].type)
     if world.distributed and options["device"].type == "cuda" and options["device"].index is None:
@@ -149,42 +299,90 @@ def _join_world(options):
     return world
 
 
-def _run_pairs(model, args, options, world) -> int:
-    from ..infer.pairs import StereoPair, find_pairs
+def _announce_cost(model, pairs, args, options) -> None:
+    """One line before a job whose largest pair the tiler estimates at over a minute."""
+    from ..infer.cost import estimate_pair_seconds, format_seconds
+    from ..infer.tiling import auto_tile_rows, default_context
+    from ..infer.upscale import _parse_rows
+
+    if args.skip_existing:  # only the pairs that will be computed
+        pairs = [p for p in pairs if not all(o.exists() for o in _outputs(p.name, Path(args.output), args))]
+    if not pairs:
+        return
+    sizes = [(_lr_size(p.left), p) for p in pairs]
+    (h, w), pair = max(sizes, key=lambda s: s[0][0] * s[0][1])
+    if h * w == 0:
+        return
+    context = _parse_rows(options["context"], "context")
+    context = default_context(model) if context in (None, "auto") else context
+    tile = _parse_rows(options["tile"], "tile")
+    if tile is None or tile == "auto":
+        tile = auto_tile_rows(model, h, w, options["device"], context)
+    seconds = estimate_pair_seconds(model, h, w, tile, context, options["device"], options["precision"])
+    if seconds is None or seconds < 60:
+        return
+    many = f"; {len(pairs)} pairs: up to {format_seconds(seconds * len(pairs))}" if len(pairs) > 1 else ""
+    print(f"estimate: about {format_seconds(seconds)} for {pair.name} ({w}x{h} LR) on {options['device']}{many}; "
+          "time grows with the square of the width (docs/usage.md, 'Cost')", file=sys.stderr)
+
+
+def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
+    from tqdm import tqdm
+
     from ..infer.tiling import OutOfMemory
-    from ..train.distributed import all_mean
+    from ..runtime.distributed import all_mean
+    from .preflight import describe
 
     outdir = Path(args.output)
-    if args.input is not None:
-        pairs, unpaired = find_pairs(args.input)
-        for path in unpaired if world.is_main else ():
-            print(f"unpaired (skipped): {path}", file=sys.stderr)
-        if not pairs:
-            raise ValueError(f"no stereo pairs found in {args.input} (expected NAME_L/NAME_R, left/+right/, "
-                             "or SCENE/{left,right|hr0,hr1|im0,im1|lr0,lr1})")
-    else:
-        left, right = Path(args.left), Path(args.right)
-        pairs = [StereoPair(_output_stem(left), left, right)]
     batch = args.input is not None
-    total, failed = len(pairs), 0
-    for pair in pairs[world.rank::world.size]:  # torchrun: rank r takes pairs r, r + N, ...
-        t0 = time.perf_counter()
-        try:
-            written = _upscale_one(model, pair.name, pair.left, pair.right, outdir, args, options)
-        except (ValueError, OSError, OutOfMemory) as exc:
-            if not batch and not isinstance(exc, OutOfMemory):
-                raise  # main() prints it and exits 2
-            print(f"msinet upscale: error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        if not args.quiet and world.is_main:
-            print(f"{pair.name}: wrote {', '.join(str(p) for p in written)} ({time.perf_counter() - t0:.1f} s)")
+    show = world.is_main and not args.quiet
+    if show:
+        _announce_cost(model, pairs, args, options)
+    mine = pairs[world.rank::world.size]  # torchrun: rank r takes pairs r, r + N, ...
+    total, counts = len(pairs), {"written": 0, "skipped": 0, "failed": 0}
+    bar = tqdm(total=len(mine), unit="pair", desc="upscale", file=sys.stderr, dynamic_ncols=True, delay=1.0,
+               disable=not (show and batch))
+
+    def say(line: str, stream=sys.stdout) -> None:  # above the bar, where there is one
+        tqdm.write(line, file=stream) if not bar.disable else print(line, file=stream)
+
+    k, pair = 0, None
+    try:
+        for k, pair in enumerate(mine, 1):
+            t1 = time.perf_counter()
+            try:
+                status, written = _upscale_one(model, pair.name, pair.left, pair.right, outdir, args, options,
+                                               show_bands=show and len(pairs) == 1)
+            except (ValueError, OSError, OutOfMemory, RuntimeError) as exc:
+                if not batch and not isinstance(exc, OutOfMemory):
+                    raise  # main() prints it and exits 2
+                say(f"msinet upscale: error: pair {pair.name}: {describe(exc)}", sys.stderr)
+                counts["failed"] += 1
+                bar.update(1)
+                continue
+            counts[status] += 1
+            bar.update(1)
+            if show:
+                where = f"[{k}/{len(mine)}] " if batch else ""
+                if status == "skipped":
+                    say(f"{where}{pair.name}: skipped (all outputs exist)")
+                else:
+                    say(f"{where}{pair.name}: wrote {', '.join(str(p) for p in written)} "
+                        f"({time.perf_counter() - t1:.1f} s)")
+    except KeyboardInterrupt:
+        bar.close()
+        if world.is_main and pair is not None:
+            print(f"msinet upscale: interrupted during pair {k} of {len(mine)} ({pair.name}); every pair written is "
+                  "complete: rerun with --skip-existing to resume", file=sys.stderr)
+        raise
+    bar.close()
     if world.distributed:
-        failed = round(all_mean(failed, world, options["device"]) * world.size)
+        counts = {k: round(all_mean(v, world, options["device"]) * world.size) for k, v in counts.items()}
         if world.is_main and not args.quiet:
             print(f"{total} pair(s) shared out over {world.size} processes")
-    if failed:
-        if world.is_main:
-            print(f"msinet upscale: {failed} of {total} pair(s) failed", file=sys.stderr)
+    if world.is_main and batch and (not args.quiet or counts["failed"]):
+        print(f"msinet upscale: {total} pair(s): {counts['written']} written, {counts['skipped']} skipped, "
+              f"{counts['failed']} failed in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    if counts["failed"]:
         return 2 if not batch else 1
     return 0

@@ -39,30 +39,42 @@ def input_kind(path: Path) -> str | None:
     return None
 
 
-def _check_outputs(paths, source: Path, overwrite: bool) -> None:
+def _check_outputs(paths, source: Path, args) -> list[Path]:
+    """The outputs to write: all of them, or with --skip-existing the missing ones; refuses existing ones else."""
     from ..data.image_io import refuse_existing
 
     for path in paths:
         if path.resolve() == source.resolve():
             raise FileExistsError(f"{path} is the input; choose another -o")
-    refuse_existing(paths, overwrite)
+    if args.skip_existing:
+        return [p for p in paths if not p.exists()]
+    refuse_existing(paths, args.overwrite, ", or --skip-existing to keep it")
+    return list(paths)
+
+
+def _mpo_outputs(src: Path, outdir: Path, args) -> list[Path]:
+    mpo = [outdir / f"{src.stem}.mpo"] if args.mpo_output in ("mpo", "both") else []
+    return mpo + ([outdir / f"{src.stem}_L.png", outdir / f"{src.stem}_R.png"] if args.mpo_output != "mpo" else [])
 
 
 def _upscale_mpo(model, src: Path, outdir: Path, args, options) -> list[Path]:
-    from ..data.image_io import write_png
+    from ..data.image_io import encode_png
     from ..infer.upscale import upscale_pair
-    from ..io.mpo import read_mpo, write_mpo
+    from ..io.landing import land
+    from ..io.mpo import encode_mpo, read_mpo
 
-    mpo = [outdir / f"{src.stem}.mpo"] if args.mpo_output in ("mpo", "both") else []
-    pngs = [outdir / f"{src.stem}_L.png", outdir / f"{src.stem}_R.png"] if args.mpo_output != "mpo" else []
-    _check_outputs(mpo + pngs, src, args.overwrite)
+    todo = _check_outputs(_mpo_outputs(src, outdir, args), src, args)
+    if not todo:
+        return []
     left, right, exif = read_mpo(src)
     sr_l, sr_r = upscale_pair(model, left, right, **options)
-    if mpo:
-        write_mpo(mpo[0], sr_l, sr_r, exif, overwrite=args.overwrite)
-    if pngs:
-        write_png(pngs[0], sr_l, args.overwrite), write_png(pngs[1], sr_r, args.overwrite)
-    return mpo + pngs
+    files = {}
+    for path in todo:  # the MPO and the PNGs land together
+        if path.suffix == ".mpo":
+            files[path] = encode_mpo(sr_l, sr_r, exif, path=path)
+        else:
+            files[path] = encode_png(sr_l if path.stem.endswith("_L") else sr_r, path)
+    return land(files, overwrite=args.overwrite)
 
 
 def _layout_for(args, width: int, height: int, src: Path) -> str:
@@ -80,7 +92,8 @@ def _upscale_layout_image(model, src: Path, outdir: Path, args, options) -> list
     from ..io.layouts import join, split, to_full
 
     out = outdir / f"{src.stem}.png"
-    _check_outputs([out], src, args.overwrite)
+    if not _check_outputs([out], src, args):
+        return []
     image = read_image(src)
     layout = _layout_for(args, image.shape[1], image.shape[0], src)
     sr = join(*upscale_pair(model, *split(image, layout, str(src)), **options), layout)
@@ -98,7 +111,7 @@ def _video_output(src: Path, output: Path) -> Path:
 
 
 def _upscale_video(model, src: Path, output: Path, args, options, world) -> list[Path]:
-    from ..infer.video import upscale_video
+    from ..infer.video_upscale import upscale_video
     from ..io.video import Encoding, probe_video
 
     info = probe_video(src)
@@ -106,6 +119,8 @@ def _upscale_video(model, src: Path, output: Path, args, options, world) -> list
     if not 0 <= args.crf <= 51:
         raise ValueError(f"--crf must be within 0..51, got {args.crf}")
     dst = _video_output(src, output)
+    if args.skip_existing and dst.exists():
+        return []
     # what changes the frames, so that a resume with other settings is refused (the device may change)
     settings = {"model": getattr(model, "model_name", None) or str(args.model), "scale": int(model.scale),
                 **{k: str(v) for k, v in options.items() if k != "device"}}
@@ -117,6 +132,23 @@ def _upscale_video(model, src: Path, output: Path, args, options, world) -> list
         print(f"{src.name}: {res['frames']} frames{resumed}, {res['computed']} computed by this process at "
               f"{res['fps']:.3g} frames/s")
     return [dst]
+
+
+def preflight_media(src: Path, kind: str, args) -> None:
+    """Before the model loads: the output's folder writable, its name free (or --overwrite / --skip-existing)."""
+    from ..data.image_io import refuse_existing
+    from .preflight import check_output_folder, refuse_existing_file
+
+    if kind == "video":
+        dst = _video_output(src, Path(args.output))
+        refuse_existing_file(dst)
+        if dst.resolve() == src.resolve():
+            raise FileExistsError(f"{dst} is the input; choose another -o")
+        if not args.skip_existing:
+            refuse_existing([dst], args.overwrite, ", or --skip-existing to keep it")
+        check_output_folder(dst.parent, quiet=args.quiet)
+    else:
+        check_output_folder(Path(args.output), quiet=args.quiet)
 
 
 def run_media(model, src: Path, kind: str | None, args, options, world) -> int:
@@ -133,5 +165,6 @@ def run_media(model, src: Path, kind: str | None, args, options, world) -> int:
     else:
         return 0
     if world.is_main and not args.quiet:
-        print(f"{src.stem}: wrote {', '.join(str(p) for p in written)}", file=sys.stdout)
+        print(f"{src.stem}: " + (f"wrote {', '.join(str(p) for p in written)}" if written
+                                 else "skipped (all outputs exist)"), file=sys.stdout)
     return 0

@@ -98,21 +98,26 @@ def read_image(path) -> np.ndarray:
     return arr
 
 
-def refuse_existing(paths, overwrite: bool) -> None:
+def refuse_existing(paths, overwrite: bool, hint: str = "") -> None:
     """Raise FileExistsError naming the first path that exists, unless overwrite is set."""
     if overwrite:
         return
     for p in paths:
         if Path(p).exists():
-            raise FileExistsError(f"{p} exists; pass --overwrite to replace it")
+            raise FileExistsError(f"{p} exists; pass --overwrite to replace it{hint}")
 
 
 def write_png(path, image: np.ndarray, overwrite: bool = False) -> Path:
     """Write a uint8/uint16 HxW, HxWx3 (RGB) or HxWx4 (RGBA) array as PNG, via a temporary file."""
-    import cv2
-
     path = Path(path)
     refuse_existing([path], overwrite)
+    return write_bytes_atomic(path, encode_png(image, path))
+
+
+def encode_png(image: np.ndarray, path="image") -> bytes:
+    """The PNG file of a uint8/uint16 HxW, HxWx3 (RGB) or HxWx4 (RGBA) array (`path` names it in errors)."""
+    import cv2
+
     if image.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"{path}: PNG pixels must be uint8 or uint16, got {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 3:
@@ -124,7 +129,7 @@ def write_png(path, image: np.ndarray, overwrite: bool = False) -> Path:
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(image))
     if not ok:
         raise ValueError(f"{path}: PNG encoding failed")
-    return write_bytes_atomic(path, buf.tobytes())
+    return buf.tobytes()
 
 
 def temporary_path(path: Path) -> Path:

@@ -8,6 +8,10 @@ A folder holds pairs in three ways:
 `scan` returns the pairs in folder order, the half pairs (a view whose partner is missing, with a message naming
 it) and every other image. Users: upscale (infer/pairs.py: lists what it skips), eval (data/stereo_sets.py:
 refuses half pairs), stereo-eval (stereo/scenes.py: keeps pairs with ground truth beside them).
+
+With `ignore_case`, view names, folder names and tags match in any case (Left.PNG, X_l/X_r, LEFT/). Folders in
+`exclude`, and with `skip_marked` folders holding OUTPUT_MARKER (msinet wrote results there), are not scanned
+with everything below them (the root always is), so that a job's outputs never become its inputs.
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .image_io import IMAGE_SUFFIXES
+
+OUTPUT_MARKER = ".msinet-output"  # written into every folder `msinet upscale` writes results to
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,8 @@ class ScanPolicy:
     siblings_by: str = "stem"                               # match sibling files by "stem" or full "name"
     suffix_tags: tuple[str, str] | None = ("_L", "_R")
     recursive: bool = True                                  # False: the root and its direct sub-folders
+    ignore_case: bool = False                               # Left.PNG, X_l / X_r, LEFT/ count as well
+    skip_marked: bool = False                               # skip folders holding OUTPUT_MARKER
 
 
 @dataclass(frozen=True)
@@ -55,17 +63,45 @@ def images_by_stem(folder: Path) -> dict[str, Path]:
     return dict(sorted(out.items()))
 
 
-def _folders(root: Path, recursive: bool) -> list[Path]:
-    subs = root.rglob("*") if recursive else root.iterdir()
-    return sorted([root, *(p for p in subs if p.is_dir() and not p.name.startswith("."))])
+def _folders(root: Path, recursive: bool, skip) -> list[Path]:
+    out, todo, seen = [root], [root], {root.resolve()}
+    while todo:  # walk by hand: a skipped folder is pruned with everything below it; a link cycle ends
+        for sub in sorted(p for p in todo.pop().iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if not skip(sub) and sub.resolve() not in seen:
+                seen.add(sub.resolve())
+                out.append(sub)
+                if recursive:
+                    todo.append(sub)
+    return sorted(out)
 
 
-def scan(root, policy: ScanPolicy) -> ScanResult:
+class _Names(dict):
+    """{stem: image} looked up as written or, with ignore_case, in any case (the first in sorted order wins)."""
+
+    def __init__(self, items: dict, ignore_case: bool):
+        super().__init__(items)
+        self.folded = {}
+        if ignore_case:
+            for k, v in items.items():
+                self.folded.setdefault(k.lower(), v)
+
+    def get(self, key, default=None):
+        hit = super().get(key)
+        return hit if hit is not None else self.folded.get(key.lower(), default)
+
+
+def scan(root, policy: ScanPolicy, exclude=()) -> ScanResult:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"folder not found: {root}")
-    folders = _folders(root, policy.recursive)
-    files = {d: images_by_stem(d) for d in folders}
+    excluded = {Path(p).resolve() for p in exclude}
+
+    def skip(folder: Path) -> bool:
+        return folder.resolve() in excluded or (policy.skip_marked and (folder / OUTPUT_MARKER).is_file())
+
+    folders = _folders(root, policy.recursive, skip)
+    files = {d: _Names(images_by_stem(d), policy.ignore_case) for d in folders}
+    fold = str.lower if policy.ignore_case else (lambda s: s)
     result, used = ScanResult(), set()
 
     def add(kind, folder, stem, left, right):
@@ -79,8 +115,13 @@ def scan(root, policy: ScanPolicy) -> ScanResult:
     for folder in folders:
         here = files[folder]
         for l_name, r_name in policy.sibling_folders:
+            if fold(folder.name) != fold(l_name):
+                continue
             other = folder.with_name(r_name)
-            if folder.name != l_name or not other.is_dir():
+            if policy.ignore_case and not other.is_dir():
+                other = next((p for p in sorted(folder.parent.iterdir()) if p.is_dir() and fold(p.name) == fold(r_name)
+                              and not skip(p)), other)
+            if not other.is_dir() or skip(other):
                 continue
             key = (lambda p: p.stem) if policy.siblings_by == "stem" else (lambda p: p.name)
             lefts = {key(p): p for p in here.values()}
@@ -103,7 +144,8 @@ def scan(root, policy: ScanPolicy) -> ScanResult:
                 break
         if policy.suffix_tags:
             l_tag, r_tag = policy.suffix_tags
-            names = sorted({s[: -len(t)] for s in here for t in (l_tag, r_tag) if s.endswith(t) and len(s) > len(t)})
+            names = sorted({s[: -len(t)] for s in here for t in (l_tag, r_tag)
+                            if fold(s).endswith(fold(t)) and len(s) > len(t)})
             for name in names:
                 left, right = here.get(name + l_tag), here.get(name + r_tag)
                 if left in used or right in used:

@@ -2,7 +2,7 @@
 
 A sample is drawn from the HR pairs by a generator seeded with (seed, sample index) alone, so sample k is
 the same whatever process, worker or resumed run asks for it: resuming at step s and sharding a global
-batch over ranks are just index arithmetic (see msinet.train.distributed.StepSampler).
+batch over ranks are just index arithmetic (see msinet.runtime.distributed.StepSampler).
 
     HR crop (s*ph, s*pw) at the same place in both views, on the s-pixel grid of the image (cropped to a
     multiple of s, as test kits crop their HR)

@@ -33,14 +33,14 @@ def evaluate_set(model, stereo_set, protocols: list[Protocol], device="cpu", sel
                  forward=None) -> SetResult:
     """Score `model` on every pair of `stereo_set`. on_output(sample, sr_left, sr_right) sees each uint8 result.
 
-    world (msinet.train.distributed.World, under torchrun): rank r scores pairs r, r + N, ...; every rank gets
+    world (msinet.runtime.distributed.World, under torchrun): rank r scores pairs r, r + N, ...; every rank gets
     the whole result back, in the set's order.
     forward: what computes the model's outputs, if not the model itself (e.g. infer.graphs.GraphedForward).
     """
     import torch
     from tqdm import tqdm
 
-    from ..train.distributed import World, all_gather_objects
+    from ..runtime.distributed import World, all_gather_objects
 
     if model.scale != stereo_set.scale:
         raise ValueError(f"the model upscales x{model.scale} but the set is evaluated at x{stereo_set.scale}")

@@ -1,5 +1,5 @@
 """Inference on real stereo pairs: any image kind and size, row tiling, precision fallback, disparity."""
-from .devices import resolve_device
+from ..runtime.devices import resolve_device
 from ..data.image_io import read_image, write_png
 from .pairs import StereoPair, find_pairs
 from .upscale import upscale_pair

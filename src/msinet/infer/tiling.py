@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .devices import free_memory_bytes
+from ..runtime.devices import free_memory_bytes
 
 MIN_TILE_ROWS = 8
 CPU_BUDGET_CAP = 6 << 30  # bigger bands buy little on a CPU and can starve the rest of the machine

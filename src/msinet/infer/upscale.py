@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from .convert import ImageKind, from_planes, to_planes
-from .devices import resolve_device
+from ..runtime.devices import resolve_device
 from .disparity import disparity_from_plan, disparity_to_hr
 from .graphs import check_mode, graphed_model
-from .precision import check_precision, compute_with_fallback
+from ..runtime.precision import check_precision, compute_with_fallback
 from .tiling import auto_tile_rows, default_context, run_tiled
 
 

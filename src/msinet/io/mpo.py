@@ -59,12 +59,18 @@ def read_mpo(path) -> tuple[np.ndarray, np.ndarray, bytes | None]:
 def write_mpo(path, left: np.ndarray, right: np.ndarray, exif: bytes | None = None, quality: int = 95,
               overwrite: bool = False) -> Path:
     """Write two uint8 views (HxW or HxWx3) as an MPO, through a temporary file; `exif` goes with the first."""
-    from PIL import Image
-
     from ..data.image_io import refuse_existing, write_bytes_atomic
 
     path = Path(path)
     refuse_existing([path], overwrite)
+    return write_bytes_atomic(path, encode_mpo(left, right, exif, quality, path))
+
+
+def encode_mpo(left: np.ndarray, right: np.ndarray, exif: bytes | None = None, quality: int = 95,
+               path="MPO") -> bytes:
+    """The MPO file of two uint8 views (`path` names it in errors)."""
+    from PIL import Image
+
     for name, view in (("left", left), ("right", right)):
         if view.dtype != np.uint8 or not (view.ndim == 2 or (view.ndim == 3 and view.shape[2] == 3)):
             raise ValueError(f"{path}: the {name} view must be uint8 gray or RGB for JPEG, got "
@@ -73,4 +79,4 @@ def write_mpo(path, left: np.ndarray, right: np.ndarray, exif: bytes | None = No
     first, second = Image.fromarray(left), Image.fromarray(right)
     extra = {"exif": exif} if exif else {}
     first.save(buf, format="MPO", save_all=True, append_images=[second], quality=quality, **extra)
-    return write_bytes_atomic(path, buf.getvalue())
+    return buf.getvalue()

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import fastpath
+
 # kernel size k -> (k0, k1, dilation), the decomposition table of the LSKA paper
 LSKA_DECOMPOSITION = {
     7: (3, 3, 2),
@@ -21,6 +23,9 @@ LSKA_DECOMPOSITION = {
     41: (5, 13, 3),
     53: (5, 17, 3),
 }
+# the fused execution's first use on a device is checked on this corner of the real input: wider than the
+# largest kernel's reach (35: 3 * 10 + 2 = 32 pixels each side), so the zero padding is exercised on all sides
+PROBE_ROWS, PROBE_COLS = 24, 80
 
 
 def _depthwise(dim: int, kernel: tuple[int, int], dilation: int = 1) -> nn.Conv2d:
@@ -61,7 +66,9 @@ class MultiScaleLSKA(nn.Module):
     bound the speed. On CPU the per-branch convs measured faster (docs/performance.md). The fused weights are
     built from the branches' own parameters at forward time (gradients reach them; state-dict keys unchanged),
     cached under no_grad while the parameters are unchanged. Zero taps add exact zeros: the output equals
-    the per-branch one (tests/test_layers.py).
+    the per-branch one (tests/test_layers.py). The first fused forward per device is compared with the
+    per-branch one on a corner of its input (msinet.fastpath); on a mismatch, one warning line and per-branch
+    execution for the rest of the process.
     """
 
     fused: bool | None = None
@@ -79,10 +86,22 @@ class MultiScaleLSKA(nn.Module):
         self._cache: tuple | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (x.is_cuda if self.fused is None else self.fused):
-            chunks = x.chunk(len(self.branches), dim=1)
-            attn = torch.cat([self.branches[b](c) for b, c in zip(self.branch_of_group, chunks)], dim=1)
-            return self.proj(attn) * x
+        if (x.is_cuda if self.fused is None else self.fused) and self._fused_checked(x):
+            return self._forward_fused(x)
+        return self._forward_branches(x)
+
+    def _forward_branches(self, x: torch.Tensor) -> torch.Tensor:
+        chunks = x.chunk(len(self.branches), dim=1)
+        attn = torch.cat([self.branches[b](c) for b, c in zip(self.branch_of_group, chunks)], dim=1)
+        return self.proj(attn) * x
+
+    def _fused_checked(self, x: torch.Tensor) -> bool:
+        """The first fused call per device compares both executions on a corner of x (msinet.fastpath)."""
+        corner = lambda: x.detach()[:1, :, :PROBE_ROWS, :PROBE_COLS]  # noqa: E731 - sliced only when checked
+        return FUSED_LSKA.enabled(x.device, lambda: [self._forward_fused(corner())],
+                                  lambda: [self._forward_branches(corner())])
+
+    def _forward_fused(self, x: torch.Tensor) -> torch.Tensor:
         plan = self._fused_plan()
         y = x
         for stage in plan[:4]:
@@ -133,3 +152,27 @@ class MultiScaleLSKA(nn.Module):
             stages.append(stage)
         proj = (torch.cat([m.proj.weight for m in routed]), torch.cat([m.proj.bias for m in routed]))
         return (*stages, proj)
+
+
+def _lska_probe(device: torch.device):
+    """Fused vs per-branch on two layers with seeded weights: every scale, and the released routing (0, 1, 2, 2)."""
+    g = torch.Generator().manual_seed(19)
+    with torch.random.fork_rng(devices=[]):  # the layers' default init leaves the global generator as it was
+        layers = [MultiScaleLSKA(32), MultiScaleLSKA(32, branch_of_group=(0, 1, 2, 2))]
+    with torch.no_grad():
+        for p in (p for m in layers for p in m.parameters()):
+            p.copy_(0.3 * torch.randn(p.shape, generator=g))
+    layers = [m.to(device) for m in layers]
+    x = torch.randn(1, 32, PROBE_ROWS, PROBE_COLS, generator=g).to(device)
+
+    def fast():
+        return [m._forward_fused(x) for m in layers]
+
+    def reference():
+        return [m._forward_branches(x) for m in layers]
+    return fast, reference
+
+
+FUSED_LSKA = fastpath.register(fastpath.FastPath(
+    "fused-lska", "multi-scale LSKA as 7 fused convs vs one conv chain per branch",
+    rtol=1e-3, atol=1e-5, probe=_lska_probe))

@@ -53,8 +53,11 @@ import functools
 import importlib.util
 import math
 import os
+from contextlib import nullcontext
 
 import torch
+
+from .. import fastpath
 
 # Column sums spreading over more than this factor would break the plain scaling form (see Diagnostics).
 TAU = 2.0 ** -64
@@ -96,7 +99,9 @@ def sinkhorn(scores: torch.Tensor, iters: int = 10, *, method: str = "auto",
     method: "scaling" = anchored scaling form (no data-dependent control flow); "log" = `sinkhorn_log`;
     "triton" = the fused kernel of `sinkhorn_triton` (CUDA; Algorithm 1 in one program per line);
     "auto" = "triton" on CUDA when triton is importable, else "scaling", except under tracing / ONNX export /
-    torch.compile where "log" (plain ops) is used.
+    torch.compile where "log" (plain ops) is used. The first "triton" call per device is checked against
+    Algorithm 1 in float64 on one line of `scores` (msinet.fastpath): on a mismatch or an exception, one
+    warning line and "scaling" for the rest of the process.
     Half-precision scores (or scores under autocast) are processed in float32; under autocast the plan is
     returned in float32 (like softmax), otherwise in the input's dtype. chunk_bytes: size of the groups of
     slices processed together (default per device, DEFAULT_CHUNK_BYTES); it does not change the result.
@@ -124,10 +129,10 @@ def sinkhorn(scores: torch.Tensor, iters: int = 10, *, method: str = "auto",
     low_precision = scores.dtype in (torch.float16, torch.bfloat16)
     out_dtype = torch.float32 if autocast and low_precision else scores.dtype
     work = scores.float() if low_precision else scores
-    with torch.autocast(device, enabled=False) if autocast else _nullcontext():
+    with torch.autocast(device, enabled=False) if autocast else nullcontext():
         if method == "log":
             plan = sinkhorn_log(work, iters)
-        elif method == "triton" and work.dtype == torch.float32:
+        elif method == "triton" and work.dtype == torch.float32 and _triton_checked(work, iters):
             from .sinkhorn_triton import sinkhorn_triton
             plan = sinkhorn_triton(work, iters)
         else:
@@ -140,17 +145,69 @@ def _triton_importable() -> bool:
     return importlib.util.find_spec("triton") is not None
 
 
+# ---- the Triton kernel checks itself (msinet.fastpath) -------------------------------------------------------
+
+def _triton_available(device: torch.device) -> str | None:
+    if not _triton_importable():
+        return "triton is not installed"
+    if device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+        return "needs CUDA"
+    return None
+
+
+def _plan_and_grad(fn, line: torch.Tensor, iters: int, grad: bool) -> list[torch.Tensor]:
+    """fn's plan of `line` (n, W, W) and, if grad, d sum(plan * weight) / d line for a fixed weight."""
+    if not grad:
+        return [fn(line, iters)]
+    with torch.enable_grad():
+        x = line.detach().clone().requires_grad_(True)
+        plan = fn(x, iters)
+        weight = torch.cos(torch.arange(plan.numel(), device=plan.device, dtype=plan.dtype)).reshape(plan.shape)
+        (plan * weight).sum().backward()
+    return [plan.detach(), x.grad]
+
+
+def _triton_outputs(line: torch.Tensor, iters: int, grad: bool) -> list[torch.Tensor]:
+    from .sinkhorn_triton import sinkhorn_triton
+
+    return _plan_and_grad(sinkhorn_triton, line, iters, grad)
+
+
+def _reference_outputs(line: torch.Tensor, iters: int, grad: bool) -> list[torch.Tensor]:
+    return _plan_and_grad(sinkhorn_log, line.double(), iters, grad)  # Algorithm 1 in float64
+
+
+def _triton_probe(device: torch.device):
+    """Two lines of width 93 (a tile and a ragged edge): random costs, and costs of magnitude 1e3 with a
+    column no row wants; forward and gradient."""
+    g = torch.Generator().manual_seed(19)
+    costs = torch.stack([3 * torch.randn(93, 93, generator=g), 1e3 * torch.randn(93, 93, generator=g)])
+    costs[1, :, 31] -= 5e3
+    costs = costs.to(device)
+    return (lambda: _triton_outputs(costs, 10, True)), (lambda: _reference_outputs(costs, 10, True))
+
+
+TRITON_SINKHORN = fastpath.register(fastpath.FastPath(
+    "triton-sinkhorn", "fused Triton Sinkhorn (forward, backward) vs Algorithm 1 in float64",
+    rtol=1e-4, atol=1e-5, available=_triton_available, probe=_triton_probe))
+
+
+def _triton_checked(work: torch.Tensor, iters: int) -> bool:
+    """May the kernel run? The first call per device (and per forward / forward+backward) compares it with
+    Algorithm 1 in float64 on the first epipolar line of `work` (one W x W slice)."""
+    if work.numel() == 0:
+        return False  # nothing to compute, nothing to check on
+    w = work.shape[-1]
+    line = lambda: work.detach().reshape(-1, w, w)[:1]  # noqa: E731 - sliced only when checked
+    grad = torch.is_grad_enabled() and work.requires_grad
+    return TRITON_SINKHORN.enabled(work.device, lambda: _triton_outputs(line(), iters, grad),
+                                   lambda: _reference_outputs(line(), iters, grad),
+                                   variant="forward+backward" if grad else "forward")
+
+
 def _triton_usable(scores: torch.Tensor) -> bool:
     """The fused kernel runs float32 (and half, computed in float32) scores on CUDA."""
     return scores.is_cuda and scores.dtype != torch.float64 and _triton_importable()
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def anchor_period(w: int, dtype: torch.dtype = torch.float32) -> int:
@@ -182,23 +239,35 @@ def _anchored_kernel(m: torch.Tensor, f: torch.Tensor, g: torch.Tensor, out: tor
 
     m, out: (n, W, W); f, g: (n, W) wide. shift (the first kernel, whose f is zero and ignored): the exponent
     is M + g - r with r its row maxima (returned, (n, W)), so that every row of the kernel holds a 1.
+    The wide exponent is formed a block at a time: several slices, or, once one slice's wide copy outgrows the
+    block (W > 362 on CPU), a band of its rows, so that it stays in cache at any width (every entry is
+    computed by the same operations either way).
     """
     n, w, _ = m.shape
     block = WIDE_BLOCK_BYTES.get(m.device.type, WIDE_BLOCK_BYTES["cuda"])
     step = min(n, max(1, block // max(1, w * w * 8)))
-    buf = torch.empty((step, w, w), dtype=g.dtype, device=m.device)
-    rows = []
+    rows = w if step > 1 else min(w, max(1, block // max(1, w * 8)))
+    buf = torch.empty((step, rows, w), dtype=g.dtype, device=m.device)
+    maxima = []
     for i in range(0, n, step):
         sl = slice(i, i + step)
-        # one dtype per op: mixed float32/float64 operands take torch's slow casting loops (3-4x here)
-        e = buf[:m[sl].shape[0]].copy_(m[sl]).add_(g[sl].unsqueeze(-2))  # (step, W, W) wide
-        if shift:
-            rows.append(e.amax(-1))
-            e.sub_(rows[-1].unsqueeze(-1))
-        else:
-            e.add_(f[sl].unsqueeze(-1))
-        out[sl].copy_(e).exp_()                       # rounded once
-    return torch.cat(rows) if shift else None
+        for r0 in range(0, w, rows):
+            rs = slice(r0, r0 + rows)
+            # one dtype per op: mixed float32/float64 operands take torch's slow casting loops (3-4x here)
+            src = m[sl, rs]
+            e = buf[:src.shape[0], :src.shape[1]].copy_(src).add_(g[sl].unsqueeze(-2))  # (step, rows, W) wide
+            if shift:
+                maxima.append(e.amax(-1))
+                e.sub_(maxima[-1].unsqueeze(-1))
+            else:
+                e.add_(f[sl, rs].unsqueeze(-1))
+            out[sl, rs].copy_(e).exp_()                # rounded once
+    if not shift:
+        return None
+    if rows == w:
+        return torch.cat(maxima)
+    per_slice = -(-w // rows)
+    return torch.stack([torch.cat(maxima[j * per_slice:(j + 1) * per_slice], -1)[0] for j in range(n)])
 
 
 def _sinkhorn_scaling(scores: torch.Tensor, iters: int, chunk_bytes: int) -> torch.Tensor:
@@ -282,7 +351,7 @@ class _ScalingSinkhorn(torch.autograd.Function):
         reanchor = anchor_schedule(m.shape[-1], a.shape[1], m.dtype)
         grad = torch.empty_like(m)
         device = m.device.type
-        with torch.autocast(device, enabled=False) if device in ("cpu", "cuda") else _nullcontext():
+        with torch.autocast(device, enabled=False) if device in ("cpu", "cuda") else nullcontext():
             for start in range(0, m.shape[0], ctx.chunk):
                 sl = slice(start, start + ctx.chunk)
                 _backward_chunk(m[sl], plan[sl], grad_plan[sl], a[sl], b[sl], s[sl], f[:, sl], g[:, sl],

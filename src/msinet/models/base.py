@@ -6,7 +6,9 @@ from torch import nn
 
 
 class StereoSRModel(nn.Module):
-    """forward(left, right) -> (sr_left, sr_right); `.scale`; `.config` rebuilds the model from its arch."""
+    """forward(left, right) -> (sr_left, sr_right); `.scale`; `.config` rebuilds the model from its arch.
+    `model.upscale(left, right)` (numpy, PIL or tensors in, the same kind out) is msinet.upscale, attached by
+    the package root: models never import the inference layer."""
 
     arch_name = "?"
     model_name: str | None = None
@@ -16,6 +18,9 @@ class StereoSRModel(nn.Module):
     supports_tlsc = False         # test-time local statistics: set_tlsc(window), config["tlsc_window"]
     supports_checkpoint_blocks = False  # train.checkpoint_blocks: `checkpoint_blocks` recomputes blocks in backward
     context_rows = 2              # LR rows of context a tiling band needs on each side (TLSC adds half a window)
+    drop_path_rate = 0.0          # stochastic depth while training (whole blocks skipped); DDP must then allow
+                                  # parameters without gradients
+    static_drop_path = False      # train.compile: draw the stochastic-depth coin as a tensor (no Python branch)
 
     def tile_context(self) -> int:
         """Rows of context each band of the row tiler carries on both sides (LR rows). A row's output depends
@@ -49,9 +54,3 @@ class StereoSRModel(nn.Module):
                 raise ValueError(f"{name} view must be a (B, 3, H, W) tensor, got {shape}")
         if left.shape != right.shape:
             raise ValueError(f"left and right views differ in shape: {tuple(left.shape)} vs {tuple(right.shape)}")
-
-    def upscale(self, left, right, **options):
-        """Super-resolve one stereo pair given as numpy arrays, PIL images or tensors; returns the same kind."""
-        from ..infer.upscale import upscale_pair  # lazy: keeps `import msinet` light; infer never imports models
-
-        return upscale_pair(self, left, right, **options)

@@ -84,7 +84,6 @@ class StereoSRNet(StereoSRModel):
                             tlsc_window=None if tlsc_window is None else list(tlsc_window),
                             sinkhorn_method=sinkhorn_method, stack_views=stack_views)
         self.drop_path_rate = drop_path_rate
-        self.stack_views = stack_views
         self.intro = nn.Conv2d(3, width, 3, padding=1)
         self.blocks = nn.ModuleList(
             StereoBlock(width, fusion, multiscale, lska_kernels, lska_branch_of_group, sinkhorn_iters, sinkhorn_method,

@@ -49,7 +49,8 @@ DEFAULTS: dict = {
         "batch_size": 32,        # GLOBAL batch: split evenly over the processes of a torchrun launch
         "seed": 0,
         "deterministic": False,
-        "precision": "fp32",     # fp32 | bf16 | fp16 (mixed precision, CUDA only for fp16)
+        "precision": "fp32",     # fp32 | bf16 | fp16 (mixed precision, CUDA only for fp16) | auto (bf16 on a CPU
+                                 # with native bf16, else fp32: msinet.runtime.precision.auto_training_precision)
         "grad_clip": 0.0,        # max gradient norm; 0 = off
         "ema_decay": 0.0,        # EMA of the weights; 0 = off
         "device": "auto",        # auto | cpu | cuda
@@ -80,15 +81,11 @@ DEFAULTS: dict = {
 CHOICES = {
     "optim.name": ("lion", "adamw", "adam", "sgd"),
     "scheduler.name": ("cosine", "constant"),
-    "train.precision": ("fp32", "bf16", "fp16"),
+    "train.precision": ("fp32", "bf16", "fp16", "auto"),
     "train.device": ("auto", "cpu", "cuda"),
     "data.degradation": tuple(DEGRADATIONS),
     "train.compile": ("off", "default", "reduce-overhead", "max-autotune"),
 }
-
-# keys whose value may be null in a file
-NULLABLE: set[str] = set()
-
 
 def _merge(base: dict, update: dict, prefix: str = "") -> dict:
     for key, value in update.items():
@@ -107,8 +104,6 @@ def _merge(base: dict, update: dict, prefix: str = "") -> dict:
 
 
 def _coerce(dotted: str, default, value):
-    if value is None and dotted in NULLABLE:
-        return None
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ValueError(f"config: {dotted!r} must be true or false, got {value!r}")

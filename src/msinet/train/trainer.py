@@ -3,7 +3,7 @@
     trainer = Trainer(load_config("configs/msinet_tiny_x4.yaml"), resume="auto")
     summary = trainer.fit()
 
-Each global step draws the same samples whatever the launch (msinet.train.distributed.StepSampler), so
+Each global step draws the same samples whatever the launch (msinet.runtime.distributed.StepSampler), so
 N processes with batch G/N each take the same steps as one process with batch G (DDP averages gradients).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import shutil
 import signal
 import threading
 import time
-from contextlib import nullcontext
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +25,11 @@ from torch.utils.data import DataLoader
 from ..data.train_patches import StereoPatches, find_pairs, load_rgb_pair
 from ..models.weights import save_weights
 from ..registry import create_model
+from ..runtime.devices import resolve_device
+from ..runtime.distributed import StepSampler, all_mean, barrier, broadcast_object, init_world
+from ..runtime.precision import auto_training_precision, autocast
 from . import checkpoint as ckpt
 from .config import dump_config
-from .distributed import StepSampler, all_mean, barrier, broadcast_object, init_world
 from .ema import EMA
 from .logging import RunLogger
 from .loss import StereoSRLoss
@@ -55,6 +57,14 @@ def _interrupt_on_sigterm():
         raise KeyboardInterrupt(f"signal {signum}")
 
     return signal.signal(signal.SIGTERM, handler)
+
+
+def _worker_ignores_interrupts(worker_id: int) -> None:
+    """DataLoader workers leave SIGINT/SIGTERM to the training process: Ctrl-C in a terminal, `kill -- -PGID` or
+    `pkill -f` reach the whole group, and a worker killed first made the trainer die on "DataLoader worker
+    killed" instead of checkpointing. Workers still exit when the loader shuts down or the trainer dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def build_optimizer(params, optim: dict) -> torch.optim.Optimizer:
@@ -93,31 +103,41 @@ def prepare_run_dir(run_dir: Path, resuming: bool, force: bool) -> None:
 class Trainer:
     def __init__(self, config: dict, resume: str | None = None, force: bool = False):
         self.config = config
-        t, d = config["train"], config["data"]
-        if not d["train"]:
+        if not config["data"]["train"]:
             raise ValueError("config: 'data.train' is empty; name at least one folder of stereo pairs")
-        device_type = t["device"]
-        if device_type == "auto":
-            device_type = "cuda" if torch.cuda.is_available() else "cpu"
-        if device_type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("config: 'train.device' is cuda but no CUDA device is available")
-        if t["precision"] == "fp16" and device_type != "cuda":
-            raise ValueError("config: 'train.precision' fp16 needs a CUDA device (use bf16 or fp32 on CPU)")
-        self.world = init_world(device_type)
-        self.device = torch.device(f"cuda:{self.world.local_rank}" if device_type == "cuda" else "cpu")
-        self.run_dir = Path(config["log"]["out_dir"]) / config["name"]
+        self._setup_runtime()
+        self.resume_from = self._plan_run_folder(resume, force)
+        self._build_model()
+        self._build_data()
+        self._build_optimisation()
+        self._restore(resume)
+        self._wrap_for_steps()
 
+    # ----------------------------------------------------------------- construction, step by step
+    def _setup_runtime(self) -> None:
+        """Device, process world, precision and the backends' numeric switches."""
+        t = self.config["train"]
+        device = resolve_device(t["device"])
+        if t["precision"] == "fp16" and device.type != "cuda":
+            raise ValueError("config: 'train.precision' fp16 needs a CUDA device (use bf16 or fp32 on CPU)")
+        self.world = init_world(device.type)
+        self.device = torch.device(f"cuda:{self.world.local_rank}") if device.type == "cuda" else device
+        from_scratch = not (self.config["model"]["init"] or self.config["checkpoint"]["carry"])
+        self.precision = (auto_training_precision(self.device, from_scratch) if t["precision"] == "auto"
+                          else t["precision"])
         if t["deterministic"]:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)
             torch.backends.cudnn.benchmark = False
-        elif device_type == "cuda":
+        elif self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        if device_type == "cuda":
+        if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = t["tf32"]
             torch.backends.cudnn.allow_tf32 = t["tf32"]
 
-        # the run folder and the checkpoint to resume are decided by rank 0 and shared
+    def _plan_run_folder(self, resume: str | None, force: bool) -> Path | None:
+        """The run folder is prepared and the checkpoint to resume is chosen by rank 0, then shared."""
+        self.run_dir = Path(self.config["log"]["out_dir"]) / self.config["name"]
         plan = None
         if self.world.is_main:
             try:
@@ -132,59 +152,75 @@ class Trainer:
             kind, _, message = plan[1].partition(":")
             raise (FileExistsError if kind == "FileExistsError" else
                    FileNotFoundError if kind == "FileNotFoundError" else ValueError)(message)
-        self.resume_from = None if plan[1] is None else Path(plan[1])
+        return None if plan[1] is None else Path(plan[1])
 
+    def _build_model(self) -> None:
+        """Seeds, the model (warm-started from model.init unless resuming), its device and memory format."""
+        t, m = self.config["train"], self.config["model"]
         random.seed(t["seed"])
         torch.manual_seed(t["seed"])
         np.random.seed(t["seed"] % 2 ** 32)
-        self.model = create_model(config["model"]["name"], **config["model"]["options"])
+        self.model = create_model(m["name"], **m["options"])
         self.init_skipped: list[str] = []
-        if config["model"]["init"] and self.resume_from is None:
-            self.init_skipped = warm_start(self.model, config["model"]["init"], config["model"]["init_partial"])
+        if m["init"] and self.resume_from is None:
+            self.init_skipped = warm_start(self.model, m["init"], m["init_partial"])
         self.model = self.model.to(self.device)
         self.scale = self.model.scale
         if t["checkpoint_blocks"]:
-            if not hasattr(self.model, "checkpoint_blocks"):
-                raise ValueError(f"config: 'train.checkpoint_blocks' needs a model with blocks; "
-                                 f"{config['model']['name']} has none")
+            if not self.model.supports_checkpoint_blocks:
+                raise ValueError(f"config: 'train.checkpoint_blocks' is not supported by {m['name']}")
             self.model.checkpoint_blocks = True
         self.memory_format = torch.channels_last if t["channels_last"] else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
+
+    def _build_data(self) -> None:
+        """Training patches of the data.train folders; validation pairs of data.val (one pair scanner)."""
+        t, d = self.config["train"], self.config["data"]
         self.dataset = StereoPatches.from_folders(
             d["train"], scale=self.scale, lr_patch=d["lr_patch"], seed=t["seed"], hflip=d["hflip"],
             vflip=d["vflip"], rgb_perm=d["rgb_perm"], hr_scales=d["hr_scales"], degradation=d["degradation"])
         self.val_pairs = [pair for folder in d["val"] for pair in find_pairs(folder)][: d["val_max_pairs"]]
-        self.loss_fn = StereoSRLoss(config["loss"]["freq_weight"])
-        self.optimizer = build_optimizer(self.model.parameters(), config["optim"])
-        o, s = config["optim"], config["scheduler"]
+
+    def _build_optimisation(self) -> None:
+        """Loss, optimizer, learning-rate schedule, EMA of the weights, fp16 gradient scaler."""
+        t, o, s = self.config["train"], self.config["optim"], self.config["scheduler"]
+        self.loss_fn = StereoSRLoss(self.config["loss"]["freq_weight"])
+        self.optimizer = build_optimizer(self.model.parameters(), o)
         floor = s["eta_min"] / o["lr"] if s["name"] == "cosine" else 1.0
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: cosine_factor(step, t["steps"], s["warmup_steps"], floor))
         self.ema = EMA(self.model, t["ema_decay"]) if t["ema_decay"] > 0 else None
-        self.scaler = torch.amp.GradScaler("cuda", enabled=t["precision"] == "fp16")
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")
+
+    def _restore(self, resume: str | None) -> None:
+        """Step, best score and states from the checkpoint to resume, else from the carry file (--resume auto)."""
         self.step = 0
         self.best = -math.inf
         self.carried_from = None
+        carry = self.config["checkpoint"]["carry"]
         if self.resume_from is not None:
             self._load(self.resume_from)
-        elif resume == "auto" and config["checkpoint"]["carry"] and Path(config["checkpoint"]["carry"]).is_file():
-            self._load_carry(Path(config["checkpoint"]["carry"]))
+        elif resume == "auto" and carry and Path(carry).is_file():
+            self._load_carry(Path(carry))
+
+    def _wrap_for_steps(self) -> None:
+        """What runs the steps: the model itself, wrapped by DDP under torchrun, compiled on CUDA if asked."""
+        t = self.config["train"]
         self.ddp_model = self.model
         if self.world.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
-            drop_path = getattr(self.model, "drop_path_rate", 0.0) > 0  # skipped blocks leave unused parameters
+            drop_path = self.model.drop_path_rate > 0  # skipped blocks leave unused parameters
             self.ddp_model = DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if device_type == "cuda" else None,
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=drop_path)
         self.notices: list[str] = []
         self.step_model = self.ddp_model
         if t["compile"] != "off":
-            if device_type != "cuda":  # inductor on CPU compiles for minutes and measured no faster
-                self.notices.append(f"train.compile={t['compile']} is for CUDA; training eagerly on {device_type}")
+            if self.device.type != "cuda":  # inductor on CPU compiles for minutes and measured no faster
+                self.notices.append(f"train.compile={t['compile']} is for CUDA; training eagerly on {self.device.type}")
             else:
-                if hasattr(self.model, "static_drop_path"):
-                    self.model.static_drop_path = True  # no Python branch on a device value inside the graph
+                self.model.static_drop_path = True  # no Python branch on a device value inside the graph
                 self.step_model = torch.compile(self.ddp_model, mode=None if t["compile"] == "default" else t["compile"])
 
     # ----------------------------------------------------------------- checkpoints
@@ -231,7 +267,9 @@ class Trainer:
         load_into(self.model, path)
         if self.ema is not None:
             load_into(self.ema.model, path)
-        for _ in range(step):
+        with warnings.catch_warnings():  # the schedule is moved to `step` before any optimizer step, on purpose
+            warnings.simplefilter("ignore", UserWarning)
+            self.scheduler.last_epoch = step - 1
             self.scheduler.step()
         self.step, self.best, self.carried_from = step, best, path
 
@@ -249,7 +287,7 @@ class Trainer:
     def validate(self, logger: RunLogger) -> dict | None:
         if not self.val_pairs:
             return None
-        from .report import evaluate_pair, to_tensor
+        from .heldout import evaluate_pair, to_tensor
 
         result = None
         if self.world.is_main:
@@ -279,11 +317,11 @@ class Trainer:
     def check_memory(self) -> int | None:
         """Estimated peak bytes of a training step (activations counted on one sample); raises
         MemoryBudgetError with one line of advice if it exceeds train.memory_budget_gb or the free memory."""
-        from ..infer.devices import free_memory_bytes
+        from ..runtime.devices import free_memory_bytes
         from .memory import GIB, check_fits, count_saved_activations, fixed_bytes
 
         t, d = self.config["train"], self.config["data"]
-        if not t["memory_check"] or not hasattr(self.model, "blocks"):
+        if not t["memory_check"] or not self.model.supports_checkpoint_blocks:  # counted block by block
             return None
         h, w = d["lr_patch"]
         g = torch.Generator().manual_seed(0)  # not the global RNG: the run's random stream stays untouched
@@ -314,10 +352,7 @@ class Trainer:
                           budget, where, d["lr_patch"], self.world.size)
 
     def _autocast(self):
-        precision = self.config["train"]["precision"]
-        if precision == "fp32":
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+        return autocast(self.device, self.precision)
 
     def _start_description(self) -> str:
         if self.resume_from:
@@ -365,73 +400,20 @@ class Trainer:
     # ----------------------------------------------------------------- loop
     def fit(self, stop_after: int | None = None) -> dict:
         """Train to train.steps (or `stop_after` more steps, then checkpoint and return)."""
-        t, log_cfg = self.config["train"], self.config["log"]
-        total = t["steps"]
+        total = self.config["train"]["steps"]
         end = total if stop_after is None else min(total, self.step + stop_after)
-        logger = RunLogger(self.run_dir, total, self.step, enabled=self.world.is_main,
-                           tensorboard=log_cfg["tensorboard"], progress=log_cfg["progress"])
-        if self.world.is_main:
-            (self.run_dir / "config.yaml").write_text(dump_config(self.config))
-            local = t["batch_size"] // self.world.size if t["batch_size"] % self.world.size == 0 else "?"
-            n_params = sum(p.numel() for p in self.model.parameters())
-            logger.info(f"run {self.run_dir}: {self.config['model']['name']} ({n_params / 1e6:.3f}M parameters) on "
-                        f"{self.device}, effective batch size {t['batch_size']} = {local} per process x "
-                        f"{self.world.size} process(es); {len(self.dataset.sources)} training images; "
-                        + self._start_description())
-        for notice in self.notices:
-            logger.info(notice)
-        need = self.check_memory()
-        if need is not None:
-            logger.info(f"memory: a step needs about {need / 2 ** 30:.1f} GiB (estimate"
-                        f"{', blocks checkpointed' if t['checkpoint_blocks'] else ''})")
-        sampler = StepSampler(t["batch_size"], self.world, start_step=self.step)
-        workers = self.config["data"]["workers"]
-        loader = DataLoader(self.dataset, batch_size=sampler.local_batch, sampler=sampler, num_workers=workers,
-                            pin_memory=self.device.type == "cuda", persistent_workers=False,
-                            prefetch_factor=4 if workers else None,
-                            # its own generator: a DataLoader otherwise draws its base seed from the global torch
-                            # RNG (which drop-path uses), and a resumed run would then diverge
-                            generator=torch.Generator().manual_seed(t["seed"]))
-        self.ddp_model.train()
-        window = torch.zeros((), dtype=torch.float64, device=self.device)
-        window_steps, last_loss = 0, float("nan")
+        logger = self._open_log(total)
+        batches = iter(self._loader())
         start_time, start_step = time.perf_counter(), self.step
-        batches = iter(loader)
+        self._loss_window, self._loss_steps, self.last_loss = torch.zeros((), dtype=torch.float64,
+                                                                          device=self.device), 0, float("nan")
+        self.ddp_model.train()
         previous_handler = _interrupt_on_sigterm()
         try:
             while self.step < end:
-                lr_l, lr_r, hr_l, hr_r = (x.to(self.device, non_blocking=True, memory_format=self.memory_format)
-                                          for x in next(batches))
-                with self._autocast():
-                    sr = self.step_model(lr_l, lr_r)
-                loss = self.loss_fn(tuple(v.float() for v in sr), (hr_l, hr_r))
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
-                if self._gradients_finite(t["grad_clip"]):
-                    self.scaler.step(self.optimizer)
-                    self.scaler.update()
-                    if self.ema is not None:
-                        self.ema.update(self.model)
-                lr_now = self.optimizer.param_groups[0]["lr"]
-                self.scheduler.step()
-                self.step += 1
-                window += loss.detach().double()
-                window_steps += 1
+                lr_now = self._train_step(next(batches))
                 logger.step()
-                if self.step % log_cfg["every"] == 0 or self.step == end:
-                    last_loss = all_mean(float(window.item()) / window_steps, self.world, self.device)
-                    if not math.isfinite(last_loss):  # checked here, not every step, to keep the GPU queue full
-                        raise FloatingPointError(f"training loss became {last_loss} by step {self.step}; lower "
-                                                 f"optim.lr or use train.precision=fp32")
-                    logger.record(self.step, {"train_loss": last_loss, "train_lr": lr_now,
-                                              "train_it_s": round(logger.its_per_second(self.step), 3),
-                                              "skipped_steps": self.skipped_steps})
-                    window.zero_()
-                    window_steps = 0
-                if self.step % self.config["val"]["every"] == 0 or self.step == total:
-                    self.validate(logger)
-                if self.step % self.config["checkpoint"]["every"] == 0 or self.step == end:
-                    self._save()
+                self._after_step(logger, lr_now, end, total)
         except KeyboardInterrupt:
             if not self.world.distributed and self.step > start_step:
                 self._save()  # so `--resume auto` continues from here
@@ -446,5 +428,76 @@ class Trainer:
         if self.world.is_main and self.step == total:
             save_weights(self.eval_model(), self.run_dir / "final.safetensors", overwrite=True,
                          extra_metadata={"step": self.step})
-        return {"step": self.step, "loss": last_loss, "best_val_psnr": self.best, "seconds": elapsed,
+        return {"step": self.step, "loss": self.last_loss, "best_val_psnr": self.best, "seconds": elapsed,
                 "it_s": (self.step - start_step) / elapsed if elapsed > 0 else 0.0, "run_dir": str(self.run_dir)}
+
+    def _open_log(self, total: int) -> RunLogger:
+        """The run's logger; writes config.yaml and the start-up lines (what runs where, from what, memory)."""
+        t, log_cfg = self.config["train"], self.config["log"]
+        logger = RunLogger(self.run_dir, total, self.step, enabled=self.world.is_main,
+                           tensorboard=log_cfg["tensorboard"], progress=log_cfg["progress"])
+        if self.world.is_main:
+            (self.run_dir / "config.yaml").write_text(dump_config(self.config))
+            local = t["batch_size"] // self.world.size if t["batch_size"] % self.world.size == 0 else "?"
+            n_params = sum(p.numel() for p in self.model.parameters())
+            logger.info(f"run {self.run_dir}: {self.config['model']['name']} ({n_params / 1e6:.3f}M parameters) on "
+                        f"{self.device}, effective batch size {t['batch_size']} = {local} per process x "
+                        f"{self.world.size} process(es), {self.precision}; {len(self.dataset.sources)} training "
+                        f"images; " + self._start_description())
+        for notice in self.notices:
+            logger.info(notice)
+        need = self.check_memory()
+        if need is not None:
+            logger.info(f"memory: a step needs about {need / 2 ** 30:.1f} GiB (estimate"
+                        f"{', blocks checkpointed' if t['checkpoint_blocks'] else ''})")
+        return logger
+
+    def _loader(self) -> DataLoader:
+        """Batches of the global step sequence, from the current step on (StepSampler)."""
+        t, workers = self.config["train"], self.config["data"]["workers"]
+        sampler = StepSampler(t["batch_size"], self.world, start_step=self.step)
+        return DataLoader(self.dataset, batch_size=sampler.local_batch, sampler=sampler, num_workers=workers,
+                          pin_memory=self.device.type == "cuda", persistent_workers=False,
+                          prefetch_factor=4 if workers else None, worker_init_fn=_worker_ignores_interrupts,
+                          # its own generator: a DataLoader otherwise draws its base seed from the global torch
+                          # RNG (which drop-path uses), and a resumed run would then diverge
+                          generator=torch.Generator().manual_seed(t["seed"]))
+
+    def _train_step(self, batch) -> float:
+        """Forward, loss, backward and (when the gradients are finite) an optimizer and EMA update; returns the
+        learning rate the step used."""
+        lr_l, lr_r, hr_l, hr_r = (x.to(self.device, non_blocking=True, memory_format=self.memory_format)
+                                  for x in batch)
+        with self._autocast():
+            sr = self.step_model(lr_l, lr_r)
+        loss = self.loss_fn(tuple(v.float() for v in sr), (hr_l, hr_r))
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self._gradients_finite(self.config["train"]["grad_clip"]):
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            if self.ema is not None:
+                self.ema.update(self.model)
+        lr_now = self.optimizer.param_groups[0]["lr"]
+        self.scheduler.step()
+        self.step += 1
+        self._loss_window += loss.detach().double()
+        self._loss_steps += 1
+        return lr_now
+
+    def _after_step(self, logger: RunLogger, lr_now: float, end: int, total: int) -> None:
+        """Every log.every steps a loss record, every val.every a validation, every checkpoint.every a save."""
+        if self.step % self.config["log"]["every"] == 0 or self.step == end:
+            self.last_loss = all_mean(float(self._loss_window.item()) / self._loss_steps, self.world, self.device)
+            if not math.isfinite(self.last_loss):  # checked here, not every step, to keep the GPU queue full
+                raise FloatingPointError(f"training loss became {self.last_loss} by step {self.step}; lower "
+                                         f"optim.lr or use train.precision=fp32")
+            logger.record(self.step, {"train_loss": self.last_loss, "train_lr": lr_now,
+                                      "train_it_s": round(logger.its_per_second(self.step), 3),
+                                      "skipped_steps": self.skipped_steps})
+            self._loss_window.zero_()
+            self._loss_steps = 0
+        if self.step % self.config["val"]["every"] == 0 or self.step == total:
+            self.validate(logger)
+        if self.step % self.config["checkpoint"]["every"] == 0 or self.step == end:
+            self._save()

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..data.image_io import refuse_existing, temporary_path
 from ..io.layouts import FULL_OF, check_layout, join, split, to_full
 from ..io.video import Encoding, concat_segments, container_format, iter_frames, probe_video, write_segment
-from ..train.distributed import World, barrier
+from ..runtime.distributed import World, barrier
 from .upscale import upscale_pair
 
 
@@ -28,15 +28,42 @@ def _state(src: Path, info, chunk: int, settings: dict) -> dict:
             "rate": str(info.rate), "chunk": chunk, "settings": settings}
 
 
-def _prepare_partial(partial: Path, state: dict, world: World) -> None:
-    """Create the work folder, or check that the one there was made from the same source and settings."""
+def _differences(old: dict, new: dict) -> list[str]:
+    """What differs between two states, in words: 'source file changed (modified)', 'crf: 18 -> 30', ..."""
+    out = []
+    if old.get("source") != new["source"]:
+        out.append(f"source: {old.get('source')} -> {new['source']}")
+    elif (old.get("bytes"), old.get("mtime_ns")) != (new["bytes"], new["mtime_ns"]):
+        what = [f"size {old.get('bytes')} -> {new['bytes']} bytes"] if old.get("bytes") != new["bytes"] else []
+        what += ["modified"] if old.get("mtime_ns") != new["mtime_ns"] else []
+        out.append(f"the source file changed since that run ({', '.join(what)})")
+    for key in ("frames", "rate", "chunk"):
+        if old.get(key) != new[key]:
+            out.append(f"{'--chunk' if key == 'chunk' else key}: {old.get(key)} -> {new[key]}")
+    before, now = old.get("settings") or {}, new["settings"]
+    for key in sorted(set(before) | set(now)):
+        if before.get(key) != now.get(key):
+            out.append(f"{key}: {before.get(key)} -> {now.get(key)}")
+    return out or ["the work folder's state.json differs"]
+
+
+def _prepare_partial(partial: Path, state: dict, world: World, overwrite: bool = False) -> None:
+    """Create the work folder, or check that the one there was made from the same source and settings;
+    overwrite: a work folder of other settings is discarded and the job starts over."""
     if world.is_main:
         state_file = partial / "state.json"
         if state_file.is_file():
-            if json.loads(state_file.read_text()) != state:
-                raise ValueError(f"{partial} holds an interrupted run of another source or other settings; "
-                                 "delete it to start afresh")
-        else:
+            try:
+                old = json.loads(state_file.read_text())
+            except ValueError:
+                old = {}
+            if old != state and overwrite:
+                shutil.rmtree(partial)
+            elif old != state:
+                changed = "; ".join(_differences(old, state))
+                raise ValueError(f"{partial} holds an interrupted run that differs: {changed}. Pass --overwrite "
+                                 "to discard it and start over, or rerun with the same input and settings to resume")
+        if not state_file.is_file():
             if partial.exists():
                 raise ValueError(f"{partial} exists but is not an msinet work folder; move it away")
             partial.mkdir(parents=True)
@@ -72,7 +99,8 @@ def upscale_video(model, src, dst, *, layout: str, full: bool = False, encoding:
 
     partial = dst.with_name(dst.name + ".partial")
     _prepare_partial(partial, _state(src, info, chunk, {**(settings or {}), "layout": layout,
-                                                       "out_layout": out_layout, "encoding": repr(encoding)}), world)
+                                                       "out_layout": out_layout, "encoding": repr(encoding)}), world,
+                     overwrite)
     segments = [(i, i * chunk, min((i + 1) * chunk, info.frames)) for i in range(math.ceil(info.frames / chunk))]
     seg_path = [partial / f"seg_{i:05d}{dst.suffix}" for i, _, _ in segments]
     done = [p.is_file() for p in seg_path]

@@ -60,9 +60,14 @@ def save_figure(results, path, methods: list[str]) -> Path:
 
 def write_disparity_png(disp: np.ndarray, path) -> Path:
     """KITTI convention: uint16 = round(256 * d), 0 = no match (NaN) or d <= 0."""
-    import cv2
+    from ..data.image_io import write_bytes_atomic
+
+    return write_bytes_atomic(path, encode_disparity_png(disp, path))
+
+
+def encode_disparity_png(disp: np.ndarray, path="disparity") -> bytes:
+    """The KITTI 16-bit PNG of a disparity map (uint16 = round(256 * d), 0 = no match or d <= 0)."""
+    from ..data.image_io import encode_png
 
     values = np.where(np.isfinite(disp), np.round(np.clip(disp, 0, 255.99) * 256.0), 0).astype(np.uint16)
-    if not cv2.imwrite(str(path), values):
-        raise ValueError(f"cannot write {path}")
-    return Path(path)
+    return encode_png(values, path)

@@ -1,0 +1,114 @@
+"""Pre-flight of an output location, before a model loads: the folder is created and test-written, and free space
+is checked against what the job will write, so that a job that cannot finish fails in its first second with one
+line naming the path and the reason in words (not after an hour of computing, not with bare errno text).
+
+It also tidies up after an interrupted job (io/landing.py: half-landed results completed, stale temps removed) and
+marks the folder as msinet's (OUTPUT_MARKER), so that `msinet upscale --input` never takes it for input.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from ..data.pair_scan import OUTPUT_MARKER
+
+_CREATED: list[Path] = []  # folders the pre-flight created in this process (topmost new one of each path)
+
+_REASONS = {
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exhausted",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "a file of that name exists",
+    errno.ENOENT: "no such file or folder",
+    errno.ENAMETOOLONG: "the name is too long",
+}
+
+
+def in_words(exc: OSError) -> str:
+    return _REASONS.get(exc.errno) or (exc.strerror or type(exc).__name__).lower()
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error: an OSError from the system as 'PATH: reason in words', anything else as is."""
+    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is not None:
+        return f"{exc.filename}: {in_words(exc)}"
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def check_output_folder(folder, need_bytes: int = 0, *, mark: bool = False, quiet: bool = False) -> Path:
+    """Create `folder`, prove it writable (a probe file, kept as the msinet marker when `mark`), check the free
+    space against `need_bytes`, and finish or clean up what an interrupted job left there. ValueError if not."""
+    from ..io.landing import recover
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"cannot write into {folder}: it is an existing file, not a folder; choose another -o")
+    new = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if new:
+            _CREATED.append(new[-1])
+    except OSError as exc:  # ENOENT from mkdir: a place that holds no new folders (/proc, /sys)
+        why = "folders cannot be created there" if exc.errno == errno.ENOENT else in_words(exc)
+        raise ValueError(f"cannot create the output folder {folder}: {why}") from None
+    probe = folder / f".msinet-write-test.{os.getpid()}"
+    try:
+        _probe_write(probe)
+        if mark and not (folder / OUTPUT_MARKER).is_file():
+            os.replace(probe, folder / OUTPUT_MARKER)
+    except OSError as exc:
+        raise ValueError(f"cannot write into {folder}: {in_words(exc)}") from None
+    finally:
+        probe.unlink(missing_ok=True)
+    free = shutil.disk_usage(folder).free
+    if need_bytes > free:
+        raise ValueError(f"not enough free space in {folder}: the outputs need about {human_bytes(need_bytes)}, "
+                         f"{human_bytes(free)} are free")
+    tidy = recover(folder)
+    if not quiet and (tidy["completed"] or tidy["removed"]):
+        done = f"finished writing {', '.join(p.name for p in tidy['completed'])}; " if tidy["completed"] else ""
+        print(f"note: {folder} held an interrupted job's files: {done}removed {len(tidy['removed'])} temp file(s)",
+              file=sys.stderr)
+    return folder
+
+
+def discard_unused_folders() -> None:
+    """After a job that failed before writing anything: remove the folders its pre-flight created (a refused job
+    leaves no trace). A folder that holds anything but the marker is kept as it is."""
+    while _CREATED:
+        top = _CREATED.pop()
+        for folder in sorted((p for p in [top, *top.rglob("*")] if p.is_dir()), key=lambda p: -len(p.parts)):
+            if {p.name for p in folder.iterdir()} <= {OUTPUT_MARKER}:
+                (folder / OUTPUT_MARKER).unlink(missing_ok=True)
+                folder.rmdir()
+
+
+def _probe_write(path: Path) -> None:
+    with open(path, "w") as f:
+        f.write("written by msinet: `msinet upscale --input` skips this folder\n")
+
+
+def refuse_existing_file(path) -> None:
+    """An output that must be a file (a video, a CSV) whose name is taken by a folder."""
+    if Path(path).is_dir():
+        raise ValueError(f"cannot write {path}: it is an existing folder, not a file; choose another -o")
+
+
+def png_bytes_estimate(pixels: int, channels: int = 3) -> int:
+    """What a PNG of a photo takes, roughly: half its raw size (to size the free-space check, not exactly)."""
+    return pixels * channels // 2

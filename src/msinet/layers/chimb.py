@@ -1,0 +1,64 @@
+"""CVHSSR's intra-view block (CHIMB, Zou et al. 2023): a channel + large-kernel spatial mixer and a gated FFN.
+
+    mixer:  x -> LN -> 1x1 (C->2C) -> 3x3 dw -> SimpleGate -> y       (B, C, H, W)
+            y -> SCA(y) + LKA(y) -> 1x1 ;  x + beta * that
+    ffn:    x -> LN -> 1x1 (C->2C) -> 3x3 dw -> GELU(first half) * second half -> 1x1 ;  x + gamma * that
+
+The mixer is NAFNet's with a large kernel attention branch added to the simplified channel attention
+(global statistics and a 23x23 spatial field side by side); the FFN is the GELU-gated depthwise FFN of
+Restormer (GDFN) rather than NAFNet's plain SimpleGate FFN. beta and gamma start at zero (identity block).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .channel_attention import SimplifiedChannelAttention
+from .gate import SimpleGate
+from .lka import LargeKernelAttention
+from .norm import LayerNorm2d
+
+
+class ChannelSpatialMixer(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.norm = LayerNorm2d(c)
+        self.expand = nn.Conv2d(c, 2 * c, 1)
+        self.dwconv = nn.Conv2d(2 * c, 2 * c, 3, padding=1, groups=2 * c)
+        self.gate = SimpleGate()
+        self.sca = SimplifiedChannelAttention(c)
+        self.lka = LargeKernelAttention(c)
+        self.project = nn.Conv2d(c, c, 1)
+        self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.gate(self.dwconv(self.expand(self.norm(x))))  # (B, C, H, W)
+        return x + self.project(self.sca(y) + self.lka(y)) * self.beta
+
+
+class GatedDConvFFN(nn.Module):
+    def __init__(self, c: int, expand: int = 2):
+        super().__init__()
+        hidden = expand * c
+        self.norm = LayerNorm2d(c)
+        self.expand = nn.Conv2d(c, hidden, 1)
+        self.dwconv = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
+        self.project = nn.Conv2d(hidden // 2, c, 1)
+        self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.dwconv(self.expand(self.norm(x))).chunk(2, dim=1)
+        return x + self.project(F.gelu(a) * b) * self.gamma
+
+
+class CHIMB(nn.Module):
+    """Mixer then FFN, each a gated residual."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.mixer = ChannelSpatialMixer(c)
+        self.ffn = GatedDConvFFN(c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ffn(self.mixer(x))

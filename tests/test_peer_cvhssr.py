@@ -1,0 +1,183 @@
+"""CVHSSR-T (Zou et al. 2023): our implementation against the authors' released checkpoints and outputs.
+
+The reference outputs in ../shared/peers were computed by the authors' own code (github AlexZou14/CVHSSR,
+its test config: TLSC with train_size (1, 6, 30, 90)) on three real LR crops; crop b is larger than the 45x135
+pooling window, so it checks the test-time local statistics too.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import msinet
+from msinet.cli.main import main as cli_main
+from msinet.models import cvhssr
+from msinet.models.foreign import read_checkpoint
+from msinet.models.summary import parameter_breakdown
+from msinet.models.weights import WeightsError, save_weights
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+RELEASED = ("cvhssr_t_x4", "cvhssr_t_x2")
+PUBLISHED_PARAMS = {"cvhssr_t_x4": 678_000, "cvhssr_t_x2": 662_412, "cvhssr_t": 678_000}  # peers/README.md
+TOLERANCE = 1e-4
+
+
+def _view(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255
+
+
+def _max_diffs(model, ref, crop) -> tuple[float, float]:
+    with torch.no_grad():
+        sr_l, sr_r = model(_view(ref[f"{crop}_lr_left"]), _view(ref[f"{crop}_lr_right"]))
+    return ((sr_l[0] - torch.from_numpy(ref[f"{crop}_sr_left"])).abs().max().item(),
+            (sr_r[0] - torch.from_numpy(ref[f"{crop}_sr_right"])).abs().max().item())
+
+
+@pytest.mark.parametrize("name", RELEASED)
+def test_released_checkpoint_reproduces_the_authors_outputs(shared_peers, name):
+    model = msinet.load_model(shared_peers / f"{name}.pth")
+    assert not model.training and model.model_name == name
+    assert model.config["tlsc_window"] == [45, 135]
+    ref = np.load(shared_peers / f"{name}_reference.npz")
+    for crop in "abc":
+        left, right = _max_diffs(model, ref, crop)
+        print(f"{name} crop {crop}: max |diff| left {left:.2e}, right {right:.2e}")
+        assert left <= TOLERANCE and right <= TOLERANCE, (crop, left, right)
+
+
+def test_global_pooling_misses_the_reference_on_a_crop_larger_than_the_window(shared_peers):
+    model = msinet.load_model(shared_peers / "cvhssr_t_x2.pth", tlsc_window=None)
+    assert model.config["tlsc_window"] is None
+    left, right = _max_diffs(model, np.load(shared_peers / "cvhssr_t_x2_reference.npz"), "b")
+    assert min(left, right) > 1e-3
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_PARAMS))
+def test_parameter_counts_are_the_published_ones(name):
+    model = msinet.create_model(name)
+    assert sum(p.numel() for p in model.parameters()) == PUBLISHED_PARAMS[name]
+    assert model.config == {"arch": "cvhssr", "scale": 2 if name.endswith("x2") else 4, "width": 48,
+                            "num_blocks": 16, "drop_path_rate": 0.0, "tlsc_window": [45, 135]}
+    rows = dict(parameter_breakdown(model))  # `msinet models --breakdown`
+    assert rows["total"] == PUBLISHED_PARAMS[name] and rows["CVIM (blocks.*.fusion)"] == 16 * 16_320
+
+
+def test_other_layouts_are_not_claimed(shared_peers):
+    for path in sorted(shared_peers.glob("*.pth")):
+        assert cvhssr.matches(read_checkpoint(path)) == path.stem.startswith("cvhssr"), path.name
+    nafssr = {"intro.weight": torch.zeros(1), "body.0.module.blk.sca.1.weight": torch.zeros(1),
+              "body.0.module.fusion.l_proj1.weight": torch.zeros(1), "up.0.weight": torch.zeros(1)}
+    assert not cvhssr.matches(nafssr)
+
+
+def _one_line_error(path, **overrides) -> str:
+    with pytest.raises(WeightsError) as info:
+        msinet.load_model(path, **overrides)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    return message
+
+
+def test_damaged_checkpoints_name_the_key(shared_peers, tmp_path):
+    state = read_checkpoint(shared_peers / "cvhssr_t_x4.pth")
+    missing = dict(state)
+    del missing["body.7.module.fusion.r_proj2.1.bias"]
+    torch.save({"params": missing}, tmp_path / "missing.pth")
+    assert "'body.7.module.fusion.r_proj2.1.bias'" in _one_line_error(tmp_path / "missing.pth")
+    wrong = dict(state)
+    wrong["body.3.module.blk.sca1.conv_spatial.weight"] = torch.zeros(48, 1, 9, 9)
+    torch.save({"params": wrong}, tmp_path / "wrong.pth")
+    message = _one_line_error(tmp_path / "wrong.pth")
+    assert "'body.3.module.blk.sca1.conv_spatial.weight'" in message and "(48, 1, 9, 9)" in message
+    extra = dict(state)
+    extra["body.2.module.blk.conv7.weight"] = torch.zeros(3)
+    torch.save({"params": extra}, tmp_path / "extra.pth")
+    assert "'body.2.module.blk.conv7.weight'" in _one_line_error(tmp_path / "extra.pth")
+    scale = dict(state)
+    scale["up.0.weight"] = torch.zeros(75, 48, 3, 3)
+    torch.save({"params": scale}, tmp_path / "scale.pth")
+    assert "'up.0.weight'" in _one_line_error(tmp_path / "scale.pth")
+    torch.save({"params": state}, tmp_path / "ok.pth")
+    assert "unknown option 'lska_kernels'" in _one_line_error(tmp_path / "ok.pth", lska_kernels=(7,))
+
+
+def test_a_shallower_checkpoint_loads_as_its_size(shared_peers, tmp_path):
+    state = read_checkpoint(shared_peers / "cvhssr_t_x4.pth")
+    shallow = {k: v for k, v in state.items() if not any(k.startswith(f"body.{i}.") for i in range(6, 16))}
+    torch.save({"params": shallow}, tmp_path / "shallow.pth")
+    model = msinet.load_model(tmp_path / "shallow.pth")
+    assert model.config["num_blocks"] == 6
+    assert cvhssr.load(shallow, "shallow.pth").model_name is None  # no published network of that size
+    full = msinet.load_model(shared_peers / "cvhssr_t_x4.pth")
+    assert torch.equal(model.blocks[5].fusion.out_r.weight, full.blocks[5].fusion.out_r.weight)
+
+
+def test_training_step_reaches_every_parameter():
+    torch.manual_seed(0)
+    model = msinet.create_model("cvhssr_t_x4", width=12, num_blocks=2).train()
+    for p in model.parameters():  # zero-initialised residual scales would hide the branches behind them
+        if not p.any():
+            torch.nn.init.normal_(p, std=0.1)
+    left, right = torch.rand(2, 3, 12, 20), torch.rand(2, 3, 12, 20)
+    sr_l, sr_r = model(left, right)
+    (sr_l.square().mean() + sr_r.square().mean()).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() and p.grad.any() for p in model.parameters())
+
+
+def test_stochastic_depth_skips_blocks_in_training_only():
+    model = msinet.create_model("cvhssr_t_x2", width=12, num_blocks=3, drop_path_rate=0.5)
+    for p in model.parameters():
+        if not p.any():
+            torch.nn.init.normal_(p, std=0.1)
+    left, right = torch.rand(1, 3, 8, 10), torch.rand(1, 3, 8, 10)
+    model.train()
+    outs = {tuple(model(left, right)[0].flatten()[:4].tolist()) for _ in range(8)}
+    assert len(outs) > 1
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(left, right)[0], model(left, right)[0])
+
+
+@pytest.mark.parametrize("name,scale", [("cvhssr_t_x2", 2), ("cvhssr_t", 4)])
+@pytest.mark.parametrize("h,w", [(8, 14), (9, 13)])
+def test_output_shapes_odd_sizes_and_batch_independence(name, scale, h, w):
+    torch.manual_seed(1)
+    model = msinet.create_model(name, width=12, num_blocks=2).eval()
+    model.set_tlsc((5, 7))  # smaller than the input: the local statistics path
+    for p in model.parameters():
+        if not p.any():
+            torch.nn.init.normal_(p, std=0.1)
+    left, right = torch.rand(3, 3, h, w), torch.rand(3, 3, h, w)
+    with torch.no_grad():
+        sr_l, sr_r = model(left, right)
+        assert sr_l.shape == sr_r.shape == (3, 3, scale * h, scale * w)
+        for i in range(3):
+            one_l, one_r = model(left[i:i + 1], right[i:i + 1])
+            assert (one_l - sr_l[i:i + 1]).abs().max() < 1e-5 and (one_r - sr_r[i:i + 1]).abs().max() < 1e-5
+
+
+def test_bad_inputs_and_options_are_one_line_errors():
+    model = msinet.create_model("cvhssr_t_x4", num_blocks=1)
+    with pytest.raises(ValueError, match="differ in shape"):
+        model(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        model(torch.rand(3, 8, 8), torch.rand(3, 8, 8))
+    with pytest.raises(ValueError, match="tlsc_window"):
+        model.set_tlsc((0, 4))
+    with pytest.raises(ValueError, match="drop_path_rate"):
+        msinet.create_model("cvhssr_t_x4", drop_path_rate=1.0)
+
+
+def test_save_and_convert_round_trips(shared_peers, tmp_path):
+    model = msinet.load_model(shared_peers / "cvhssr_t_x2.pth")
+    save_weights(model, tmp_path / "saved.safetensors")
+    assert cli_main(["convert", str(shared_peers / "cvhssr_t_x2.pth"), str(tmp_path / "converted.safetensors")]) == 0
+    left, right = torch.rand(1, 3, 11, 17), torch.rand(1, 3, 11, 17)
+    with torch.no_grad():
+        expected = model(left, right)
+        for path in ("saved.safetensors", "converted.safetensors"):
+            again = msinet.load_model(tmp_path / path)
+            assert type(again) is type(model) and again.config == model.config
+            assert all(torch.equal(a, b) for a, b in zip(again(left, right), expected))
