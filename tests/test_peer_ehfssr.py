@@ -203,9 +203,10 @@ def test_views_interact_only_through_the_cross_attention():
     torch.testing.assert_close(c, d, atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("drop_path_rate", [0.0, 0.5])
-def test_train_step(drop_path_rate):
+@pytest.mark.parametrize("drop_path_rate,static", [(0.0, False), (0.5, False), (0.5, True)])
+def test_train_step(drop_path_rate, static):
     model = _small(drop_path_rate=drop_path_rate).train()
+    model.static_drop_path = static
     torch.manual_seed(1)
     left, right = torch.rand(2, 3, 20, 24), torch.rand(2, 3, 20, 24)
     sl, sr = model(left, right)

@@ -86,18 +86,11 @@ class EHFSSRGroup(nn.Module):
         self.blocks = nn.ModuleList(EHFSSRBlock(width, m) for m in block_mixers(depth))
         self.fuse = conv_eca(width)
 
-    def forward(self, left, right, drop_path_rate: float = 0.0):
+    def forward(self, left, right, run_block=None):
+        """run_block(block, left, right): how the model runs each block (stochastic depth while training)."""
         l0, r0 = left, right
         for block in self.blocks:
-            if drop_path_rate > 0.0 and self.training:  # stochastic depth: skip the block for both views
-                coin = torch.rand(())
-                if coin < drop_path_rate:
-                    continue
-                l1, r1 = block(left, right)
-                keep = 1.0 / (1.0 - drop_path_rate)
-                left, right = left + (l1 - left) * keep, right + (r1 - right) * keep
-            else:
-                left, right = block(left, right)
+            left, right = block(left, right) if run_block is None else run_block(block, left, right)
         return self.fuse(left) + l0, self.fuse(right) + r0
 
 
@@ -145,6 +138,22 @@ class EHFSSRNet(StereoSRModel):
         cross = 6 * width * width * 4
         return head + convs + cross
 
+    static_drop_path = False  # train.compile: the stochastic-depth coin as a tensor, no Python branch
+
+    def _run_block(self, block: EHFSSRBlock, left: torch.Tensor, right: torch.Tensor):
+        p = self.drop_path_rate
+        if not self.training or p == 0.0:
+            return block(left, right)
+        coin = torch.rand(())  # one coin for both views: the block is skipped for the pair with probability p
+        if self.static_drop_path:
+            keep = (coin >= p).to(left.device, left.dtype) / (1.0 - p)
+        elif coin < p:
+            return left, right
+        else:
+            keep = 1.0 / (1.0 - p)
+        out_l, out_r = block(left, right)
+        return left + (out_l - left) * keep, right + (out_r - right) * keep
+
     def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.check_inputs(left, right)
         if torch.compiler.is_exporting():
@@ -155,7 +164,7 @@ class EHFSSRNet(StereoSRModel):
         l0, r0 = self.intro(left), self.intro(right)
         x_l, x_r = l0, r0
         for group in self.groups:
-            x_l, x_r = group(x_l, x_r, self.drop_path_rate)
+            x_l, x_r = group(x_l, x_r, self._run_block)
         return self.head(self.fuse(x_l) + l0), self.head(self.fuse(x_r) + r0)
 
 
