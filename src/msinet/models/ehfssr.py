@@ -1,0 +1,309 @@
+"""EHFSSR-S (jianwensong/EHFSSR): groups of convolutional FFNs and local / global / cross-view attention.
+
+    left, right (B,3,h,w), each view on its own (weights shared) except in the cross-view attention
+      -> 3x3 conv to C                                                     f0
+      -> G groups, each:  N blocks, every block = ConvFFN then one mixer:
+                              block 0        BandCrossAttention (left <-> right, disparity band 0..96)
+                              blocks 1..N-2  WindowSelfAttention, 16x16 windows, shifted in even blocks
+                                             (input reflect-padded to multiples of 16, output cropped)
+                              block N-1      GlobalChannelSpatialAttention (image-wide)
+                          -> 1x1 conv -> ECA gate -> + group input
+      -> 1x1 conv -> ECA gate -> + f0
+      -> 3x3 conv to 3*s^2 -> PixelShuffle(s)                              sr_left, sr_right
+
+No global image residual: the network predicts the SR image itself. The released EHFSSR-S is C=48,
+5 groups x 6 blocks (643,513 parameters at x4). Its test configs use plain global pooling (no test-time
+local statistics), so this model has none either. The authors' .pth checkpoints load as they are
+(`register_foreign` below): the config is read off their key shapes and the keys renamed onto ours.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..layers import (BandCrossAttention, ConvFFN, GlobalChannelSpatialAttention, MultiDilationECA,
+                      WindowSelfAttention, pad_to_multiple)
+from ..registry import register_arch, register_model
+from .base import StereoSRModel
+from .foreign import published_name, register_foreign
+from .weights import WeightsError
+
+WINDOW = 16
+
+
+class EHFSSRBlock(nn.Module):
+    """ConvFFN, then the block's mixer: 'cross' (both views), 'window' / 'shifted' (padded) or 'global'."""
+
+    def __init__(self, width: int, mixer: str):
+        super().__init__()
+        self.mixer = mixer
+        self.ffn = ConvFFN(width)
+        if mixer == "cross":
+            self.attn = BandCrossAttention(width)
+        elif mixer == "global":
+            self.attn = GlobalChannelSpatialAttention(width)
+        else:
+            self.attn = WindowSelfAttention(width, WINDOW, shift=mixer == "shifted")
+
+    def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        left, right = self.ffn(left), self.ffn(right)
+        if self.mixer == "cross":
+            return self.attn(left, right)
+        if self.mixer == "global":
+            return self.attn(left), self.attn(right)
+        h, w = left.shape[-2:]
+        rows, cols = torch.arange(h, device=left.device), torch.arange(w, device=left.device)
+        # the crop as a gather rather than a slice: an exported graph then holds whether or not the size
+        # needed padding (a slice's layout depends on that)
+        return tuple(self.attn(pad_to_multiple(x, WINDOW)).index_select(-2, rows).index_select(-1, cols)
+                     for x in (left, right))
+
+
+def block_mixers(depth: int) -> list[str]:
+    """The reference code's rule: cross-view first, global last, windows between (shifted at even indices);
+    a one-block group has only the cross-view attention."""
+    mixers = []
+    for i in range(depth):
+        if i == 0:
+            mixers.append("cross")
+        elif i == depth - 1:
+            mixers.append("global")
+        else:
+            mixers.append("shifted" if i % 2 == 0 else "window")
+    return mixers
+
+
+def conv_eca(width: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(width, width, 1), MultiDilationECA())
+
+
+class EHFSSRGroup(nn.Module):
+    def __init__(self, width: int, depth: int):
+        super().__init__()
+        self.blocks = nn.ModuleList(EHFSSRBlock(width, m) for m in block_mixers(depth))
+        self.fuse = conv_eca(width)
+
+    def forward(self, left, right, run_block=None):
+        """run_block(block, left, right): how the model runs each block (stochastic depth while training)."""
+        l0, r0 = left, right
+        for block in self.blocks:
+            left, right = block(left, right) if run_block is None else run_block(block, left, right)
+        return self.fuse(left) + l0, self.fuse(right) + r0
+
+
+@register_arch("ehfssr")
+class EHFSSRNet(StereoSRModel):
+    """EHFSSR; see the registry (ehfssr_s_x4, ehfssr_s_x2) for the published setting.
+
+    width: channels C (a multiple of 4); num_groups x blocks_per_group blocks; drop_path_rate: stochastic
+    depth per block in training (the released models were trained without).
+    """
+
+    # Tiled and untiled outputs differ wherever a band is not the whole image: the channel gates and the
+    # global attention pool over the whole band, and the 16x16 windows start at the band's first row. Measured
+    # (ehfssr_s_x2, 192x200 LR Middlebury crop, 48-row bands, 8-bit output): context 32 -> mean |diff| 0.29,
+    # 99.9th percentile 5, max 12 levels; context 64 -> 0.18 / 4 / 12. More context buys little; bands are only
+    # used when the whole image does not fit the memory budget (bytes_per_row).
+    context_rows = 32
+
+    def __init__(self, scale: int = 4, width: int = 48, num_groups: int = 5, blocks_per_group: int = 6,
+                 drop_path_rate: float = 0.0):
+        super().__init__(scale)
+        if width <= 0 or width % 4:
+            raise ValueError(f"width must be a positive multiple of 4, got {width}")
+        if num_groups <= 0 or blocks_per_group <= 0:
+            raise ValueError(f"num_groups and blocks_per_group must be positive, got {num_groups} and "
+                             f"{blocks_per_group}")
+        if not 0.0 <= drop_path_rate < 1.0:
+            raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
+        self._config = dict(scale=scale, width=width, num_groups=num_groups, blocks_per_group=blocks_per_group,
+                            drop_path_rate=drop_path_rate)
+        self.drop_path_rate = drop_path_rate
+        self.intro = nn.Conv2d(3, width, 3, padding=1)
+        self.groups = nn.ModuleList(EHFSSRGroup(width, blocks_per_group) for _ in range(num_groups))
+        self.fuse = conv_eca(width)
+        self.head = nn.Sequential(nn.Conv2d(width, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
+
+    def bytes_per_row(self, width: int) -> int:
+        # calibrated on ehfssr_s_x4 on CPU (peak RSS of a forward, 32-96 rows, W = 400 and 800: 5.2 and 17.6 MB
+        # per row measured, 5.4 and 18.4 estimated): about eight (2 views, C, W) maps, the output head, and six
+        # (W, W) matrices of a row in the cross-view attention (two heads' scores, masked scores, softmaxes);
+        # the 16x16-window attention is fused and stores no score matrices
+        c = self._config["width"]
+        head = 2 * 2 * 3 * self.scale ** 2 * width * 4
+        convs = 2 * 8 * c * width * 4
+        cross = 6 * width * width * 4
+        return head + convs + cross
+
+    static_drop_path = False  # train.compile: the stochastic-depth coin as a tensor, no Python branch
+
+    def _run_block(self, block: EHFSSRBlock, left: torch.Tensor, right: torch.Tensor):
+        p = self.drop_path_rate
+        if not self.training or p == 0.0:
+            return block(left, right)
+        coin = torch.rand(())  # one coin for both views: the block is skipped for the pair with probability p
+        if self.static_drop_path:
+            keep = (coin >= p).to(left.device, left.dtype) / (1.0 - p)
+        elif coin < p:
+            return left, right
+        else:
+            keep = 1.0 / (1.0 - p)
+        out_l, out_r = block(left, right)
+        return left + (out_l - left) * keep, right + (out_r - right) * keep
+
+    def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.check_inputs(left, right)
+        if torch.compiler.is_exporting():
+            # an exported graph holds for images of more than one attention window per side (torch.export
+            # specialises a window count of 1 away); recorded as the program's minimum size
+            torch._check(left.shape[-2] > WINDOW)
+            torch._check(left.shape[-1] > WINDOW)
+        l0, r0 = self.intro(left), self.intro(right)
+        x_l, x_r = l0, r0
+        for group in self.groups:
+            x_l, x_r = group(x_l, x_r, self._run_block)
+        return self.head(self.fuse(x_l) + l0), self.head(self.fuse(x_r) + r0)
+
+
+for s in (2, 4):
+    for name in [f"ehfssr_s_x{s}"] + (["ehfssr_s"] if s == 4 else []):
+        register_model(name, "ehfssr", f"EHFSSR-S x{s}", scale=s, width=48, num_groups=5, blocks_per_group=6)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The authors' checkpoints (BasicSR .pth, {"params": state}) with the keys of their EHFSSR_S class:
+#   init, body.<g>.body.<i>.{MLP, selfatn, interaction}.*, body.<g>.conv.{0,1}, fuse.{0,1}, up.0
+
+_TOP = {"intro": "init", "head.0": "up.0", "fuse.0": "fuse.0", "fuse.1": "fuse.1"}
+_GROUP = {"fuse.0": "conv.0", "fuse.1": "conv.1"}
+_ECA_MODULES = ("eca", "fuse.1")  # our MultiDilationECA modules, whose insides _ECA renames
+_ECA = {"taps.0": "conv1", "taps.1": "conv2", "taps.2": "conv3", "merge": "conv"}
+_FFN = {"norm": "layernorm1", "expand": "proj1", "dwconv": "conv", "project": "projout", "eca": "ca"}
+_MIXER = {
+    "window": {"norm": "Layernorm", "dwconv": "depthwise", "local": "local", "eca": "CA", "qk": "to_qk",
+               "v": "to_v", "gate": "sa.0", "project": "project_out"},
+    "global": {"temperature": "temperature", "norm": "Layernorm", "qkv": "to_qkv", "spatial": "to_sp",
+               "dwconv": "conv", "project": "out"},
+    "cross": {"norm_l": "LayernormL", "norm_r": "LayernormR", "value_l": "feaL", "value_r": "feaR",
+              "query_l": "to_l", "query_r": "to_r", "transition": "transition", "project": "out"},
+}
+_MIXER["shifted"] = _MIXER["window"]
+_THEIR_MIXER = {"window": "selfatn", "shifted": "selfatn", "global": "selfatn", "cross": "interaction"}
+_THEIR_BLOCK = re.compile(r"body\.(\d+)\.body\.(\d+)\.(MLP|selfatn|interaction)\.")
+
+
+def _rename(path: str, table: dict[str, str]) -> str:
+    """'eca.taps.0.weight' -> 'ca.conv1.weight': the module prefix renamed by `table`, ECA insides by _ECA."""
+    for ours, theirs in table.items():
+        if path == ours or path.startswith(ours + "."):
+            rest = path[len(ours) + 1:]
+            if ours in _ECA_MODULES:
+                rest = _rename(rest, _ECA)
+            return f"{theirs}.{rest}" if rest else theirs
+    raise KeyError(path)
+
+
+def their_key(ours: str, mixers: list[str]) -> str:
+    """The authors' key of one of our state-dict keys ('groups.0.blocks.1.attn.qk.weight' ->
+    'body.0.body.1.selfatn.to_qk.weight')."""
+    if not ours.startswith("groups."):
+        return _rename(ours, _TOP)
+    g, rest = ours[len("groups."):].split(".", 1)
+    if rest.startswith("fuse."):  # the group's closing 1x1 + ECA
+        return f"body.{g}." + _rename(rest, _GROUP)
+    i, part, leaf = rest[len("blocks."):].split(".", 2)
+    if part == "ffn":
+        return f"body.{g}.body.{i}.MLP." + _rename(leaf, _FFN)
+    mixer = mixers[int(i)]
+    return f"body.{g}.body.{i}.{_THEIR_MIXER[mixer]}." + _rename(leaf, _MIXER[mixer])
+
+
+@dataclass(frozen=True)
+class EHFSSRLayout:
+    """What an EHFSSR checkpoint's keys and shapes say about the network (for `msinet convert`)."""
+
+    family = "ehfssr"
+    width: int
+    num_groups: int
+    blocks_per_group: int
+    scale: int
+
+    def describe(self) -> str:
+        return (f"EHFSSR (authors' code): x{self.scale}, width {self.width}, "
+                f"{self.num_groups} groups x {self.blocks_per_group} blocks")
+
+
+def matches(state: dict) -> bool:
+    return any(_THEIR_BLOCK.match(k) for k in state)
+
+
+def _shape(state, key, source) -> tuple[int, ...]:
+    if key not in state:
+        raise WeightsError(f"{source}: missing key {key!r}; not a complete EHFSSR checkpoint")
+    return tuple(state[key].shape)
+
+
+def inspect_layout(state: dict, source) -> EHFSSRLayout:
+    init, up = _shape(state, "init.weight", source), _shape(state, "up.0.weight", source)
+    if len(init) != 4 or init[1:] != (3, 3, 3):
+        raise WeightsError(f"{source}: 'init.weight' has shape {init}; expected (width, 3, 3, 3)")
+    width = init[0]
+    scales = {3 * s * s: s for s in (2, 3, 4)}
+    if len(up) != 4 or up[0] not in scales or up[1:] != (width, 3, 3):
+        raise WeightsError(f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {width}, 3, 3) with s in 2, 3, 4")
+    blocks: dict[int, set[int]] = {}
+    for key in state:
+        m = _THEIR_BLOCK.match(key)
+        if m is not None:
+            blocks.setdefault(int(m.group(1)), set()).add(int(m.group(2)))
+    num_groups = max(blocks) + 1
+    depth = max(max(indices) for indices in blocks.values()) + 1
+    for g in range(num_groups):
+        for i in range(depth):
+            if i not in blocks.get(g, ()):
+                raise WeightsError(f"{source}: missing key 'body.{g}.body.{i}.MLP.proj1.weight' (block {i} of "
+                                   f"group {g} has no weights)")
+    return EHFSSRLayout(width, num_groups, depth, scales[up[0]])
+
+
+def load(state: dict, source, **overrides) -> EHFSSRNet:
+    """An EHFSSRNet holding the weights of an authors' EHFSSR checkpoint (config inferred from the shapes)."""
+    if overrides.pop("tlsc_window", None) is not None:
+        raise WeightsError(f"{source}: EHFSSR has no test-time local statistics (its reference code pools "
+                           "globally); tlsc_window must be None")
+    full = next((k for k in state if k.endswith(".selfatn.to_q.weight")), None)
+    if full is not None:  # EHFSSR_arch.py: separate q / k / v and a strided key/value branch in the windows
+        raise WeightsError(f"{source}: key {full!r} belongs to the full EHFSSR's window attention; msinet "
+                           "implements EHFSSR-S")
+    layout = inspect_layout(state, source)
+    config = dict(scale=layout.scale, width=layout.width, num_groups=layout.num_groups,
+                  blocks_per_group=layout.blocks_per_group, **overrides)
+    try:
+        model = EHFSSRNet(**config)
+    except (TypeError, ValueError) as exc:
+        raise WeightsError(f"{source}: {str(exc).splitlines()[0]}") from None
+    mixers = block_mixers(layout.blocks_per_group)
+    own = model.state_dict()
+    ours_of = {their_key(k, mixers): k for k in own}
+    out = {}
+    for key, value in state.items():
+        ours = ours_of.get(key)
+        if ours is None:
+            raise WeightsError(f"{source}: cannot place key {key!r} in the inferred model ({layout.describe()})")
+        if tuple(value.shape) != tuple(own[ours].shape):
+            raise WeightsError(f"{source}: key {key!r} has shape {tuple(value.shape)}; the inferred model expects "
+                               f"{tuple(own[ours].shape)}")
+        out[ours] = value.to(own[ours].dtype)
+    for theirs, ours in ours_of.items():
+        if ours not in out:
+            raise WeightsError(f"{source}: missing key {theirs!r}")
+    model.load_state_dict(out, strict=True)
+    model.model_name = published_name(model._config, "ehfssr")
+    model.foreign_layout = layout
+    return model.eval()
+
+
+register_foreign("ehfssr", matches, load)
