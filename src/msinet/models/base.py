@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from ..layers.channel_attention import SimplifiedChannelAttention
 
 
 class StereoSRModel(nn.Module):
@@ -20,7 +23,52 @@ class StereoSRModel(nn.Module):
     context_rows = 2              # LR rows of context a tiling band needs on each side (TLSC adds half a window)
     drop_path_rate = 0.0          # stochastic depth while training (whole blocks skipped); DDP must then allow
                                   # parameters without gradients
-    static_drop_path = False      # train.compile: draw the stochastic-depth coin as a tensor (no Python branch)
+    # Training-time execution switches (not part of the architecture, not saved with the weights):
+    # checkpoint_blocks: keep only each block's input and recompute its inside during backward (memory
+    #   ~ one block instead of all of them, ~1.3x the compute);
+    # static_drop_path: draw the stochastic-depth coin as a tensor and always run the block (no Python branch
+    #   on a device value: graph capture / torch.compile friendly). Same random draw, same result.
+    checkpoint_blocks = False
+    static_drop_path = False
+
+    def run_block(self, block: nn.Module, *inputs: torch.Tensor):
+        """block(*inputs) -> tensors of the inputs' shapes, with stochastic depth while training (the whole block,
+        both views and the whole batch, skipped with probability drop_path_rate) and block checkpointing."""
+        def compute():
+            if self.checkpoint_blocks and self.training and torch.is_grad_enabled():
+                return checkpoint(block, *inputs, use_reentrant=False)  # RNG state replayed on recompute
+            return block(*inputs)
+
+        p = self.drop_path_rate
+        if not self.training or p == 0.0:
+            return compute()
+        coin = torch.rand(())
+        if self.static_drop_path:
+            keep = (coin >= p).to(inputs[0].device, inputs[0].dtype) / (1.0 - p)
+        elif coin < p:
+            return inputs[0] if len(inputs) == 1 else inputs
+        else:
+            keep = 1.0 / (1.0 - p)
+        out = compute()
+        if len(inputs) == 1:
+            return inputs[0] + (out - inputs[0]) * keep
+        return tuple(x + (y - x) * keep for x, y in zip(inputs, out))
+
+    def set_tlsc(self, window) -> None:
+        """Test-time local statistics window (h, w) in LR pixels for every channel attention's pooling, or None
+        for global pooling (used at inference only, model.eval())."""
+        if not self.supports_tlsc:
+            if window is None:
+                return
+            raise ValueError(f"{type(self).__name__} has no global pooling to convert; tlsc_window must be None")
+        if window is not None:
+            window = tuple(int(v) for v in window)
+            if len(window) != 2 or min(window) < 1:
+                raise ValueError(f"tlsc_window must be two positive integers (h, w), got {window}")
+        self._config["tlsc_window"] = None if window is None else list(window)
+        for m in self.modules():
+            if isinstance(m, SimplifiedChannelAttention):
+                m.local_window = window
 
     def tile_context(self) -> int:
         """Rows of context each band of the row tiler carries on both sides (LR rows). A row's output depends

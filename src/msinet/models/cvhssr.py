@@ -22,9 +22,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
-from ..layers import CHIMB, CVIM, SimplifiedChannelAttention
+from ..layers import CHIMB, CVIM, ViewPairBlock
 from ..registry import build_arch, register_arch, register_model
 from .base import StereoSRModel
 from .foreign import published_name, register_foreign
@@ -34,19 +33,9 @@ from .weights import WeightsError
 TLSC_WINDOW = (45, 135)
 
 
-class CrossViewBlock(nn.Module):
+def cross_view_block(width: int) -> ViewPairBlock:
     """CHIMB on each view (same weights), then CVIM between the views."""
-
-    def __init__(self, width: int):
-        super().__init__()
-        self.intra = CHIMB(width)
-        self.fusion = CVIM(width)
-
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:  # (2B, C, H, W), left views first
-        b = feats.shape[0] // 2
-        feats = self.intra(feats)
-        left, right = self.fusion(feats[:b], feats[b:])
-        return torch.cat([left, right], dim=0)
+    return ViewPairBlock(CHIMB(width), CVIM(width))
 
 
 @register_arch("cvhssr")
@@ -72,7 +61,7 @@ class CVHSSR(StereoSRModel):
                             tlsc_window=None)
         self.drop_path_rate = drop_path_rate
         self.intro = nn.Conv2d(3, width, 3, padding=1)
-        self.blocks = nn.ModuleList(CrossViewBlock(width) for _ in range(num_blocks))
+        self.blocks = nn.ModuleList(cross_view_block(width) for _ in range(num_blocks))
         self.head = nn.Sequential(nn.Conv2d(width, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
         self.set_tlsc(tlsc_window)
 
@@ -85,46 +74,13 @@ class CVHSSR(StereoSRModel):
         fusion = 5 * width * width * 4
         return head + convs + fusion
 
-    def set_tlsc(self, window) -> None:
-        """Test-time local statistics window (h, w) in LR pixels, or None for global pooling."""
-        if window is not None:
-            window = tuple(int(v) for v in window)
-            if len(window) != 2 or min(window) < 1:
-                raise ValueError(f"tlsc_window must be two positive integers (h, w), got {window}")
-        self._config["tlsc_window"] = None if window is None else list(window)
-        for m in self.modules():
-            if isinstance(m, SimplifiedChannelAttention):
-                m.local_window = window
-
-    # training-time switches, as in StereoSRNet (not saved with the weights)
-    checkpoint_blocks = False
-    static_drop_path = False
-
-    def _block(self, block: CrossViewBlock, feats: torch.Tensor) -> torch.Tensor:
-        if self.checkpoint_blocks and self.training and torch.is_grad_enabled():
-            return checkpoint(block, feats, use_reentrant=False)
-        return block(feats)
-
-    def _run_block(self, block: CrossViewBlock, feats: torch.Tensor) -> torch.Tensor:
-        p = self.drop_path_rate
-        if not self.training or p == 0.0:
-            return self._block(block, feats)
-        # stochastic depth as the authors' DropPath: the whole block is skipped with probability p
-        coin = torch.rand(())
-        if self.static_drop_path:
-            keep = (coin >= p).to(feats.device, feats.dtype)
-            return feats + (self._block(block, feats) - feats) * keep / (1.0 - p)
-        if coin < p:
-            return feats
-        return feats + (self._block(block, feats) - feats) / (1.0 - p)
-
     def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.check_inputs(left, right)
         x = torch.cat([left, right], dim=0)  # (2B, 3, h, w)
         base = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
         feats = self.intro(x)
         for block in self.blocks:
-            feats = self._run_block(block, feats)
+            feats = self.run_block(block, feats)
         out = self.head(feats) + base
         b = left.shape[0]
         return out[:b], out[b:]

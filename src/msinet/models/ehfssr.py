@@ -138,22 +138,6 @@ class EHFSSRNet(StereoSRModel):
         cross = 6 * width * width * 4
         return head + convs + cross
 
-    static_drop_path = False  # train.compile: the stochastic-depth coin as a tensor, no Python branch
-
-    def _run_block(self, block: EHFSSRBlock, left: torch.Tensor, right: torch.Tensor):
-        p = self.drop_path_rate
-        if not self.training or p == 0.0:
-            return block(left, right)
-        coin = torch.rand(())  # one coin for both views: the block is skipped for the pair with probability p
-        if self.static_drop_path:
-            keep = (coin >= p).to(left.device, left.dtype) / (1.0 - p)
-        elif coin < p:
-            return left, right
-        else:
-            keep = 1.0 / (1.0 - p)
-        out_l, out_r = block(left, right)
-        return left + (out_l - left) * keep, right + (out_r - right) * keep
-
     def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.check_inputs(left, right)
         if torch.compiler.is_exporting():
@@ -164,7 +148,7 @@ class EHFSSRNet(StereoSRModel):
         l0, r0 = self.intro(left), self.intro(right)
         x_l, x_r = l0, r0
         for group in self.groups:
-            x_l, x_r = group(x_l, x_r, self._run_block)
+            x_l, x_r = group(x_l, x_r, self.run_block)
         return self.head(self.fuse(x_l) + l0), self.head(self.fuse(x_r) + r0)
 
 

@@ -27,26 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import GroupedConvMixer, GroupedNAFBlock, LaplacianBoost, TiedSCAM
+from ..layers import GroupedConvMixer, GroupedNAFBlock, LaplacianBoost, TiedSCAM, ViewPairBlock
 from ..registry import build_arch, register_arch, register_model
 from .base import StereoSRModel
 from .foreign import published_name, register_foreign
 from .weights import WeightsError
-
-
-class StereoPairBlock(nn.Module):
-    """One intra-view module applied to both views, then TiedSCAM between them."""
-
-    def __init__(self, intra: nn.Module, width: int):
-        super().__init__()
-        self.intra = intra
-        self.fusion = TiedSCAM(width)
-
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:  # (2B, C, H, W), left views first
-        b = feats.shape[0] // 2
-        feats = self.intra(feats)
-        left, right = self.fusion(feats[:b], feats[b:])
-        return torch.cat([left, right], dim=0)
 
 
 @register_arch("nafrssr")
@@ -70,10 +55,10 @@ class NAFRSSRNet(StereoSRModel):
         self._config = dict(scale=scale, width=width, **counts, drop_path_rate=drop_path_rate)
         self.drop_path_rate = drop_path_rate
         self.intro = nn.Conv2d(3, width, 3, padding=1)
-        self.early = nn.ModuleList(StereoPairBlock(GroupedNAFBlock(width), width) for _ in range(early_blocks))
-        self.middle = nn.ModuleList(StereoPairBlock(GroupedConvMixer(width, groups=4, pointwise=True), width)
+        self.early = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(width), TiedSCAM(width)) for _ in range(early_blocks))
+        self.middle = nn.ModuleList(ViewPairBlock(GroupedConvMixer(width, groups=4, pointwise=True), TiedSCAM(width))
                                     for _ in range(middle_blocks))
-        self.late = nn.ModuleList(StereoPairBlock(GroupedNAFBlock(width), width) for _ in range(late_blocks))
+        self.late = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(width), TiedSCAM(width)) for _ in range(late_blocks))
         self.upsample = nn.Sequential(nn.Conv2d(width, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
         self.edge = LaplacianBoost(6)  # channels: left RGB, right RGB
 
@@ -90,15 +75,6 @@ class NAFRSSRNet(StereoSRModel):
         head = 5 * 6 * self.scale ** 2 * width * 4
         return convs + fusion + head
 
-    def _run_block(self, block: StereoPairBlock, feats: torch.Tensor) -> torch.Tensor:
-        p = self.drop_path_rate
-        if not self.training or p == 0.0:
-            return block(feats)
-        # stochastic depth: this application (both views, whole batch) is skipped with probability p
-        if torch.rand(()) < p:
-            return feats
-        return feats + (block(feats) - feats) / (1.0 - p)
-
     def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.check_inputs(left, right)
         b = left.shape[0]
@@ -109,7 +85,7 @@ class NAFRSSRNet(StereoSRModel):
         for stage, passes in ((self.early, c["early_passes"]), (self.middle, c["middle_passes"]), (self.late, 1)):
             for _ in range(passes):
                 for block in stage:
-                    feats = self._run_block(block, feats)
+                    feats = self.run_block(block, feats)
         out = self.upsample(feats)  # (2B, 3, sh, sw)
         out = self.edge(torch.cat([out[:b], out[b:]], dim=1)) + base  # (B, 6, sh, sw)
         return out[:, :3], out[:, 3:]

@@ -16,9 +16,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
-from ..layers import DEAM, FUSIONS, MSCAB, SimplifiedChannelAttention
+from ..layers import DEAM, FUSIONS, MSCAB
 from ..layers.sinkhorn import METHODS as SINKHORN_METHODS
 from ..registry import register_arch
 from .base import StereoSRModel
@@ -108,17 +107,6 @@ class StereoSRNet(StereoSRModel):
         fusion = 3 * width * width * 4 if self.fusions else 0
         return head + convs + fusion
 
-    def set_tlsc(self, window) -> None:
-        """Test-time local statistics window (h, w) in LR pixels, or None for global pooling."""
-        if window is not None:
-            window = tuple(int(v) for v in window)
-            if len(window) != 2 or min(window) < 1:
-                raise ValueError(f"tlsc_window must be two positive integers (h, w), got {window}")
-        self._config["tlsc_window"] = None if window is None else list(window)
-        for m in self.modules():
-            if isinstance(m, SimplifiedChannelAttention):
-                m.local_window = window
-
     @property
     def fusions(self) -> list[nn.Module]:
         return [b.fusion for b in self.blocks if b.fusion is not None]
@@ -135,32 +123,6 @@ class StereoSRNet(StereoSRModel):
             for d in deams:
                 d.keep_plan = False
 
-    # Training-time execution switches (not part of the architecture, not saved with the weights):
-    # checkpoint_blocks: keep only each block's input and recompute its inside during backward (memory
-    #   ~ one block instead of all of them, ~1.3x the compute);
-    # static_drop_path: draw the stochastic-depth coin as a tensor and always run the block (no Python branch
-    #   on a device value: graph capture / torch.compile friendly). Same random draw, same result.
-    checkpoint_blocks = False
-    static_drop_path = False
-
-    def _block(self, block: StereoBlock, feats: torch.Tensor) -> torch.Tensor:
-        if self.checkpoint_blocks and self.training and torch.is_grad_enabled():
-            return checkpoint(block, feats, use_reentrant=False)  # RNG state replayed on recompute
-        return block(feats)
-
-    def _run_block(self, block: StereoBlock, feats: torch.Tensor) -> torch.Tensor:
-        p = self.drop_path_rate
-        if not self.training or p == 0.0:
-            return self._block(block, feats)
-        # stochastic depth: the whole block (both views, whole batch) is skipped with probability p
-        coin = torch.rand(())
-        if self.static_drop_path:
-            keep = (coin >= p).to(feats.device, feats.dtype)
-            return feats + (self._block(block, feats) - feats) * keep / (1.0 - p)
-        if coin < p:
-            return feats
-        return feats + (self._block(block, feats) - feats) / (1.0 - p)
-
     def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.check_inputs(left, right)
         x = torch.cat([left, right], dim=0)  # (2B, 3, h, w)
@@ -168,7 +130,7 @@ class StereoSRNet(StereoSRModel):
         # per view, as the reference codes: oneDNN picks the 3-channel conv's algorithm by batch shape (~1e-6 apart)
         feats = torch.cat([self.intro(left), self.intro(right)], dim=0)
         for block in self.blocks:
-            feats = self._run_block(block, feats)
+            feats = self.run_block(block, feats)
         out = self.head(feats) + base
         b = left.shape[0]
         sr_left, sr_right = out[:b], out[b:]

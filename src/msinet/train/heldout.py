@@ -10,14 +10,12 @@ imresize(LR, s).
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..data.degradation import DEFAULT_DEGRADATION, degrade
 from ..data.imresize import imresize
-from ..data.train_patches import find_pairs, load_rgb_pair
 from ..metrics import stereo_scores
 
 HELD_OUT = ("kitti2012_000000", "kitti2015_000046", "middlebury2014_motorcycle_quarter",
