@@ -53,7 +53,7 @@ def test_train_from_scratch_and_fine_tune_the_published_weights(tmp_path, shared
     assert summary["step"] == 2 and np.isfinite(summary["loss"])
 
     published = shared_peers / f"{name}.pth"
-    config = tiny_config(dirs, tmp_path / "runs2", model={"name": name, "init": str(published)},
+    config = tiny_config(dirs, tmp_path / "runs2", model={"name": name, "options": {}, "init": str(published)},
                          data={"lr_patch": [16, 32]}, train={"steps": 1, "batch_size": 1})
     trainer = Trainer(load_config(base=config))
     start = {k: v.clone() for k, v in trainer.model.state_dict().items()}
