@@ -20,7 +20,7 @@ status=0
 if [ -n "${DRY_RUN:-}" ]; then
   DEVICE=cpu; DOCTOR_ARGS="--device cpu --seconds 0"; BENCH_MODELS="--models bicubic_x4 nafrssr_m_x4 --sizes kitti --rounds 1 --no-train"
   BENCH_TRAIN="--models msinet_tiny_x4 --variants eager --rounds 1 --batch 1 --patch 8 24"
-  TRAIN_OVERRIDES="name=gpu_session model.name=msinet_tiny_x4 model.options={num_blocks:1} model.init= train.device=cpu train.batch_size=1 data.lr_patch=[8,24] data.workers=0 val.every=1 checkpoint.every=1 log.every=1 log.tensorboard=false"
+  TRAIN_OVERRIDES="name=gpu_session model.name=msinet_tiny_x4 model.options.num_blocks=1 model.init= train.device=cpu train.batch_size=1 data.lr_patch=[8,24] data.workers=0 val.every=1 checkpoint.every=1 log.every=1 log.tensorboard=false"
   TRAIN_STEPS=2
 else
   DEVICE=cuda; DOCTOR_ARGS="--device cuda --seconds 5"; BENCH_MODELS="--device cuda --rounds 5"
