@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import CHIMB, CVIM, ViewPairBlock
-from ..registry import build_arch, register_arch, register_model
+from ..registry import register_arch, register_model
 from .base import StereoSRModel
-from .foreign import published_name, register_foreign
+from .foreign import load_renamed, register_foreign
 from .weights import WeightsError
 
 # 1.5x the (30, 90) LR training patch: the window of the authors' test configs
@@ -165,37 +165,12 @@ def inspect_layout(state: dict, source) -> CVHSSRLayout:
     return CVHSSRLayout(width, max(blocks) + 1, scales[up[0]])
 
 
-def translate_state(state: dict, model: CVHSSR, source) -> dict[str, torch.Tensor]:
-    """Our state dict from theirs, naming the first key that is missing, unexpected or of the wrong shape."""
-    own = model.state_dict()
-    theirs_of = {_their_key(k): k for k in own}
-    for key in state:
-        if key not in theirs_of:
-            raise WeightsError(f"{source}: unexpected key {key!r} (no place for it in the inferred model)")
-    out = {}
-    for theirs, ours in theirs_of.items():
-        if theirs not in state:
-            raise WeightsError(f"{source}: missing key {theirs!r}")
-        if tuple(state[theirs].shape) != tuple(own[ours].shape):
-            raise WeightsError(f"{source}: key {theirs!r} has shape {tuple(state[theirs].shape)}; the inferred "
-                               f"model expects {tuple(own[ours].shape)}")
-        out[ours] = state[theirs].to(own[ours].dtype)
-    return out
-
-
 def load(state: dict, source, **overrides) -> CVHSSR:
     """A CVHSSR holding an authors' checkpoint, with their test-time local statistics (45x135) unless overridden."""
     layout = inspect_layout(state, source)
     config = {**dict(scale=layout.scale, width=layout.width, num_blocks=layout.num_blocks, drop_path_rate=0.0,
                      tlsc_window=TLSC_WINDOW), **overrides}
-    try:
-        model = build_arch("cvhssr", **config)
-    except ValueError as exc:
-        raise WeightsError(f"{source}: {exc}") from None
-    model.load_state_dict(translate_state(state, model, source), strict=True)
-    model.model_name = published_name(model._config, "cvhssr")
-    model.foreign_layout = layout
-    return model
+    return load_renamed("cvhssr", config, state, _their_key, source, layout)
 
 
 register_foreign("cvhssr", matches, load)

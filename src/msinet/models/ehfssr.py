@@ -28,7 +28,7 @@ from ..layers import (BandCrossAttention, ConvFFN, GlobalChannelSpatialAttention
                       WindowSelfAttention, pad_to_multiple)
 from ..registry import register_arch, register_model
 from .base import StereoSRModel
-from .foreign import published_name, register_foreign
+from .foreign import load_renamed, register_foreign
 from .weights import WeightsError
 
 WINDOW = 16
@@ -265,29 +265,8 @@ def load(state: dict, source, **overrides) -> EHFSSRNet:
     layout = inspect_layout(state, source)
     config = dict(scale=layout.scale, width=layout.width, num_groups=layout.num_groups,
                   blocks_per_group=layout.blocks_per_group, **overrides)
-    try:
-        model = EHFSSRNet(**config)
-    except (TypeError, ValueError) as exc:
-        raise WeightsError(f"{source}: {str(exc).splitlines()[0]}") from None
     mixers = block_mixers(layout.blocks_per_group)
-    own = model.state_dict()
-    ours_of = {their_key(k, mixers): k for k in own}
-    out = {}
-    for key, value in state.items():
-        ours = ours_of.get(key)
-        if ours is None:
-            raise WeightsError(f"{source}: cannot place key {key!r} in the inferred model ({layout.describe()})")
-        if tuple(value.shape) != tuple(own[ours].shape):
-            raise WeightsError(f"{source}: key {key!r} has shape {tuple(value.shape)}; the inferred model expects "
-                               f"{tuple(own[ours].shape)}")
-        out[ours] = value.to(own[ours].dtype)
-    for theirs, ours in ours_of.items():
-        if ours not in out:
-            raise WeightsError(f"{source}: missing key {theirs!r}")
-    model.load_state_dict(out, strict=True)
-    model.model_name = published_name(model._config, "ehfssr")
-    model.foreign_layout = layout
-    return model.eval()
+    return load_renamed("ehfssr", config, state, lambda ours: their_key(ours, mixers), source, layout)
 
 
 register_foreign("ehfssr", matches, load)

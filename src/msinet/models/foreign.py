@@ -264,6 +264,37 @@ def register_foreign(family: str, matches: Callable[[dict], bool], load: Callabl
     _FAMILIES[family] = (matches, load)
 
 
+def load_renamed(arch: str, config: dict, state: dict[str, torch.Tensor], authors_key: Callable[[str], str], source,
+                 layout) -> torch.nn.Module:
+    """Build `arch` with `config` and load an authors' state into it, every key renamed by authors_key(our key) ->
+    their key and checked (one line naming the first key that has no place, is missing or has the wrong shape);
+    the model is named after the registered network it is (or None), and keeps the inferred `layout`."""
+    from ..registry import build_arch
+
+    try:
+        model = build_arch(arch, **config)
+    except (TypeError, ValueError) as exc:
+        raise WeightsError(f"{source}: {str(exc).splitlines()[0]}") from None
+    own = model.state_dict()
+    ours_of = {authors_key(k): k for k in own}
+    out = {}
+    for key, value in state.items():
+        ours = ours_of.get(key)
+        if ours is None:
+            raise WeightsError(f"{source}: cannot place key {key!r} in the inferred model ({layout.describe()})")
+        if tuple(value.shape) != tuple(own[ours].shape):
+            raise WeightsError(f"{source}: key {key!r} has shape {tuple(value.shape)}; the inferred model expects "
+                               f"{tuple(own[ours].shape)}")
+        out[ours] = value.to(own[ours].dtype)
+    for theirs, ours in ours_of.items():
+        if ours not in out:
+            raise WeightsError(f"{source}: missing key {theirs!r} (for {ours!r} of the inferred model)")
+    model.load_state_dict(out, strict=True)
+    model.model_name = published_name(model._config, arch)
+    model.foreign_layout = layout
+    return model.eval()
+
+
 def published_name(config: dict, arch: str = "stereo_sr") -> str | None:
     """The registered model with this architecture, runtime options aside (e.g. 'nafssr_s_x4', 'msinet_x4_released')."""
     from ..registry import list_models, same_architecture

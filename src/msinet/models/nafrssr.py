@@ -28,9 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import GroupedConvMixer, GroupedNAFBlock, LaplacianBoost, TiedSCAM, ViewPairBlock
-from ..registry import build_arch, register_arch, register_model
+from ..registry import register_arch, register_model
 from .base import StereoSRModel
-from .foreign import published_name, register_foreign
+from .foreign import load_renamed, register_foreign
 from .weights import WeightsError
 
 
@@ -196,25 +196,6 @@ def inspect_layout(state: dict[str, torch.Tensor], source) -> NAFRSSRLayout:
     return NAFRSSRLayout(width, scales[up[0]], tuple(counts))
 
 
-def translate_state(state: dict[str, torch.Tensor], model: nn.Module, source) -> dict[str, torch.Tensor]:
-    """Rename every key onto `model`, naming the first key that has no place in it or the wrong shape."""
-    own = model.state_dict()
-    ours_of = {authors_key(k): k for k in own}
-    out: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        ours = ours_of.get(key)
-        if ours is None:
-            raise WeightsError(f"{source}: cannot place key {key!r} in the inferred NAFRSSR model")
-        if tuple(value.shape) != tuple(own[ours].shape):
-            raise WeightsError(f"{source}: key {key!r} has shape {tuple(value.shape)}; the inferred model expects "
-                               f"{tuple(own[ours].shape)}")
-        out[ours] = value.to(own[ours].dtype)
-    for theirs, ours in ours_of.items():
-        if ours not in out:
-            raise WeightsError(f"{source}: missing key {theirs!r} (for {ours!r} of the inferred model)")
-    return out
-
-
 def load(state: dict[str, torch.Tensor], source, **overrides) -> NAFRSSRNet:
     """An authors' NAFRSSR checkpoint as our model; the recursion counts are the published ones unless
     overridden (the checkpoint cannot tell them)."""
@@ -225,14 +206,7 @@ def load(state: dict[str, torch.Tensor], source, **overrides) -> NAFRSSRNet:
     early, middle, late = layout.blocks
     config = dict(scale=layout.scale, width=layout.width, early_blocks=early, middle_blocks=middle,
                   late_blocks=late, **overrides)
-    try:
-        model = build_arch("nafrssr", **config)
-    except ValueError as exc:
-        raise WeightsError(f"{source}: {exc}") from None
-    model.load_state_dict(translate_state(state, model, source), strict=True)
-    model.model_name = published_name(model._config, "nafrssr")
-    model.foreign_layout = layout
-    return model.eval()
+    return load_renamed("nafrssr", config, state, authors_key, source, layout)
 
 
 register_foreign("nafrssr", matches, load)
