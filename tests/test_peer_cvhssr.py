@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import msinet
+from model_checks import reference_diffs
 from msinet.cli.main import main as cli_main
 from msinet.models import cvhssr
 from msinet.models.foreign import read_checkpoint
@@ -24,17 +25,6 @@ PUBLISHED_PARAMS = {"cvhssr_t_x4": 678_000, "cvhssr_t_x2": 662_412, "cvhssr_t": 
 TOLERANCE = 1e-4
 
 
-def _view(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255
-
-
-def _max_diffs(model, ref, crop) -> tuple[float, float]:
-    with torch.no_grad():
-        sr_l, sr_r = model(_view(ref[f"{crop}_lr_left"]), _view(ref[f"{crop}_lr_right"]))
-    return ((sr_l[0] - torch.from_numpy(ref[f"{crop}_sr_left"])).abs().max().item(),
-            (sr_r[0] - torch.from_numpy(ref[f"{crop}_sr_right"])).abs().max().item())
-
-
 @pytest.mark.parametrize("name", RELEASED)
 def test_released_checkpoint_reproduces_the_authors_outputs(shared_peers, name):
     model = msinet.load_model(shared_peers / f"{name}.pth")
@@ -42,7 +32,7 @@ def test_released_checkpoint_reproduces_the_authors_outputs(shared_peers, name):
     assert model.config["tlsc_window"] == [45, 135]
     ref = np.load(shared_peers / f"{name}_reference.npz")
     for crop in "abc":
-        left, right = _max_diffs(model, ref, crop)
+        left, right = reference_diffs(model, ref, crop)
         print(f"{name} crop {crop}: max |diff| left {left:.2e}, right {right:.2e}")
         assert left <= TOLERANCE and right <= TOLERANCE, (crop, left, right)
 
@@ -50,7 +40,7 @@ def test_released_checkpoint_reproduces_the_authors_outputs(shared_peers, name):
 def test_global_pooling_misses_the_reference_on_a_crop_larger_than_the_window(shared_peers):
     model = msinet.load_model(shared_peers / "cvhssr_t_x2.pth", tlsc_window=None)
     assert model.config["tlsc_window"] is None
-    left, right = _max_diffs(model, np.load(shared_peers / "cvhssr_t_x2_reference.npz"), "b")
+    left, right = reference_diffs(model, np.load(shared_peers / "cvhssr_t_x2_reference.npz"), "b")
     assert min(left, right) > 1e-3
 
 

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import msinet
+from model_checks import assert_round_trip, reference_diffs, reference_pair
 from msinet.cli.main import main as cli_main
 from msinet.layers.band_cross_attention import disparity_band
 from msinet.layers.token_shift import shift_channel_groups
@@ -22,11 +23,6 @@ RELEASED = ("ehfssr_s_x4", "ehfssr_s_x2")
 # /work/shared/peers/README.md (and the authors' own count of their EHFSSR_S class)
 PUBLISHED_PARAMETERS = {"ehfssr_s_x4": 643_513, "ehfssr_s_x2": 627_925, "ehfssr_s": 643_513}
 TOLERANCE = 1e-4
-
-
-def _views(ref, crop: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return tuple(torch.from_numpy(ref[f"{crop}_lr_{v}"]).permute(2, 0, 1)[None].float() / 255
-                 for v in ("left", "right"))
 
 
 def _authors_state(peers, name: str) -> dict[str, torch.Tensor]:
@@ -54,15 +50,9 @@ def test_released_checkpoint_reproduces_authors_outputs(shared_peers, name):
     assert model.model_name == name and not model.training
     ref = np.load(shared_peers / f"{name}_reference.npz")
     for crop in "abc":
-        left, right = _views(ref, crop)
-        with torch.no_grad():
-            sr = model(left, right)
-        for view, out in zip(("left", "right"), sr):
-            expected = torch.from_numpy(ref[f"{crop}_sr_{view}"])
-            assert out.shape[1:] == expected.shape
-            diff = (out[0] - expected).abs().max().item()
-            print(f"{name} crop {crop} {view}: max |diff| {diff:.2e}")
-            assert diff <= TOLERANCE, f"{name} crop {crop} {view}: max |diff| {diff:.3g}"
+        left, right = reference_diffs(model, ref, crop)
+        print(f"{name} crop {crop}: max |diff| left {left:.2e}, right {right:.2e}")
+        assert max(left, right) <= TOLERANCE, f"{name} crop {crop}: max |diff| {left:.3g} / {right:.3g}"
 
 
 def test_registered_parameter_counts_are_the_published_ones():
@@ -77,7 +67,7 @@ def test_convert_cli_gives_the_same_model(shared_peers, tmp_path, capsys):
     assert cli_main(["convert", str(shared_peers / "ehfssr_s_x2.pth"), str(out)]) == 0
     assert "5 groups x 6 blocks = ehfssr_s_x2, 627,925 parameters" in capsys.readouterr().out
     direct, converted = msinet.load_model(shared_peers / "ehfssr_s_x2.pth"), msinet.load_model(out)
-    left, right = _views(np.load(shared_peers / "ehfssr_s_x2_reference.npz"), "c")
+    left, right = reference_pair(np.load(shared_peers / "ehfssr_s_x2_reference.npz"), "c")
     with torch.no_grad():
         for a, b in zip(direct(left, right), converted(left, right)):
             assert torch.equal(a, b)
@@ -220,13 +210,7 @@ def test_train_step(drop_path_rate, static):
 
 def test_save_and_load_round_trip(tmp_path):
     model = _small(2).eval()
-    path = msinet.save_weights(model, tmp_path / "m.safetensors")
-    loaded = msinet.load_model(path)
-    assert type(loaded) is type(model) and loaded.config == model.config
-    left, right = torch.rand(1, 3, 9, 21), torch.rand(1, 3, 9, 21)
-    with torch.no_grad():
-        for a, b in zip(model(left, right), loaded(left, right)):
-            assert torch.equal(a, b)
+    assert_round_trip(model, tmp_path, (9, 21))
 
 
 def test_exported_program_holds_at_every_size_above_one_window():

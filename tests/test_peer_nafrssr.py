@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import msinet
+from model_checks import assert_round_trip, reference_diffs
 from msinet.cli.main import main as cli_main
 from msinet.models.foreign import read_checkpoint
 from msinet.models.nafrssr import matches
@@ -18,13 +19,6 @@ RELEASED = ("nafrssr_t_x4", "nafrssr_m_x4")
 PUBLISHED_PARAMS = {"nafrssr_t_x4": 344_799, "nafrssr_m_x4": 280_383}  # /work/shared/peers/README.md
 ALIASES = {"nafrssr_t": "nafrssr_t_x4", "nafrssr_m": "nafrssr_m_x4"}
 TOLERANCE = 1e-4
-
-
-def _pair(z, crop):
-    def view(side):
-        return torch.from_numpy(z[f"{crop}_lr_{side}"]).permute(2, 0, 1)[None].float() / 255
-
-    return view("left"), view("right")
 
 
 def _state(peers, name):
@@ -45,12 +39,8 @@ def test_released_checkpoint_reproduces_the_authors_outputs(shared_peers, name):
     assert model.model_name == name and not model.training
     z = np.load(shared_peers / f"{name}_reference.npz")
     for crop in "abc":
-        left, right = _pair(z, crop)
-        with torch.no_grad():
-            sr_left, sr_right = model(left, right)
-        diffs = [(sr[0] - torch.from_numpy(z[f"{crop}_sr_{side}"])).abs().max().item()
-                 for sr, side in ((sr_left, "left"), (sr_right, "right"))]
-        print(f"{name} crop {crop} {tuple(left.shape[-2:])}: max |diff| left {diffs[0]:.2e}, right {diffs[1]:.2e}")
+        diffs = reference_diffs(model, z, crop)
+        print(f"{name} crop {crop}: max |diff| left {diffs[0]:.2e}, right {diffs[1]:.2e}")
         assert max(diffs) <= TOLERANCE, (name, crop, diffs)
 
 
@@ -205,13 +195,7 @@ def test_the_views_are_not_interchangeable():
 
 def test_save_weights_and_load_model_round_trip(tmp_path):
     model = _random_model().eval()
-    path = msinet.save_weights(model, tmp_path / "nafrssr.safetensors")
-    loaded = msinet.load_model(path)
-    assert type(loaded) is type(model) and loaded.config == model.config
-    left, right = torch.rand(1, 3, 7, 11), torch.rand(1, 3, 7, 11)
-    with torch.no_grad():
-        for a, b in zip(model(left, right), loaded(left, right)):
-            assert torch.equal(a, b)
+    assert_round_trip(model, tmp_path, (7, 11))
 
 
 def test_bad_inputs_and_options_get_one_line_errors():

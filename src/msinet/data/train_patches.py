@@ -24,13 +24,15 @@ from torch.utils.data import Dataset
 from .degradation import DEFAULT_DEGRADATION, check_degradation, degrade
 from .image_io import load_pair
 from .imresize import imresize
+from .pair_scan import ScanPolicy, scan
 
 # LR pixels of context around a patch: the antialiased bicubic kernel of a 1/s resize reaches 2 LR pixels
 # (2s HR pixels) either side; one more for the taps MATLAB's index window adds
 LR_MARGIN = 3
 
-# names of a pair inside one folder: (left, right)
-PAIR_NAMES = (("left.png", "right.png"), ("hr0.png", "hr1.png"), ("im0.png", "im1.png"))
+# training pairs: a folder holding one pair by view names, or Flickr1024-style NAME_L / NAME_R files; any depth
+TRAINING_POLICY = ScanPolicy(view_names=(("left", "right"), ("hr0", "hr1"), ("im0", "im1")), suffix_tags=("_L", "_R"),
+                             recursive=True)
 
 
 def load_rgb_pair(left: Path, right: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -39,23 +41,15 @@ def load_rgb_pair(left: Path, right: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def find_pairs(path) -> list[tuple[Path, Path]]:
-    """Stereo pairs under `path`: a pair folder (left.png/right.png, hr0/hr1, im0/im1), a folder of such
-    folders (searched recursively), or Flickr1024-style files `<name>_L.png` / `<name>_R.png`. Sorted."""
+    """Stereo pairs under `path` (data/pair_scan.py with TRAINING_POLICY): a pair folder (left/right, hr0/hr1,
+    im0/im1 images), a folder of such folders (searched recursively), or Flickr1024-style files `<name>_L.png` /
+    `<name>_R.png`. In folder order."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"training data not found: {path}")
     if not path.is_dir():
         raise ValueError(f"training data must be a folder of stereo pairs, got file {path}")
-    pairs = []
-    for folder in sorted([path, *(p for p in path.rglob("*") if p.is_dir())]):
-        for l_name, r_name in PAIR_NAMES:
-            if (folder / l_name).is_file() and (folder / r_name).is_file():
-                pairs.append((folder / l_name, folder / r_name))
-                break
-        for left in sorted(folder.glob("*_L.png")):
-            right = left.with_name(left.name[:-6] + "_R.png")
-            if right.is_file():
-                pairs.append((left, right))
+    pairs = [(p.left, p.right) for p in scan(path, TRAINING_POLICY).pairs]  # the one pair scanner
     if not pairs:
         raise ValueError(f"no stereo pairs found under {path} (expected left.png/right.png or *_L.png/*_R.png)")
     return pairs

@@ -14,26 +14,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .channel_attention import SimplifiedChannelAttention
-from .gate import SimpleGate
 from .lka import LargeKernelAttention
+from .mscab import GatedMixer
 from .norm import LayerNorm2d
 
 
-class ChannelSpatialMixer(nn.Module):
+class ChannelSpatialMixer(GatedMixer):
     def __init__(self, c: int):
-        super().__init__()
-        self.norm = LayerNorm2d(c)
-        self.expand = nn.Conv2d(c, 2 * c, 1)
-        self.dwconv = nn.Conv2d(2 * c, 2 * c, 3, padding=1, groups=2 * c)
-        self.gate = SimpleGate()
-        self.sca = SimplifiedChannelAttention(c)
+        super().__init__(c)
         self.lka = LargeKernelAttention(c)
-        self.project = nn.Conv2d(c, c, 1)
-        self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.gate(self.dwconv(self.expand(self.norm(x))))  # (B, C, H, W)
+        y = self.gated(x)
         return x + self.project(self.sca(y) + self.lka(y)) * self.beta
 
 

@@ -16,24 +16,36 @@ from .lska import MultiScaleLSKA
 from .norm import LayerNorm2d
 
 
-class MSCAM(nn.Module):
-    def __init__(self, c: int, multiscale: bool = True, lska_kernels=(7, 11, 23, 35), lska_branch_of_group=None):
+class GatedMixer(nn.Module):
+    """What NAFNet-style token mixers share: LN -> 1x1 (C->2C) -> 3x3 depthwise -> SimpleGate (`gated`, back to
+    C channels), a simplified channel attention, an output 1x1 and a zero-initialised residual scale `beta`.
+    Subclasses (MSCAM, CVHSSR's ChannelSpatialMixer) decide how the gated features become the update."""
+
+    def __init__(self, c: int):
         super().__init__()
         self.norm = LayerNorm2d(c)
         self.expand = nn.Conv2d(c, 2 * c, 1)
         self.dwconv = nn.Conv2d(2 * c, 2 * c, 3, padding=1, groups=2 * c)
         self.gate = SimpleGate()
         self.sca = SimplifiedChannelAttention(c)
+        self.project = nn.Conv2d(c, c, 1)
+        self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
+
+    def gated(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gate(self.dwconv(self.expand(self.norm(x))))  # (B, C, H, W)
+
+
+class MSCAM(GatedMixer):
+    def __init__(self, c: int, multiscale: bool = True, lska_kernels=(7, 11, 23, 35), lska_branch_of_group=None):
+        super().__init__(c)
         if multiscale:
             self.msa = MultiScaleLSKA(c, lska_kernels, lska_branch_of_group)
             self.merge = nn.Conv2d(2 * c, c, 1)
         else:
             self.msa = self.merge = None
-        self.project = nn.Conv2d(c, c, 1)
-        self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.gate(self.dwconv(self.expand(self.norm(x))))  # (B, C, H, W)
+        y = self.gated(x)
         if self.msa is None:
             y = self.sca(y)
         else:

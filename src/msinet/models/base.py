@@ -89,6 +89,18 @@ class StereoSRModel(nn.Module):
         self.scale = scale
         self._config: dict = {}
 
+    def set_common(self, drop_path_rate: float, width: int, width_multiple: int = 1, **counts: int) -> None:
+        """Checks shared by the architectures' constructors (one line naming the argument), and drop_path_rate."""
+        if not isinstance(width, int) or width <= 0 or width % width_multiple:
+            what = "a positive integer" if width_multiple == 1 else f"a positive multiple of {width_multiple}"
+            raise ValueError(f"width must be {what}, got {width!r}")
+        for key, n in counts.items():
+            if not isinstance(n, int) or n < 1:
+                raise ValueError(f"{key} must be a positive integer, got {n!r}")
+        if not 0.0 <= drop_path_rate < 1.0:
+            raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
+        self.drop_path_rate = drop_path_rate
+
     @property
     def config(self) -> dict:
         """Architecture name and constructor arguments: enough to rebuild the model (saved with weights)."""

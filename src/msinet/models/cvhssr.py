@@ -53,13 +53,9 @@ class CVHSSR(StereoSRModel):
     def __init__(self, scale: int = 4, width: int = 48, num_blocks: int = 16, drop_path_rate: float = 0.0,
                  tlsc_window=TLSC_WINDOW):
         super().__init__(scale)
-        if width <= 0 or num_blocks <= 0:
-            raise ValueError(f"width and num_blocks must be positive, got {width} and {num_blocks}")
-        if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
+        self.set_common(drop_path_rate, width, num_blocks=num_blocks)
         self._config = dict(scale=scale, width=width, num_blocks=num_blocks, drop_path_rate=drop_path_rate,
                             tlsc_window=None)
-        self.drop_path_rate = drop_path_rate
         self.intro = nn.Conv2d(3, width, 3, padding=1)
         self.blocks = nn.ModuleList(cross_view_block(width) for _ in range(num_blocks))
         self.head = nn.Sequential(nn.Conv2d(width, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))

@@ -112,16 +112,9 @@ class EHFSSRNet(StereoSRModel):
     def __init__(self, scale: int = 4, width: int = 48, num_groups: int = 5, blocks_per_group: int = 6,
                  drop_path_rate: float = 0.0):
         super().__init__(scale)
-        if width <= 0 or width % 4:
-            raise ValueError(f"width must be a positive multiple of 4, got {width}")
-        if num_groups <= 0 or blocks_per_group <= 0:
-            raise ValueError(f"num_groups and blocks_per_group must be positive, got {num_groups} and "
-                             f"{blocks_per_group}")
-        if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
+        self.set_common(drop_path_rate, width, 4, num_groups=num_groups, blocks_per_group=blocks_per_group)
         self._config = dict(scale=scale, width=width, num_groups=num_groups, blocks_per_group=blocks_per_group,
                             drop_path_rate=drop_path_rate)
-        self.drop_path_rate = drop_path_rate
         self.intro = nn.Conv2d(3, width, 3, padding=1)
         self.groups = nn.ModuleList(EHFSSRGroup(width, blocks_per_group) for _ in range(num_groups))
         self.fuse = conv_eca(width)

@@ -43,17 +43,10 @@ class NAFRSSRNet(StereoSRModel):
     def __init__(self, scale: int = 4, width: int = 72, early_blocks: int = 2, early_passes: int = 2,
                  middle_blocks: int = 4, middle_passes: int = 3, late_blocks: int = 4, drop_path_rate: float = 0.0):
         super().__init__(scale)
-        if width <= 0 or width % 4:
-            raise ValueError(f"width must be a positive multiple of 4, got {width}")
         counts = dict(early_blocks=early_blocks, early_passes=early_passes, middle_blocks=middle_blocks,
                       middle_passes=middle_passes, late_blocks=late_blocks)
-        for key, n in counts.items():
-            if not isinstance(n, int) or n < 1:
-                raise ValueError(f"{key} must be a positive integer, got {n!r}")
-        if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
+        self.set_common(drop_path_rate, width, 4, **counts)
         self._config = dict(scale=scale, width=width, **counts, drop_path_rate=drop_path_rate)
-        self.drop_path_rate = drop_path_rate
         self.intro = nn.Conv2d(3, width, 3, padding=1)
         self.early = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(width), TiedSCAM(width)) for _ in range(early_blocks))
         self.middle = nn.ModuleList(ViewPairBlock(GroupedConvMixer(width, groups=4, pointwise=True), TiedSCAM(width))

@@ -66,10 +66,7 @@ class StereoSRNet(StereoSRModel):
         super().__init__(scale)
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
-        if width <= 0 or num_blocks <= 0:
-            raise ValueError(f"width and num_blocks must be positive, got {width} and {num_blocks}")
-        if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
+        self.set_common(drop_path_rate, width, num_blocks=num_blocks)
         if sinkhorn_iters < 1:
             raise ValueError(f"sinkhorn_iters must be at least 1, got {sinkhorn_iters}")
         if sinkhorn_method not in SINKHORN_METHODS:  # "log" reproduces the authors' code's rounding
@@ -82,7 +79,6 @@ class StereoSRNet(StereoSRModel):
                             sinkhorn_iters=sinkhorn_iters, drop_path_rate=drop_path_rate,
                             tlsc_window=None if tlsc_window is None else list(tlsc_window),
                             sinkhorn_method=sinkhorn_method, stack_views=stack_views)
-        self.drop_path_rate = drop_path_rate
         self.intro = nn.Conv2d(3, width, 3, padding=1)
         self.blocks = nn.ModuleList(
             StereoBlock(width, fusion, multiscale, lska_kernels, lska_branch_of_group, sinkhorn_iters, sinkhorn_method,

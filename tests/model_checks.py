@@ -1,0 +1,36 @@
+"""Checks every architecture's tests share."""
+from __future__ import annotations
+
+import torch
+
+import msinet
+
+
+def assert_round_trip(model, tmp_path, size=(7, 11)) -> None:
+    """save_weights -> load_model rebuilds the same class and config, with bit-identical outputs."""
+    path = msinet.save_weights(model.eval(), tmp_path / "round_trip.safetensors")
+    loaded = msinet.load_model(path)
+    assert type(loaded) is type(model) and loaded.config == model.config
+    g = torch.Generator().manual_seed(0)
+    left, right = torch.rand(1, 3, *size, generator=g), torch.rand(1, 3, *size, generator=g)
+    with torch.no_grad():
+        for a, b in zip(model(left, right), loaded(left, right)):
+            assert torch.equal(a, b)
+
+
+def reference_pair(ref, crop: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The LR views of crop a/b/c of a `<name>_reference.npz` as the authors' code got them: (1,3,h,w), uint8/255."""
+    return tuple(torch.from_numpy(ref[f"{crop}_lr_{view}"]).permute(2, 0, 1)[None].float() / 255
+                 for view in ("left", "right"))
+
+
+def reference_diffs(model, ref, crop: str) -> tuple[float, float]:
+    """max |ours - the authors' output| per view on one reference crop (eval mode, outputs before clamping)."""
+    with torch.no_grad():
+        sr = model(*reference_pair(ref, crop))
+    diffs = []
+    for view, out in zip(("left", "right"), sr):
+        expected = torch.from_numpy(ref[f"{crop}_sr_{view}"])
+        assert out.shape[1:] == expected.shape, (crop, view, tuple(out.shape))
+        diffs.append((out[0] - expected).abs().max().item())
+    return diffs[0], diffs[1]
