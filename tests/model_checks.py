@@ -34,3 +34,16 @@ def reference_diffs(model, ref, crop: str) -> tuple[float, float]:
         assert out.shape[1:] == expected.shape, (crop, view, tuple(out.shape))
         diffs.append((out[0] - expected).abs().max().item())
     return diffs[0], diffs[1]
+
+
+def assert_batch_items_independent(model, batch: int, size) -> None:
+    """A batch of pairs gives each pair's own output (eval mode), to float rounding."""
+    model.eval()
+    g = torch.Generator().manual_seed(1)
+    left, right = torch.rand(batch, 3, *size, generator=g), torch.rand(batch, 3, *size, generator=g)
+    with torch.no_grad():
+        batched = model(left, right)
+        for i in range(batch):
+            single = model(left[i:i + 1], right[i:i + 1])
+            for a, b in zip(batched, single):
+                torch.testing.assert_close(a[i:i + 1], b, atol=1e-5, rtol=0)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import msinet
-from model_checks import assert_round_trip, reference_diffs, reference_pair
+from model_checks import assert_batch_items_independent, assert_round_trip, reference_diffs, reference_pair
 from msinet.cli.main import main as cli_main
 from msinet.layers.band_cross_attention import disparity_band
 from msinet.layers.token_shift import shift_channel_groups
@@ -169,14 +169,7 @@ def test_views_must_match():
 
 
 def test_batch_equals_single_samples():
-    model = _small().eval()
-    left, right = torch.rand(3, 3, 18, 35), torch.rand(3, 3, 18, 35)
-    with torch.no_grad():
-        batched = model(left, right)
-        for i in range(3):
-            single = model(left[i:i + 1], right[i:i + 1])
-            for b, s in zip(batched, single):
-                torch.testing.assert_close(b[i:i + 1], s, atol=1e-5, rtol=0)
+    assert_batch_items_independent(_small(), 3, (18, 35))
 
 
 def test_views_interact_only_through_the_cross_attention():

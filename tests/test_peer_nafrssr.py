@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import msinet
-from model_checks import assert_round_trip, reference_diffs
+from model_checks import assert_batch_items_independent, assert_round_trip, reference_diffs
 from msinet.cli.main import main as cli_main
 from msinet.models.foreign import read_checkpoint
 from msinet.models.nafrssr import matches
@@ -173,14 +173,7 @@ def test_stochastic_depth_is_off_in_eval_and_random_in_training():
 
 
 def test_batch_items_are_independent():
-    model = _random_model().eval()
-    left, right = torch.rand(2, 3, 9, 14), torch.rand(2, 3, 9, 14)
-    with torch.no_grad():
-        batched = model(left, right)
-        for i in range(2):
-            single = model(left[i:i + 1], right[i:i + 1])
-            for a, b in zip(batched, single):
-                torch.testing.assert_close(a[i:i + 1], b, rtol=0, atol=1e-5)
+    assert_batch_items_independent(_random_model(), 2, (9, 14))
 
 
 def test_the_views_are_not_interchangeable():
