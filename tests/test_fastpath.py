@@ -7,8 +7,6 @@ runner's stand-in capture, and the Triton Sinkhorn under Triton's interpreter in
 """
 import importlib.util
 import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from msinet import fastpath
 from msinet.infer.graphs import GRAPH_REPLAY, GraphedForward, eager_capture, graphed_model
 from msinet.layers.lska import FUSED_LSKA, MultiScaleLSKA
 from msinet.layers.sinkhorn import TRITON_SINKHORN
+from triton_interpreter import assert_cases_pass_under_the_interpreter
 
 TESTS = Path(__file__).resolve().parent
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -231,13 +230,7 @@ def test_a_correct_replay_passes_its_check_once_and_is_used(capsys):
 
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed (dev extra)")
 def test_the_triton_sinkhorn_checks_itself_under_the_interpreter():
-    env = {**os.environ, "TRITON_INTERPRET": "1", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(TESTS.parent / "src"), os.environ.get("PYTHONPATH", "")])}
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                          str(TESTS / "triton_fastpath_cases.py")],
-                         cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
-    assert " passed" in run.stdout and "skipped" not in run.stdout, run.stdout[-2000:]
+    assert_cases_pass_under_the_interpreter("triton_fastpath_cases.py")
 
 
 def test_the_triton_sinkhorn_is_not_available_without_cuda_or_the_interpreter():
