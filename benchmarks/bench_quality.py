@@ -55,8 +55,7 @@ def pairs_for(scale: int, data: Path) -> list[tuple[str, list[np.ndarray], list[
 
 def available_models(scale: int, peers: Path, only: list[str] | None) -> dict[str, str]:
     """{display name: spec for msinet.load_model} of the models with weights here, at `scale`."""
-    from msinet.models import fetch
-    from msinet.models.loading import _record_model
+    from msinet.models.loading import cached_weights
     from msinet.models.pretrained import weights_table
 
     found = {}
@@ -64,7 +63,7 @@ def available_models(scale: int, peers: Path, only: list[str] | None) -> dict[st
         if record.scale != scale:
             continue
         try:
-            if record.source == "shipped" or fetch.cached_file(record, lambda p: _record_model(record, p))[0]:
+            if record.source == "shipped" or cached_weights(record):
                 found[name] = name
         except (WeightsError, OSError):
             continue

@@ -18,8 +18,8 @@ def add_arguments(p):
 
 def weights_state(name: str) -> tuple[str, str]:
     """(state, detail) of a registry name's weights; a cached file that fails verification is reported, not raised."""
-    from ..models.fetch import cache_path, cached_file
-    from ..models.loading import _record_model
+    from ..models.fetch import cache_path
+    from ..models.loading import cached_weights
     from ..models.pretrained import WEIGHTS_DIR, record_for
     from ..models.weights import WeightsError
     from ..registry import create_model
@@ -33,7 +33,7 @@ def weights_state(name: str) -> tuple[str, str]:
     if record.source == "shipped":
         return SHIPPED, f"{WEIGHTS_DIR / record.file}{alias}"
     try:
-        path, _ = cached_file(record, check=lambda p: _record_model(record, p))
+        path = cached_weights(record)
     except WeightsError as exc:
         return DOWNLOADABLE, f"cached file REFUSED: {exc}"
     if path is not None:

@@ -17,7 +17,7 @@ from .pretrained import WeightsRecord, record_for
 from .resolve import resolve, trained_hint
 from .weights import NoWeightsError, WeightsError, config_of, load_state_strict, read_safetensors
 
-__all__ = ["NoWeightsError", "fetch_weights", "load_file", "load_into", "load_model", "load_registered",
+__all__ = ["NoWeightsError", "cached_weights", "fetch_weights", "load_file", "load_into", "load_model", "load_registered",
            "load_weights"]
 
 
@@ -69,6 +69,14 @@ def _record_model(record: WeightsRecord, path: Path, **overrides) -> torch.nn.Mo
                            f"({model.config.get('width')} wide, {model.config.get('num_blocks')} blocks, "
                            f"x{model.scale}) than {record.name}")
     return model
+
+
+def cached_weights(record: WeightsRecord) -> Path | None:
+    """The record's verified file in the cache (downloaded or placed by hand; a first file without a published
+    hash is structure-checked by building its model), or None; a file that fails verification raises."""
+    from . import fetch
+
+    return fetch.cached_file(record, check=lambda p: _record_model(record, p))[0]
 
 
 def fetch_weights(name: str, download: bool = True, progress: bool = True) -> Path:
