@@ -17,8 +17,8 @@ from .pretrained import WeightsRecord, record_for
 from .resolve import resolve, trained_hint
 from .weights import NoWeightsError, WeightsError, config_of, load_state_strict, read_safetensors
 
-__all__ = ["NoWeightsError", "cached_weights", "fetch_weights", "load_file", "load_into", "load_model", "load_registered",
-           "load_weights"]
+__all__ = ["NoWeightsError", "cached_weights", "fetch_weights", "load_file", "load_into", "load_model",
+           "load_registered", "load_weights"]
 
 
 def load_weights(path, **overrides) -> torch.nn.Module:
