@@ -3,7 +3,7 @@
     python benchmarks/bench_fusion.py [--device cuda] [--threads N] [--sizes kitti ...] [--rounds 5] [--layouts]
 
 --layouts adds SCAM and the fast DEAM computing their products through (B,H,W,C) transposes (before issue 12).
-For each LR test size (width 64, one pair) and for a training step (LR 30x90 patches, batch 8): best time
+For each LR test size (64 channels, one pair) and for a training step (LR 30x90 patches, batch 8): best time
 of the layer (inference: forward under inference_mode; training: forward + backward), its peak memory, and
 the largest deviation of its output from a float64 run of the reference DEAM.
 """
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     device = setup(args)
     layers = build_layers(device, args.layouts)
-    print(f"# Fusion layer, width {CHANNELS}, 10 Sinkhorn iterations; {environment(device)}\n")
+    print(f"# Fusion layer, {CHANNELS} channels, 10 Sinkhorn iterations; {environment(device)}\n")
 
     cases = [(f"{name} {hw[0]}x{hw[1]}", 1, hw, "inference") for name, hw in SIZES.items() if name in args.sizes]
     if not args.no_train:

@@ -3,7 +3,7 @@
     python benchmarks/bench_sinkhorn.py [--rounds 20] [--iters 10] [--sizes kitti ...]
 
 CUDA only (prints "needs CUDA" elsewhere). Scores (B, H, W, W) as DEAM makes them: a scaled dot product of
-layer-normalised width-64 features. For each LR test size (one pair, inference: forward under
+layer-normalised 64-channel features. For each LR test size (one pair, inference: forward under
 inference_mode) and for training (30x90 patches, batch 8 and 32: forward + backward): best time of each
 method, its peak memory, and the largest deviation of the plan from a float64 run of Algorithm 1.
 """

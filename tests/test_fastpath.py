@@ -172,7 +172,7 @@ def test_a_model_with_a_wrong_fused_lska_gives_the_reference_output(capsys, monk
 
 def _model():
     torch.manual_seed(0)
-    return msinet.create_model("nafssr_t_x2", num_blocks=2, width=8).eval()
+    return msinet.create_model("nafssr_t_x2", num_blocks=2, channels=8).eval()
 
 
 def _pair(seed, h=10, w=24):

@@ -43,10 +43,10 @@ def _scale(sd, name, c, g):  # beta / gamma: zeros at init; random here so every
     sd[name] = 0.5 * torch.randn(1, c, 1, 1, generator=g)
 
 
-def reference_state(family: str, width: int, num_blocks: int, scale: int, seed: int = 0, fusion: bool = True):
+def reference_state(family: str, channels: int, num_blocks: int, scale: int, seed: int = 0, fusion: bool = True):
     """A state dict with the keys and shapes of the authors' MSINetSSR ('msinet') or NAFSSR ('nafssr')."""
     g = torch.Generator().manual_seed(seed)
-    c = width
+    c = channels
     sd = OrderedDict()
     _conv(sd, "intro", c, 3, 3, 3, g)
     for i in range(num_blocks):
@@ -209,7 +209,7 @@ def max_diff(ours, ref):
 @pytest.mark.parametrize("family,scale", [("msinet", 4), ("nafssr", 4), ("nafssr", 2), ("msinet", 2)])
 @pytest.mark.parametrize("size", [(60, 160), (30, 90), (40, 200)], ids=["tlsc", "global", "tlsc_rows_clipped"])
 def test_loaded_model_matches_reference_forward(tmp_path, family, scale, size):
-    sd = reference_state(family, width=16, num_blocks=2, scale=scale)
+    sd = reference_state(family, channels=16, num_blocks=2, scale=scale)
     model = msinet.load_model(save_pth(tmp_path, {"params": sd}))
     left, right = pair(*size)
     with torch.no_grad():
@@ -221,7 +221,7 @@ def test_loaded_model_matches_reference_forward(tmp_path, family, scale, size):
 
 def test_tlsc_and_released_routing_change_the_output(tmp_path):
     """The two switches the comparison above depends on are really exercised by it."""
-    sd = reference_state("msinet", width=16, num_blocks=2, scale=4)
+    sd = reference_state("msinet", channels=16, num_blocks=2, scale=4)
     path = save_pth(tmp_path, {"params": sd})
     left, right = pair(60, 160)
     with torch.no_grad():
@@ -243,7 +243,7 @@ def test_real_pair_matches_reference(tmp_path, shared_data):
     views = [torch.from_numpy(np.asarray(Image.open(folder / f"{v}.png").convert("RGB"), dtype=np.float32) / 255)
              for v in ("left", "right")]
     left, right = (v.permute(2, 0, 1)[None, :, 100:164, 300:500].contiguous() for v in views)  # (1,3,64,200)
-    sd = reference_state("msinet", width=16, num_blocks=3, scale=4, seed=5)
+    sd = reference_state("msinet", channels=16, num_blocks=3, scale=4, seed=5)
     with torch.no_grad():
         ours = msinet.load_model(save_pth(tmp_path, {"params_ema": sd}))(left, right)
     assert max_diff(ours, reference_forward(sd, left.double(), right.double(), "msinet")) < 1e-5
@@ -251,7 +251,7 @@ def test_real_pair_matches_reference(tmp_path, shared_data):
 
 def test_training_mode_uses_global_pooling(tmp_path):
     """The reference converts pooling for inference; in training our model keeps the global statistics."""
-    sd = reference_state("nafssr", width=16, num_blocks=2, scale=4)
+    sd = reference_state("nafssr", channels=16, num_blocks=2, scale=4)
     model = msinet.load_model(save_pth(tmp_path, {"params": sd}), drop_path_rate=0.0).train()
     left, right = pair(60, 160)
     with torch.no_grad():
@@ -263,18 +263,18 @@ def test_training_mode_uses_global_pooling(tmp_path):
 # recognising the checkpoint
 
 
-@pytest.mark.parametrize("family,width,blocks,scale,name,params", [
+@pytest.mark.parametrize("family,channels,blocks,scale,name,params", [
     ("msinet", 64, 32, 4, "msinet_x4_released", 2_042_672),
     ("msinet", 64, 32, 2, "msinet_x2_released", None),
     ("nafssr", 48, 16, 4, "nafssr_t_x4", 460_656),
     ("nafssr", 64, 32, 2, "nafssr_s_x2", None),
     ("nafssr", 96, 64, 4, "nafssr_b_x4", None),
 ])
-def test_infers_published_models(tmp_path, family, width, blocks, scale, name, params):
-    sd = reference_state(family, width, blocks, scale)
+def test_infers_published_models(tmp_path, family, channels, blocks, scale, name, params):
+    sd = reference_state(family, channels, blocks, scale)
     model = msinet.load_model(save_pth(tmp_path, {"params": sd}))
     cfg = model.config
-    assert (cfg["width"], cfg["num_blocks"], cfg["scale"], model.scale) == (width, blocks, scale, scale)
+    assert (cfg["channels"], cfg["num_blocks"], cfg["scale"], model.scale) == (channels, blocks, scale, scale)
     assert cfg["fusion"] == ("deam" if family == "msinet" else "scam")
     assert cfg["multiscale"] == (family == "msinet")
     assert cfg["tlsc_window"] == list(WINDOW)
@@ -295,10 +295,10 @@ def test_infers_published_models(tmp_path, family, width, blocks, scale, name, p
 
 
 def test_checkpoint_without_fusion_and_fusion_override(tmp_path):
-    sd = reference_state("nafssr", width=16, num_blocks=2, scale=4, fusion=False)
+    sd = reference_state("nafssr", channels=16, num_blocks=2, scale=4, fusion=False)
     path = save_pth(tmp_path, sd)
     assert msinet.load_model(path).config["fusion"] == "none"
-    sd = reference_state("nafssr", width=16, num_blocks=2, scale=4)
+    sd = reference_state("nafssr", channels=16, num_blocks=2, scale=4)
     path = save_pth(tmp_path, {"params": sd})
     model = msinet.load_model(path, fusion="deam")  # e.g. the paper's NAFBlock + DEAM ablation
     assert model.config["fusion"] == "deam" and model.model_name == path.stem  # not a published network: the file's name
@@ -324,8 +324,8 @@ def _nafblock_with_deam(sd, left, right):
 
 
 def test_wrappers_and_prefixes_give_identical_models(tmp_path):
-    sd = reference_state("msinet", width=16, num_blocks=2, scale=4)
-    other = reference_state("msinet", width=16, num_blocks=2, scale=4, seed=9)
+    sd = reference_state("msinet", channels=16, num_blocks=2, scale=4)
+    other = reference_state("msinet", channels=16, num_blocks=2, scale=4, seed=9)
     prefixed = OrderedDict(("module." + k, v) for k, v in sd.items())
     variants = {
         "params": {"params": sd},
@@ -359,7 +359,7 @@ def _error(path, **overrides) -> str:
 
 
 def test_unplaceable_missing_and_misshaped_keys_are_named(tmp_path):
-    sd = reference_state("msinet", width=16, num_blocks=2, scale=4)
+    sd = reference_state("msinet", channels=16, num_blocks=2, scale=4)
     extra = OrderedDict(sd)
     extra["body.1.module.blk.mixer.weight"] = torch.zeros(3)
     assert "'body.1.module.blk.mixer.weight'" in _error(save_pth(tmp_path, {"params": extra}, "a.pth"))
@@ -373,7 +373,7 @@ def test_unplaceable_missing_and_misshaped_keys_are_named(tmp_path):
 
 
 def test_structural_problems(tmp_path):
-    sd = reference_state("msinet", width=16, num_blocks=3, scale=4)
+    sd = reference_state("msinet", channels=16, num_blocks=3, scale=4)
     partial = OrderedDict((k, v) for k, v in sd.items() if not k.startswith("body.2.module.fusion."))
     assert "fusion in 2 of 3 blocks" in _error(save_pth(tmp_path, partial, "p.pth"))
     gap = OrderedDict((k, v) for k, v in sd.items() if not k.startswith("body.1."))
@@ -406,11 +406,11 @@ def test_unreadable_files(tmp_path):
 
 
 def test_convert_cli_round_trip(tmp_path, capsys):
-    sd = reference_state("msinet", width=16, num_blocks=2, scale=2)
+    sd = reference_state("msinet", channels=16, num_blocks=2, scale=2)
     src = save_pth(tmp_path, {"params": sd})
     dst = tmp_path / "out" / "model.safetensors"
     assert cli_main(["convert", str(src), str(dst)]) == 0
-    assert "x2, width 16, 2 blocks, DEAM" in capsys.readouterr().out
+    assert "x2, 16 channels, 2 blocks, DEAM" in capsys.readouterr().out
     left, right = pair(60, 160)
     with torch.no_grad():
         a = msinet.load_model(src)(left, right)
@@ -442,7 +442,7 @@ def test_float32_agrees_with_the_reference_rounding(tmp_path):
 
 
 def _float32_agreement(tmp_path):
-    sd = reference_state("msinet", width=32, num_blocks=4, scale=4, seed=2)
+    sd = reference_state("msinet", channels=32, num_blocks=4, scale=4, seed=2)
     model = msinet.load_model(save_pth(tmp_path, {"params": sd}))
     for size in [(30, 90), (60, 160)]:
         left, right = pair(*size, seed=3)
@@ -470,7 +470,7 @@ def test_eval_cli_scores_an_authors_checkpoint(tmp_path, shared_data):
             img.save(tmp_path / "test" / "KITTI2015" / kind / scene / f"{name}.png")
         hrs.append(np.asarray(hr, dtype=np.float64))
         lrs.append(torch.from_numpy(np.asarray(lr, dtype=np.float32) / 255).permute(2, 0, 1)[None])
-    sd = reference_state("nafssr", width=16, num_blocks=2, scale=4)
+    sd = reference_state("nafssr", channels=16, num_blocks=2, scale=4)
     sd["up.0.weight"].zero_()
     sd["up.0.bias"].zero_()
     ckpt = save_pth(tmp_path, {"params": sd}, "NAFSSR-zero_4x.pth")
@@ -489,7 +489,7 @@ def test_eval_cli_scores_an_authors_checkpoint(tmp_path, shared_data):
 
 
 def test_convert_options_change_the_saved_config(tmp_path, capsys):
-    src = save_pth(tmp_path, {"params": reference_state("msinet", width=16, num_blocks=2, scale=4)})
+    src = save_pth(tmp_path, {"params": reference_state("msinet", channels=16, num_blocks=2, scale=4)})
     dst = tmp_path / "paper.safetensors"
     assert cli_main(["convert", str(src), str(dst), "--paper-lska", "--no-tlsc"]) == 0
     cfg = msinet.load_model(dst).config

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _nafssr():
     torch.manual_seed(0)
-    model = msinet.create_model("nafssr_t_x2", num_blocks=2, width=8).eval()
+    model = msinet.create_model("nafssr_t_x2", num_blocks=2, channels=8).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith(("beta", "gamma", "scale_l", "scale_r")):

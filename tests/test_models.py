@@ -21,7 +21,7 @@ def expected_params(cfg: dict) -> int:
     """Independent count from the block structure (see docs/architecture.md)."""
     if cfg["arch"] == "bicubic":
         return 0
-    c, s = cfg["width"], cfg["scale"]
+    c, s = cfg["channels"], cfg["scale"]
     conv = lambda cin, cout, k=1, groups=1: cin // groups * cout * k + cout  # noqa: E731
     ln = 2 * c
     mixer = ln + conv(c, 2 * c) + conv(2 * c, 2 * c, 9, 2 * c) + conv(c, c) + conv(c, c) + c  # + SCA, project, beta
@@ -110,6 +110,33 @@ def test_create_model_rejects_unknown_names_and_options():
         msinet.create_model("msinet_x4", fusion="softmax")
     with pytest.raises(ValueError, match="scale"):
         msinet.create_model("msinet_x4", scale=5)
+
+
+def test_old_option_name_width_still_builds_the_same_network(tmp_path):
+    """'width' was the channel count's old name: a user passing it is warned and gets the same network; a file
+    saved under the old name loads silently; both names at once is an error."""
+    with pytest.warns(FutureWarning, match="'width' is now called 'channels'"):
+        old = msinet.create_model("msinet_tiny_x4", width=8, num_blocks=1)
+    new = msinet.create_model("msinet_tiny_x4", channels=8, num_blocks=1)
+    assert old.config == new.config and old.config["channels"] == 8 and "width" not in old.config
+    assert [p.shape for p in old.parameters()] == [p.shape for p in new.parameters()]
+    with pytest.raises(ValueError, match="give 'channels' only"):
+        msinet.create_model("msinet_tiny_x4", width=8, channels=8)
+
+    import json
+    import warnings
+
+    from safetensors.torch import save_file
+
+    legacy = {k if k != "channels" else "width": v for k, v in new.config.items()}
+    path = tmp_path / "legacy.safetensors"
+    save_file({k: v.contiguous() for k, v in new.state_dict().items()}, str(path),
+              metadata={"msinet_config": json.dumps(legacy)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = msinet.load_model(path)
+    assert loaded.config["channels"] == 8
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), new.state_dict().values()))
 
 
 def test_inputs_are_checked():

@@ -48,7 +48,7 @@ def test_global_pooling_misses_the_reference_on_a_crop_larger_than_the_window(sh
 def test_parameter_counts_are_the_published_ones(name):
     model = msinet.create_model(name)
     assert sum(p.numel() for p in model.parameters()) == PUBLISHED_PARAMS[name]
-    assert model.config == {"arch": "cvhssr", "scale": 2 if name.endswith("x2") else 4, "width": 48,
+    assert model.config == {"arch": "cvhssr", "scale": 2 if name.endswith("x2") else 4, "channels": 48,
                             "num_blocks": 16, "drop_path_rate": 0.0, "tlsc_window": [45, 135]}
     rows = dict(parameter_breakdown(model))  # `msinet models --breakdown`
     assert rows["total"] == PUBLISHED_PARAMS[name] and rows["CVIM (blocks.*.fusion)"] == 16 * 16_320
@@ -106,7 +106,7 @@ def test_a_shallower_checkpoint_loads_as_its_size(shared_peers, tmp_path):
 
 def test_training_step_reaches_every_parameter():
     torch.manual_seed(0)
-    model = msinet.create_model("cvhssr_t_x4", width=12, num_blocks=2).train()
+    model = msinet.create_model("cvhssr_t_x4", channels=12, num_blocks=2).train()
     for p in model.parameters():  # zero-initialised residual scales would hide the branches behind them
         if not p.any():
             torch.nn.init.normal_(p, std=0.1)
@@ -117,7 +117,7 @@ def test_training_step_reaches_every_parameter():
 
 
 def test_stochastic_depth_skips_blocks_in_training_only():
-    model = msinet.create_model("cvhssr_t_x2", width=12, num_blocks=3, drop_path_rate=0.5)
+    model = msinet.create_model("cvhssr_t_x2", channels=12, num_blocks=3, drop_path_rate=0.5)
     for p in model.parameters():
         if not p.any():
             torch.nn.init.normal_(p, std=0.1)
@@ -134,7 +134,7 @@ def test_stochastic_depth_skips_blocks_in_training_only():
 @pytest.mark.parametrize("h,w", [(8, 14), (9, 13)])
 def test_output_shapes_odd_sizes_and_batch_independence(name, scale, h, w):
     torch.manual_seed(1)
-    model = msinet.create_model(name, width=12, num_blocks=2).eval()
+    model = msinet.create_model(name, channels=12, num_blocks=2).eval()
     model.set_tlsc((5, 7))  # smaller than the input: the local statistics path
     for p in model.parameters():
         if not p.any():

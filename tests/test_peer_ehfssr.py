@@ -36,7 +36,7 @@ def _save_pth(state, path):
 
 def _small(scale=4, **kw):
     torch.manual_seed(0)
-    config = {**dict(width=16, num_groups=2, blocks_per_group=3), **kw}
+    config = {**dict(channels=16, num_groups=2, blocks_per_group=3), **kw}
     return msinet.create_model(f"ehfssr_s_x{scale}", **config)
 
 

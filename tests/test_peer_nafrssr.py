@@ -196,6 +196,6 @@ def test_bad_inputs_and_options_get_one_line_errors():
     with pytest.raises(ValueError, match="right view must be a"):
         model(torch.rand(1, 3, 6, 6), torch.rand(1, 6, 6))
     with pytest.raises(ValueError, match="multiple of 4"):
-        msinet.create_model("nafrssr_t_x4", width=70)
+        msinet.create_model("nafrssr_t_x4", channels=70)
     with pytest.raises(ValueError, match="middle_passes"):
         msinet.create_model("nafrssr_t_x4", middle_passes=0)

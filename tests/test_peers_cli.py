@@ -19,9 +19,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 PEERS = ["cvhssr_t_x4", "ehfssr_s_x4", "nafrssr_t_x4"]
 SMALL = {  # the same architectures, small enough for a 2-core CI machine
-    "cvhssr_t_x4": {"width": 8, "num_blocks": 1},
-    "ehfssr_s_x4": {"width": 8, "num_groups": 1, "blocks_per_group": 2},
-    "nafrssr_t_x4": {"width": 8, "early_blocks": 1, "early_passes": 1, "middle_blocks": 1, "middle_passes": 1,
+    "cvhssr_t_x4": {"channels": 8, "num_blocks": 1},
+    "ehfssr_s_x4": {"channels": 8, "num_groups": 1, "blocks_per_group": 2},
+    "nafrssr_t_x4": {"channels": 8, "early_blocks": 1, "early_passes": 1, "middle_blocks": 1, "middle_passes": 1,
                      "late_blocks": 1},
 }
 

@@ -44,7 +44,7 @@ def test_two_process_ddp_matches_single_process(tmp_path):
     single = Trainer(single_cfg)
     single.fit()
     torch.manual_seed(5)  # the trainer seeds the same way before building the model
-    init = create_model("msinet_tiny_x4", num_blocks=1, width=8)
+    init = create_model("msinet_tiny_x4", num_blocks=1, channels=8)
     moved = 0.0
     for key, value in single.model.state_dict().items():
         torch.testing.assert_close(rank0[key], value, rtol=1e-4, atol=1e-6, msg=f"DDP vs single process: {key}")

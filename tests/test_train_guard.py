@@ -100,7 +100,7 @@ def test_the_carry_file_continues_a_run_on_another_machine(tmp_path):
     config["log"]["out_dir"] = str(tmp_path / "third")
     assert Trainer(load_config(base=config)).step == 0
     loaded = msinet.load_model(carry)
-    assert loaded.config["width"] == 8
+    assert loaded.config["channels"] == 8
 
 
 def test_sigterm_to_the_whole_process_group_still_checkpoints(tmp_path):

@@ -9,7 +9,7 @@ from msinet.train.config import load_config
 from msinet.train.trainer import Trainer
 from train_utils import tiny_config, write_synthetic_pairs
 
-TINY = {"num_blocks": 1, "width": 8}
+TINY = {"num_blocks": 1, "channels": 8}
 
 
 def _trainer(tmp_path, init, partial=False, name="msinet_tiny_x4", **extra):

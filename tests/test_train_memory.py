@@ -33,7 +33,7 @@ def _step(model, seed, lr, hr):
 
 def _model_and_batch():
     torch.manual_seed(0)
-    model = msinet.create_model("msinet_tiny_x4", num_blocks=3, width=8, drop_path_rate=0.4).double().train()
+    model = msinet.create_model("msinet_tiny_x4", num_blocks=3, channels=8, drop_path_rate=0.4).double().train()
     with torch.no_grad():  # non-zero residual scales, or every block is the identity and gradients are trivial
         for name, p in model.named_parameters():
             if name.endswith(("beta", "gamma", "scale_l", "scale_r")):
@@ -73,7 +73,7 @@ def test_static_drop_path_is_the_same_draw_and_result():
 
 
 def test_saved_activations_scale_with_the_batch_and_checkpointing_keeps_less():
-    model = msinet.create_model("msinet_tiny_x4", num_blocks=8, width=8, drop_path_rate=0.0).train()
+    model = msinet.create_model("msinet_tiny_x4", num_blocks=8, channels=8, drop_path_rate=0.0).train()
     counts = []
     for batch in (1, 3):
         lr = [torch.rand(batch, 3, 8, 24) for _ in range(2)]
@@ -82,7 +82,7 @@ def test_saved_activations_scale_with_the_batch_and_checkpointing_keeps_less():
                                               exclude=list(model.parameters())))
     one, three = counts
     assert len(one.blocks) == 8 and min(one.blocks) > 0 and one.outside > 0
-    assert one.block_input == 2 * 8 * 8 * 24 * 4  # both views, width 8, float32
+    assert one.block_input == 2 * 8 * 8 * 24 * 4  # both views, 8 channels, float32
     assert three.block_input == 3 * one.block_input
     # every saved tensor carries the batch: the count is linear in it (within a few scalars)
     assert abs(three.per_sample(False) - 3 * one.per_sample(False)) < 0.01 * three.per_sample(False)

@@ -18,7 +18,7 @@ def test_short_real_training_beats_bicubic(shared_data, tmp_path):
     stereo = shared_data / "stereo"
     config = load_config(base={
         "name": "real",
-        "model": {"name": "msinet_tiny_x4", "options": {"num_blocks": 1, "width": 8}},
+        "model": {"name": "msinet_tiny_x4", "options": {"num_blocks": 1, "channels": 8}},
         "data": {"train": [str(stereo / n) for n in TRAIN], "lr_patch": [16, 48], "workers": 0},
         "loss": {"freq_weight": 0.0},
         "optim": {"name": "lion", "lr": 4.0e-3, "betas": [0.9, 0.99]},
@@ -45,7 +45,7 @@ def test_shipped_default_model_beats_bicubic(shared_data):
 
     assert default_model_name() == "msinet_small_x4"
     model = msinet.load_model()
-    assert not model.training and model.config["width"] == 48 and model.config["num_blocks"] == 16
+    assert not model.training and model.config["channels"] == 48 and model.config["num_blocks"] == 16
     ((left, right),) = find_pairs(shared_data / "stereo" / "kitti2015_000046")
     hr_l, hr_r = load_rgb_pair(left, right)
     crop = (slice(100, 292), slice(400, 976))

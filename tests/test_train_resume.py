@@ -25,7 +25,7 @@ def pairs(tmp_path_factory):
 
 def test_resume_is_bit_exact(pairs, tmp_path):
     # drop-path 0.5 consumes the torch RNG and EMA adds state: both must be restored exactly
-    extra = dict(model={"name": "msinet_tiny_x4", "options": {"num_blocks": 2, "width": 8, "drop_path_rate": 0.5}},
+    extra = dict(model={"name": "msinet_tiny_x4", "options": {"num_blocks": 2, "channels": 8, "drop_path_rate": 0.5}},
                  train={"steps": 6, "batch_size": 2, "seed": 3, "ema_decay": 0.9, "grad_clip": 0.05})
     straight = load_config(base=tiny_config(pairs, tmp_path / "a", **extra))
     Trainer(straight).fit()

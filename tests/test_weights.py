@@ -35,7 +35,7 @@ def test_config_travels_in_metadata(tmp_path):
     path = msinet.save_weights(model, tmp_path / "n.safetensors")
     with safe_open(str(path), "pt") as f:
         config = json.loads(f.metadata()["msinet_config"])
-    assert config["fusion"] == "scam" and config["width"] == 48 and config["num_blocks"] == 2
+    assert config["fusion"] == "scam" and config["channels"] == 48 and config["num_blocks"] == 2
 
 
 def test_never_overwrites(tmp_path):
@@ -48,7 +48,7 @@ def test_never_overwrites(tmp_path):
 
 def test_mismatched_shapes_name_the_first_key(tmp_path):
     path = msinet.save_weights(_trained_like(), tmp_path / "m.safetensors")
-    target = msinet.create_model("msinet_tiny_x2", num_blocks=2, width=16)
+    target = msinet.create_model("msinet_tiny_x2", num_blocks=2, channels=16)
     from msinet.models.loading import load_into
 
     with pytest.raises(WeightsError) as err:

@@ -26,10 +26,10 @@ def write_synthetic_pairs(root: Path, count: int = 2, size=(72, 216), shift: int
 
 
 def tiny_config(train_dirs, out_dir, **sections) -> dict:
-    """A config small enough for a 2-core CI machine: 1-block width-8 MSINet, 8x24 LR patches."""
+    """A config small enough for a 2-core CI machine: 1-block, 8-channel MSINet, 8x24 LR patches."""
     base = {
         "name": "t",
-        "model": {"name": "msinet_tiny_x4", "options": {"num_blocks": 1, "width": 8}},
+        "model": {"name": "msinet_tiny_x4", "options": {"num_blocks": 1, "channels": 8}},
         "data": {"train": list(train_dirs), "lr_patch": [8, 24], "workers": 0},
         "optim": {"name": "lion", "lr": 1.0e-3},
         "scheduler": {"eta_min": 1.0e-6},

@@ -6,6 +6,7 @@ configurations (`register_model`) when imported, and `msinet.models` imports the
 from __future__ import annotations
 
 import inspect
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -56,10 +57,32 @@ def get_entry(name: str) -> ModelEntry:
     return _REGISTRY[name]
 
 
+# Options renamed since 0.1 (old name -> name now). Configs saved under the old name (weights files, checkpoints,
+# exported metadata) keep loading as they are; a user who passes the old name is told once per call site.
+RENAMED_OPTIONS = {"width": "channels"}  # one word for a channel count; "width" is the image's
+
+
+def current_options(kwargs: dict, warn: bool = False) -> dict:
+    """kwargs with renamed options under their current names (a FutureWarning per old name when `warn`)."""
+    kwargs = dict(kwargs)
+    for old, new in RENAMED_OPTIONS.items():
+        if old not in kwargs:
+            continue
+        if new in kwargs:
+            raise ValueError(f"give {new!r} only ({old!r} is its old name), not both")
+        if warn:
+            warnings.warn(f"model option {old!r} is now called {new!r}; the old name will stop working in 0.3",
+                          FutureWarning, stacklevel=3)
+        kwargs[new] = kwargs.pop(old)
+    return kwargs
+
+
 def build_arch(arch: str, **kwargs) -> torch.nn.Module:
-    """Instantiate an architecture by name, naming the first unknown argument if any."""
+    """Instantiate an architecture by name, naming the first unknown argument if any (saved configs may use an
+    option's old name: see RENAMED_OPTIONS)."""
     if arch not in _ARCHS:
         raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(_ARCHS))}")
+    kwargs = current_options(kwargs)
     cls = _ARCHS[arch]
     accepted = inspect.signature(cls.__init__).parameters
     for key in kwargs:
@@ -77,7 +100,7 @@ def weights_config(arch: str, kwargs: dict) -> dict:
     dropped, tuples as lists (so a saved config and a registry entry compare equal)."""
     defaults = {k: p.default for k, p in inspect.signature(_ARCHS[arch].__init__).parameters.items()
                 if p.default is not inspect.Parameter.empty}
-    config = {k: v for k, v in {**defaults, **kwargs}.items() if k not in RUNTIME_OPTIONS}
+    config = {k: v for k, v in {**defaults, **current_options(kwargs)}.items() if k not in RUNTIME_OPTIONS}
     return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
 
 
@@ -98,11 +121,11 @@ def aliases(name: str) -> list[str]:
 def create_model(name: str, **overrides) -> torch.nn.Module:
     """Build the named model with randomly initialised weights; `overrides` replace config values.
 
-    >>> model = create_model("msinet_x4", num_blocks=4)
+    >>> model = create_model("msinet_x4", num_blocks=4, channels=32)
     >>> sr_left, sr_right = model(left, right)   # (B,3,h,w) in [0,1] -> (B,3,4h,4w)
     """
     entry = get_entry(name)
-    kwargs = {**entry.kwargs, **overrides}
+    kwargs = {**entry.kwargs, **current_options(overrides, warn=True)}
     model = build_arch(entry.arch, **kwargs)
     model.model_name = name
     return model

@@ -20,9 +20,9 @@ from .norm import LayerNorm2d
 
 
 class ChannelSpatialMixer(GatedMixer):
-    def __init__(self, c: int):
-        super().__init__(c)
-        self.lka = LargeKernelAttention(c)
+    def __init__(self, channels: int):
+        super().__init__(channels)
+        self.lka = LargeKernelAttention(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.gated(x)
@@ -30,14 +30,14 @@ class ChannelSpatialMixer(GatedMixer):
 
 
 class GatedDConvFFN(nn.Module):
-    def __init__(self, c: int, expand: int = 2):
+    def __init__(self, channels: int, expand: int = 2):
         super().__init__()
-        hidden = expand * c
-        self.norm = LayerNorm2d(c)
-        self.expand = nn.Conv2d(c, hidden, 1)
+        hidden = expand * channels
+        self.norm = LayerNorm2d(channels)
+        self.expand = nn.Conv2d(channels, hidden, 1)
         self.dwconv = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
-        self.project = nn.Conv2d(hidden // 2, c, 1)
-        self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
+        self.project = nn.Conv2d(hidden // 2, channels, 1)
+        self.gamma = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a, b = self.dwconv(self.expand(self.norm(x))).chunk(2, dim=1)
@@ -47,10 +47,10 @@ class GatedDConvFFN(nn.Module):
 class CHIMB(nn.Module):
     """Mixer then FFN, each a gated residual."""
 
-    def __init__(self, c: int):
+    def __init__(self, channels: int):
         super().__init__()
-        self.mixer = ChannelSpatialMixer(c)
-        self.ffn = GatedDConvFFN(c)
+        self.mixer = ChannelSpatialMixer(channels)
+        self.ffn = GatedDConvFFN(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.ffn(self.mixer(x))

@@ -1,6 +1,6 @@
 """Multi-dilation efficient channel attention (EHFSSR's ECA): a channel gate computed by 1-D convolutions
 that run *across channels* on the globally pooled descriptor, so that it costs a dozen weights whatever the
-width.
+number of channels.
 
     x (B,C,H,W) -> mean over H,W -> (B,1,C) "a signal along the channel axis"
                 -> three 3-tap 1-D convs, dilation 1 / 2 / 4 (channel neighbourhoods of 3, 5, 9)

@@ -20,17 +20,17 @@ from .norm import LayerNorm2d
 
 
 class GroupedConvMixer(nn.Module):
-    def __init__(self, c: int, groups: int, pointwise: bool = False):
+    def __init__(self, channels: int, groups: int, pointwise: bool = False):
         super().__init__()
-        if groups < 1 or c % groups:
-            raise ValueError(f"width {c} is not divisible into {groups} conv groups")
-        self.norm = LayerNorm2d(c)
-        self.expand = nn.Conv2d(c, 2 * c, 1)
-        self.dwconv = nn.Conv2d(2 * c, 2 * c, 3, padding=1, groups=2 * c)
+        if groups < 1 or channels % groups:
+            raise ValueError(f"channels ({channels}) must divide into {groups} conv groups")
+        self.norm = LayerNorm2d(channels)
+        self.expand = nn.Conv2d(channels, 2 * channels, 1)
+        self.dwconv = nn.Conv2d(2 * channels, 2 * channels, 3, padding=1, groups=2 * channels)
         self.gate = SimpleGate()
-        self.mix = nn.Conv2d(c, c, 3, padding=1, groups=groups)
-        self.project = nn.Conv2d(c, c, 1) if pointwise else None
-        self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
+        self.mix = nn.Conv2d(channels, channels, 3, padding=1, groups=groups)
+        self.project = nn.Conv2d(channels, channels, 1) if pointwise else None
+        self.beta = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.mix(self.gate(self.dwconv(self.expand(self.norm(x)))))  # (B, C, H, W)
@@ -42,12 +42,12 @@ class GroupedConvMixer(nn.Module):
 class GroupedNAFBlock(nn.Module):
     """GroupedConvMixer with groups of 4 channels, then NAFNet's feed-forward network (SFFN)."""
 
-    def __init__(self, c: int):
+    def __init__(self, channels: int):
         super().__init__()
-        if c % 4:
-            raise ValueError(f"width must be a multiple of 4 (groups of 4 channels), got {c}")
-        self.mixer = GroupedConvMixer(c, groups=c // 4)
-        self.ffn = SFFN(c)
+        if channels % 4:
+            raise ValueError(f"channels must be a multiple of 4 (groups of 4 channels), got {channels}")
+        self.mixer = GroupedConvMixer(channels, groups=channels // 4)
+        self.ffn = SFFN(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.ffn(self.mixer(x))

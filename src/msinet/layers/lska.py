@@ -28,25 +28,25 @@ LSKA_DECOMPOSITION = {
 PROBE_ROWS, PROBE_COLS = 24, 80
 
 
-def _depthwise(dim: int, kernel: tuple[int, int], dilation: int = 1) -> nn.Conv2d:
+def _depthwise(channels: int, kernel: tuple[int, int], dilation: int = 1) -> nn.Conv2d:
     pad = tuple(dilation * (k - 1) // 2 for k in kernel)
-    return nn.Conv2d(dim, dim, kernel, padding=pad, dilation=dilation, groups=dim)
+    return nn.Conv2d(channels, channels, kernel, padding=pad, dilation=dilation, groups=channels)
 
 
 class LSKAMap(nn.Module):
     """The LSKA attention map for one kernel size (the caller multiplies it onto the features)."""
 
-    def __init__(self, dim: int, kernel_size: int):
+    def __init__(self, channels: int, kernel_size: int):
         super().__init__()
         if kernel_size not in LSKA_DECOMPOSITION:
             raise ValueError(f"LSKA kernel size must be one of {sorted(LSKA_DECOMPOSITION)}, got {kernel_size}")
         k0, k1, d = LSKA_DECOMPOSITION[kernel_size]
         self.kernel_size = kernel_size
-        self.local_h = _depthwise(dim, (1, k0))
-        self.local_v = _depthwise(dim, (k0, 1))
-        self.dilated_h = _depthwise(dim, (1, k1), d)
-        self.dilated_v = _depthwise(dim, (k1, 1), d)
-        self.proj = nn.Conv2d(dim, dim, 1)
+        self.local_h = _depthwise(channels, (1, k0))
+        self.local_v = _depthwise(channels, (k0, 1))
+        self.dilated_h = _depthwise(channels, (1, k1), d)
+        self.dilated_v = _depthwise(channels, (k1, 1), d)
+        self.proj = nn.Conv2d(channels, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(self.dilated_v(self.dilated_h(self.local_v(self.local_h(x)))))
@@ -73,16 +73,16 @@ class MultiScaleLSKA(nn.Module):
 
     fused: bool | None = None
 
-    def __init__(self, dim: int, kernel_sizes=(7, 11, 23, 35), branch_of_group=None):
+    def __init__(self, channels: int, kernel_sizes=(7, 11, 23, 35), branch_of_group=None):
         super().__init__()
         groups = len(kernel_sizes)
-        if dim % groups:
-            raise ValueError(f"width {dim} is not divisible by the {groups} LSKA channel groups")
-        self.branches = nn.ModuleList(LSKAMap(dim // groups, k) for k in kernel_sizes)
+        if channels % groups:
+            raise ValueError(f"channels ({channels}) must divide into the {groups} LSKA channel groups")
+        self.branches = nn.ModuleList(LSKAMap(channels // groups, k) for k in kernel_sizes)
         self.branch_of_group = tuple(branch_of_group) if branch_of_group is not None else tuple(range(groups))
         if len(self.branch_of_group) != groups or not all(0 <= b < groups for b in self.branch_of_group):
             raise ValueError(f"branch_of_group must list one branch index in [0, {groups}) per group")
-        self.proj = nn.Conv2d(dim, dim, 1)
+        self.proj = nn.Conv2d(channels, channels, 1)
         self._cache: tuple | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -21,26 +21,26 @@ class GatedMixer(nn.Module):
     C channels), a simplified channel attention, an output 1x1 and a zero-initialised residual scale `beta`.
     Subclasses (MSCAM, CVHSSR's ChannelSpatialMixer) decide how the gated features become the update."""
 
-    def __init__(self, c: int):
+    def __init__(self, channels: int):
         super().__init__()
-        self.norm = LayerNorm2d(c)
-        self.expand = nn.Conv2d(c, 2 * c, 1)
-        self.dwconv = nn.Conv2d(2 * c, 2 * c, 3, padding=1, groups=2 * c)
+        self.norm = LayerNorm2d(channels)
+        self.expand = nn.Conv2d(channels, 2 * channels, 1)
+        self.dwconv = nn.Conv2d(2 * channels, 2 * channels, 3, padding=1, groups=2 * channels)
         self.gate = SimpleGate()
-        self.sca = SimplifiedChannelAttention(c)
-        self.project = nn.Conv2d(c, c, 1)
-        self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
+        self.sca = SimplifiedChannelAttention(channels)
+        self.project = nn.Conv2d(channels, channels, 1)
+        self.beta = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
     def gated(self, x: torch.Tensor) -> torch.Tensor:
         return self.gate(self.dwconv(self.expand(self.norm(x))))  # (B, C, H, W)
 
 
 class MSCAM(GatedMixer):
-    def __init__(self, c: int, multiscale: bool = True, lska_kernels=(7, 11, 23, 35), lska_branch_of_group=None):
-        super().__init__(c)
+    def __init__(self, channels: int, multiscale: bool = True, lska_kernels=(7, 11, 23, 35), lska_branch_of_group=None):
+        super().__init__(channels)
         if multiscale:
-            self.msa = MultiScaleLSKA(c, lska_kernels, lska_branch_of_group)
-            self.merge = nn.Conv2d(2 * c, c, 1)
+            self.msa = MultiScaleLSKA(channels, lska_kernels, lska_branch_of_group)
+            self.merge = nn.Conv2d(2 * channels, channels, 1)
         else:
             self.msa = self.merge = None
 
@@ -54,13 +54,13 @@ class MSCAM(GatedMixer):
 
 
 class SFFN(nn.Module):
-    def __init__(self, c: int, expand: int = 2):
+    def __init__(self, channels: int, expand: int = 2):
         super().__init__()
-        self.norm = LayerNorm2d(c)
-        self.expand = nn.Conv2d(c, expand * c, 1)
+        self.norm = LayerNorm2d(channels)
+        self.expand = nn.Conv2d(channels, expand * channels, 1)
         self.gate = SimpleGate()
-        self.project = nn.Conv2d(expand * c // 2, c, 1)
-        self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
+        self.project = nn.Conv2d(expand * channels // 2, channels, 1)
+        self.gamma = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.project(self.gate(self.expand(self.norm(x)))) * self.gamma
@@ -69,10 +69,10 @@ class SFFN(nn.Module):
 class MSCAB(nn.Module):
     """Multi-scale spatial-channel attention block = MSCAM then SFFN (NAFBlock when multiscale=False)."""
 
-    def __init__(self, c: int, multiscale: bool = True, lska_kernels=(7, 11, 23, 35), lska_branch_of_group=None):
+    def __init__(self, channels: int, multiscale: bool = True, lska_kernels=(7, 11, 23, 35), lska_branch_of_group=None):
         super().__init__()
-        self.mixer = MSCAM(c, multiscale, lska_kernels, lska_branch_of_group)
-        self.ffn = SFFN(c)
+        self.mixer = MSCAM(channels, multiscale, lska_kernels, lska_branch_of_group)
+        self.ffn = SFFN(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.ffn(self.mixer(x))

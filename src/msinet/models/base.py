@@ -89,11 +89,11 @@ class StereoSRModel(nn.Module):
         self.scale = scale
         self._config: dict = {}
 
-    def set_common(self, drop_path_rate: float, width: int, width_multiple: int = 1, **counts: int) -> None:
+    def set_common(self, drop_path_rate: float, channels: int, channels_multiple: int = 1, **counts: int) -> None:
         """Checks shared by the architectures' constructors (one line naming the argument), and drop_path_rate."""
-        if not isinstance(width, int) or width <= 0 or width % width_multiple:
-            what = "a positive integer" if width_multiple == 1 else f"a positive multiple of {width_multiple}"
-            raise ValueError(f"width must be {what}, got {width!r}")
+        if not isinstance(channels, int) or channels <= 0 or channels % channels_multiple:
+            what = "a positive integer" if channels_multiple == 1 else f"a positive multiple of {channels_multiple}"
+            raise ValueError(f"channels must be {what}, got {channels!r}")
         for key, n in counts.items():
             if not isinstance(n, int) or n < 1:
                 raise ValueError(f"{key} must be a positive integer, got {n!r}")

@@ -7,7 +7,7 @@
       + bilinear upsampling of the input (global residual)
       -> sr_left, sr_right
 
-The trunk is NAFSSR's; the blocks are the paper's (layers/chimb.py, layers/cvim.py). CVHSSR-T is width 48,
+The trunk is NAFSSR's; the blocks are the paper's (layers/chimb.py, layers/cvim.py). CVHSSR-T has 48 channels,
 16 blocks; the authors' test configs convert global pooling to test-time local statistics with
 train_size (1, 6, 30, 90), i.e. a 45x135 window, so the registered models use that window.
 
@@ -33,9 +33,9 @@ from .weights import WeightsError
 TLSC_WINDOW = (45, 135)
 
 
-def cross_view_block(width: int) -> ViewPairBlock:
+def cross_view_block(channels: int) -> ViewPairBlock:
     """CHIMB on each view (same weights), then CVIM between the views."""
-    return ViewPairBlock(CHIMB(width), CVIM(width))
+    return ViewPairBlock(CHIMB(channels), CVIM(channels))
 
 
 @register_arch("cvhssr")
@@ -50,15 +50,15 @@ class CVHSSR(StereoSRModel):
     # untiled: context 32 -> 74 dB (1.9 8-bit levels), 48 -> 98 dB (0.11), 64 -> 118 dB (0.01)
     context_rows = 48
 
-    def __init__(self, scale: int = 4, width: int = 48, num_blocks: int = 16, drop_path_rate: float = 0.0,
+    def __init__(self, scale: int = 4, channels: int = 48, num_blocks: int = 16, drop_path_rate: float = 0.0,
                  tlsc_window=TLSC_WINDOW):
         super().__init__(scale)
-        self.set_common(drop_path_rate, width, num_blocks=num_blocks)
-        self._config = dict(scale=scale, width=width, num_blocks=num_blocks, drop_path_rate=drop_path_rate,
+        self.set_common(drop_path_rate, channels, num_blocks=num_blocks)
+        self._config = dict(scale=scale, channels=channels, num_blocks=num_blocks, drop_path_rate=drop_path_rate,
                             tlsc_window=None)
-        self.intro = nn.Conv2d(3, width, 3, padding=1)
-        self.blocks = nn.ModuleList(cross_view_block(width) for _ in range(num_blocks))
-        self.head = nn.Sequential(nn.Conv2d(width, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
+        self.intro = nn.Conv2d(3, channels, 3, padding=1)
+        self.blocks = nn.ModuleList(cross_view_block(channels) for _ in range(num_blocks))
+        self.head = nn.Sequential(nn.Conv2d(channels, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
         self.set_tlsc(tlsc_window)
 
     def bytes_per_row(self, width: int) -> int:
@@ -66,7 +66,7 @@ class CVHSSR(StereoSRModel):
         # and 22.1): the head output and its bilinear base, about eight (2 views, C, W) maps, and five
         # (W, W) matrices of CVIM (scores, their transpose, two softmaxes, a product's workspace)
         head = 2 * 2 * 3 * self.scale ** 2 * width * 4
-        convs = 8 * 2 * self._config["width"] * width * 4
+        convs = 8 * 2 * self._config["channels"] * width * 4
         fusion = 5 * width * width * 4
         return head + convs + fusion
 
@@ -84,7 +84,7 @@ class CVHSSR(StereoSRModel):
 
 for s in (2, 4):
     for name in [f"cvhssr_t_x{s}"] + (["cvhssr_t"] if s == 4 else []):
-        register_model(name, "cvhssr", f"CVHSSR-T x{s}: width 48, 16 blocks", scale=s, width=48, num_blocks=16,
+        register_model(name, "cvhssr", f"CVHSSR-T x{s}: 48 channels, 16 blocks", scale=s, channels=48, num_blocks=16,
                        drop_path_rate=0.0, tlsc_window=TLSC_WINDOW)
 
 
@@ -114,13 +114,13 @@ _SIGNATURE = re.compile(r"body\.\d+\.module\.(blk\.(sca1|sca2|conv6)|fusion\.(l|
 
 @dataclass(frozen=True)
 class CVHSSRLayout:
-    width: int
+    channels: int
     num_blocks: int
     scale: int
     family: str = "cvhssr"
 
     def describe(self) -> str:
-        return f"CVHSSR (authors' code): x{self.scale}, width {self.width}, {self.num_blocks} blocks, CVIM"
+        return f"CVHSSR (authors' code): x{self.scale}, {self.channels} channels, {self.num_blocks} blocks, CVIM"
 
 
 def _their_key(ours: str) -> str:
@@ -150,21 +150,21 @@ def inspect_layout(state: dict, source) -> CVHSSRLayout:
     intro = _shape(state, "intro.weight", source)
     up = _shape(state, "up.0.weight", source)
     if len(intro) != 4 or intro[1:] != (3, 3, 3):
-        raise WeightsError(f"{source}: 'intro.weight' has shape {intro}; expected (width, 3, 3, 3)")
-    width = intro[0]
+        raise WeightsError(f"{source}: 'intro.weight' has shape {intro}; expected (channels, 3, 3, 3)")
+    channels = intro[0]
     scales = {3 * s * s: s for s in (2, 3, 4)}
-    if len(up) != 4 or up[0] not in scales or up[1] != width:
-        raise WeightsError(f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {width}, 3, 3) with s in 2, 3, 4")
+    if len(up) != 4 or up[0] not in scales or up[1] != channels:
+        raise WeightsError(f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) with s in 2, 3, 4")
     blocks = {int(m.group(1)) for m in map(_BODY_KEY.fullmatch, state) if m is not None}
     if not blocks:
         raise WeightsError(f"{source}: no 'body.<i>.module.blk' keys; not a checkpoint of the CVHSSR code")
-    return CVHSSRLayout(width, max(blocks) + 1, scales[up[0]])
+    return CVHSSRLayout(channels, max(blocks) + 1, scales[up[0]])
 
 
 def load(state: dict, source, **overrides) -> CVHSSR:
     """A CVHSSR holding an authors' checkpoint, with their test-time local statistics (45x135) unless overridden."""
     layout = inspect_layout(state, source)
-    config = {**dict(scale=layout.scale, width=layout.width, num_blocks=layout.num_blocks, drop_path_rate=0.0,
+    config = {**dict(scale=layout.scale, channels=layout.channels, num_blocks=layout.num_blocks, drop_path_rate=0.0,
                      tlsc_window=TLSC_WINDOW), **overrides}
     return load_renamed("cvhssr", config, state, _their_key, source, layout)
 

@@ -37,16 +37,16 @@ WINDOW = 16
 class EHFSSRBlock(nn.Module):
     """ConvFFN, then the block's mixer: 'cross' (both views), 'window' / 'shifted' (padded) or 'global'."""
 
-    def __init__(self, width: int, mixer: str):
+    def __init__(self, channels: int, mixer: str):
         super().__init__()
         self.mixer = mixer
-        self.ffn = ConvFFN(width)
+        self.ffn = ConvFFN(channels)
         if mixer == "cross":
-            self.attn = BandCrossAttention(width)
+            self.attn = BandCrossAttention(channels)
         elif mixer == "global":
-            self.attn = GlobalChannelSpatialAttention(width)
+            self.attn = GlobalChannelSpatialAttention(channels)
         else:
-            self.attn = WindowSelfAttention(width, WINDOW, shift=mixer == "shifted")
+            self.attn = WindowSelfAttention(channels, WINDOW, shift=mixer == "shifted")
 
     def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         left, right = self.ffn(left), self.ffn(right)
@@ -76,15 +76,15 @@ def block_mixers(depth: int) -> list[str]:
     return mixers
 
 
-def conv_eca(width: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(width, width, 1), MultiDilationECA())
+def conv_eca(channels: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(channels, channels, 1), MultiDilationECA())
 
 
 class EHFSSRGroup(nn.Module):
-    def __init__(self, width: int, depth: int):
+    def __init__(self, channels: int, depth: int):
         super().__init__()
-        self.blocks = nn.ModuleList(EHFSSRBlock(width, m) for m in block_mixers(depth))
-        self.fuse = conv_eca(width)
+        self.blocks = nn.ModuleList(EHFSSRBlock(channels, m) for m in block_mixers(depth))
+        self.fuse = conv_eca(channels)
 
     def forward(self, left, right, run_block=None):
         """run_block(block, left, right): how the model runs each block (stochastic depth while training)."""
@@ -98,7 +98,7 @@ class EHFSSRGroup(nn.Module):
 class EHFSSRNet(StereoSRModel):
     """EHFSSR; see the registry (ehfssr_s_x4, ehfssr_s_x2) for the published setting.
 
-    width: channels C (a multiple of 4); num_groups x blocks_per_group blocks; drop_path_rate: stochastic
+    channels: C (a multiple of 4); num_groups x blocks_per_group blocks; drop_path_rate: stochastic
     depth per block in training (the released models were trained without).
     """
 
@@ -109,23 +109,23 @@ class EHFSSRNet(StereoSRModel):
     # used when the whole image does not fit the memory budget (bytes_per_row).
     context_rows = 32
 
-    def __init__(self, scale: int = 4, width: int = 48, num_groups: int = 5, blocks_per_group: int = 6,
+    def __init__(self, scale: int = 4, channels: int = 48, num_groups: int = 5, blocks_per_group: int = 6,
                  drop_path_rate: float = 0.0):
         super().__init__(scale)
-        self.set_common(drop_path_rate, width, 4, num_groups=num_groups, blocks_per_group=blocks_per_group)
-        self._config = dict(scale=scale, width=width, num_groups=num_groups, blocks_per_group=blocks_per_group,
+        self.set_common(drop_path_rate, channels, 4, num_groups=num_groups, blocks_per_group=blocks_per_group)
+        self._config = dict(scale=scale, channels=channels, num_groups=num_groups, blocks_per_group=blocks_per_group,
                             drop_path_rate=drop_path_rate)
-        self.intro = nn.Conv2d(3, width, 3, padding=1)
-        self.groups = nn.ModuleList(EHFSSRGroup(width, blocks_per_group) for _ in range(num_groups))
-        self.fuse = conv_eca(width)
-        self.head = nn.Sequential(nn.Conv2d(width, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
+        self.intro = nn.Conv2d(3, channels, 3, padding=1)
+        self.groups = nn.ModuleList(EHFSSRGroup(channels, blocks_per_group) for _ in range(num_groups))
+        self.fuse = conv_eca(channels)
+        self.head = nn.Sequential(nn.Conv2d(channels, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
 
     def bytes_per_row(self, width: int) -> int:
         # calibrated on ehfssr_s_x4 on CPU (peak RSS of a forward, 32-96 rows, W = 400 and 800: 5.2 and 17.6 MB
         # per row measured, 5.4 and 18.4 estimated): about eight (2 views, C, W) maps, the output head, and six
         # (W, W) matrices of a row in the cross-view attention (two heads' scores, masked scores, softmaxes);
         # the 16x16-window attention is fused and stores no score matrices
-        c = self._config["width"]
+        c = self._config["channels"]
         head = 2 * 2 * 3 * self.scale ** 2 * width * 4
         convs = 2 * 8 * c * width * 4
         cross = 6 * width * width * 4
@@ -147,7 +147,7 @@ class EHFSSRNet(StereoSRModel):
 
 for s in (2, 4):
     for name in [f"ehfssr_s_x{s}"] + (["ehfssr_s"] if s == 4 else []):
-        register_model(name, "ehfssr", f"EHFSSR-S x{s}", scale=s, width=48, num_groups=5, blocks_per_group=6)
+        register_model(name, "ehfssr", f"EHFSSR-S x{s}", scale=s, channels=48, num_groups=5, blocks_per_group=6)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -203,13 +203,13 @@ class EHFSSRLayout:
     """What an EHFSSR checkpoint's keys and shapes say about the network (for `msinet convert`)."""
 
     family = "ehfssr"
-    width: int
+    channels: int
     num_groups: int
     blocks_per_group: int
     scale: int
 
     def describe(self) -> str:
-        return (f"EHFSSR (authors' code): x{self.scale}, width {self.width}, "
+        return (f"EHFSSR (authors' code): x{self.scale}, {self.channels} channels, "
                 f"{self.num_groups} groups x {self.blocks_per_group} blocks")
 
 
@@ -226,11 +226,11 @@ def _shape(state, key, source) -> tuple[int, ...]:
 def inspect_layout(state: dict, source) -> EHFSSRLayout:
     init, up = _shape(state, "init.weight", source), _shape(state, "up.0.weight", source)
     if len(init) != 4 or init[1:] != (3, 3, 3):
-        raise WeightsError(f"{source}: 'init.weight' has shape {init}; expected (width, 3, 3, 3)")
-    width = init[0]
+        raise WeightsError(f"{source}: 'init.weight' has shape {init}; expected (channels, 3, 3, 3)")
+    channels = init[0]
     scales = {3 * s * s: s for s in (2, 3, 4)}
-    if len(up) != 4 or up[0] not in scales or up[1:] != (width, 3, 3):
-        raise WeightsError(f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {width}, 3, 3) with s in 2, 3, 4")
+    if len(up) != 4 or up[0] not in scales or up[1:] != (channels, 3, 3):
+        raise WeightsError(f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) with s in 2, 3, 4")
     blocks: dict[int, set[int]] = {}
     for key in state:
         m = _THEIR_BLOCK.match(key)
@@ -243,7 +243,7 @@ def inspect_layout(state: dict, source) -> EHFSSRLayout:
             if i not in blocks.get(g, ()):
                 raise WeightsError(f"{source}: missing key 'body.{g}.body.{i}.MLP.proj1.weight' (block {i} of "
                                    f"group {g} has no weights)")
-    return EHFSSRLayout(width, num_groups, depth, scales[up[0]])
+    return EHFSSRLayout(channels, num_groups, depth, scales[up[0]])
 
 
 def load(state: dict, source, **overrides) -> EHFSSRNet:
@@ -256,7 +256,7 @@ def load(state: dict, source, **overrides) -> EHFSSRNet:
         raise WeightsError(f"{source}: key {full!r} belongs to the full EHFSSR's window attention; msinet "
                            "implements EHFSSR-S")
     layout = inspect_layout(state, source)
-    config = dict(scale=layout.scale, width=layout.width, num_groups=layout.num_groups,
+    config = dict(scale=layout.scale, channels=layout.channels, num_groups=layout.num_groups,
                   blocks_per_group=layout.blocks_per_group, **overrides)
     mixers = block_mixers(layout.blocks_per_group)
     return load_renamed("ehfssr", config, state, lambda ours: their_key(ours, mixers), source, layout)

@@ -3,12 +3,12 @@
 Both are BasicSR forks and save `.pth` files holding {"params": state} and/or {"params_ema": state} with the
 layout of their `MSINetSSR` / `NAFSSR` classes:
 
-    intro.{weight,bias}                                  3x3 conv, (width, 3, 3, 3)
+    intro.{weight,bias}                                  3x3 conv, (channels, 3, 3, 3)
     body.<i>.module.blk.<intra-view block>               MSCA (MSINet) or NAFBlock (NAFSSR)
     body.<i>.module.fusion.<cross-view module>           DEAM (MSINet) or SCAM (NAFSSR), when block i fuses
     up.0.{weight,bias}                                   3x3 conv to 3*s^2 channels (then PixelShuffle)
 
-The model is inferred from the keys and shapes alone (width, depth, scale, LSKA kernels, which blocks fuse);
+The model is inferred from the keys and shapes alone (channels, depth, scale, LSKA kernels, which blocks fuse);
 the keys are then renamed onto our StereoSRNet. DEAM and SCAM have identical parameters, so the fusion is
 decided by the block: a multi-scale (MSCA) checkpoint gets DEAM, a NAFBlock checkpoint SCAM; pass
 `fusion="deam"` to load e.g. a NAFBlock + DEAM ablation.
@@ -119,7 +119,7 @@ class ForeignLayout:
     """What the keys and shapes of a foreign checkpoint say about the network that wrote it."""
 
     family: str  # "msinet" (MSCA blocks, multi-scale LSKA) or "nafssr" (NAFBlocks)
-    width: int
+    channels: int
     num_blocks: int
     scale: int
     fused_blocks: tuple[int, ...]
@@ -133,7 +133,7 @@ class ForeignLayout:
         else:
             fusion = "deam" if msinet else "scam"
         # stack_views=False: run each view on its own like the reference codes, hence their float rounding
-        config = dict(scale=self.scale, width=self.width, num_blocks=self.num_blocks, fusion=fusion,
+        config = dict(scale=self.scale, channels=self.channels, num_blocks=self.num_blocks, fusion=fusion,
                       multiscale=msinet, tlsc_window=REFERENCE_TLSC_WINDOW, stack_views=False)
         if msinet:
             # the reference's log-domain Sinkhorn op for op, hence its float32 rounding too (the fast default
@@ -147,7 +147,7 @@ class ForeignLayout:
     def describe(self) -> str:
         name = "MSINet (authors' code)" if self.family == "msinet" else "NAFSSR (official code)"
         fusion = "no fusion" if not self.fused_blocks else ("DEAM" if self.family == "msinet" else "SCAM")
-        return f"{name}: x{self.scale}, width {self.width}, {self.num_blocks} blocks, {fusion}"
+        return f"{name}: x{self.scale}, {self.channels} channels, {self.num_blocks} blocks, {fusion}"
 
 
 def _shape(state, key, source) -> tuple[int, ...]:
@@ -161,11 +161,11 @@ def inspect_layout(state: dict[str, torch.Tensor], source) -> ForeignLayout:
     intro = _shape(state, "intro.weight", source)
     up = _shape(state, "up.0.weight", source)
     if len(intro) != 4 or intro[1] != 3:
-        raise WeightsError(f"{source}: 'intro.weight' has shape {intro}; expected (width, 3, 3, 3)")
-    width = intro[0]
+        raise WeightsError(f"{source}: 'intro.weight' has shape {intro}; expected (channels, 3, 3, 3)")
+    channels = intro[0]
     scales = {3 * s * s: s for s in (2, 3, 4)}
-    if len(up) != 4 or up[0] not in scales or up[1] != width:
-        raise WeightsError(f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {width}, 3, 3) "
+    if len(up) != 4 or up[0] not in scales or up[1] != channels:
+        raise WeightsError(f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) "
                            "with s in 2, 3, 4")
     blocks, fused, multiscale = set(), set(), set()
     for key in state:
@@ -192,7 +192,7 @@ def inspect_layout(state: dict[str, torch.Tensor], source) -> ForeignLayout:
         first = min(set(range(num_blocks)) - multiscale)
         raise WeightsError(f"{source}: block {first} lacks the multi-scale attention that other blocks have")
     kernels = _lska_kernels(state, source) if multiscale else ()
-    return ForeignLayout("msinet" if multiscale else "nafssr", width, num_blocks, scales[up[0]],
+    return ForeignLayout("msinet" if multiscale else "nafssr", channels, num_blocks, scales[up[0]],
                          tuple(sorted(fused)), kernels)
 
 

@@ -66,7 +66,7 @@ def _record_model(record: WeightsRecord, path: Path, **overrides) -> torch.nn.Mo
     model = load_file(path, record.format, **overrides)
     if not overrides and not same_architecture(model.config, record.name):
         raise WeightsError(f"{record.name}: {path} holds a different network "
-                           f"({model.config.get('width')} wide, {model.config.get('num_blocks')} blocks, "
+                           f"({model.config.get('channels')} channels, {model.config.get('num_blocks')} blocks, "
                            f"x{model.scale}) than {record.name}")
     return model
 

@@ -15,7 +15,7 @@ Recursion buys depth without weights: 10 stored blocks run as 20 (the paper's "1
 authors' test-time local statistics conversion (train_size (1, 6, 30, 90)) finds nothing to convert, and
 this network has no `tlsc_window`.
 
-Named configurations: NAFRSSR-T (width 72, 344,799 parameters) and NAFRSSR-M (width 64, 280,383), x4 as
+Named configurations: NAFRSSR-T (72 channels, 344,799 parameters) and NAFRSSR-M (64 channels, 280,383), x4 as
 published. The authors' .pth checkpoints load as they are (`msinet.load_model("NAFRSSR_T.pth")`).
 """
 from __future__ import annotations
@@ -40,19 +40,19 @@ class NAFRSSRNet(StereoSRModel):
     late (late_blocks, 1). drop_path_rate: stochastic depth per block application (each pass draws anew);
     the published models were trained without it."""
 
-    def __init__(self, scale: int = 4, width: int = 72, early_blocks: int = 2, early_passes: int = 2,
+    def __init__(self, scale: int = 4, channels: int = 72, early_blocks: int = 2, early_passes: int = 2,
                  middle_blocks: int = 4, middle_passes: int = 3, late_blocks: int = 4, drop_path_rate: float = 0.0):
         super().__init__(scale)
         counts = dict(early_blocks=early_blocks, early_passes=early_passes, middle_blocks=middle_blocks,
                       middle_passes=middle_passes, late_blocks=late_blocks)
-        self.set_common(drop_path_rate, width, 4, **counts)
-        self._config = dict(scale=scale, width=width, **counts, drop_path_rate=drop_path_rate)
-        self.intro = nn.Conv2d(3, width, 3, padding=1)
-        self.early = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(width), TiedSCAM(width)) for _ in range(early_blocks))
-        self.middle = nn.ModuleList(ViewPairBlock(GroupedConvMixer(width, groups=4, pointwise=True), TiedSCAM(width))
+        self.set_common(drop_path_rate, channels, 4, **counts)
+        self._config = dict(scale=scale, channels=channels, **counts, drop_path_rate=drop_path_rate)
+        self.intro = nn.Conv2d(3, channels, 3, padding=1)
+        self.early = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(channels), TiedSCAM(channels)) for _ in range(early_blocks))
+        self.middle = nn.ModuleList(ViewPairBlock(GroupedConvMixer(channels, groups=4, pointwise=True), TiedSCAM(channels))
                                     for _ in range(middle_blocks))
-        self.late = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(width), TiedSCAM(width)) for _ in range(late_blocks))
-        self.upsample = nn.Sequential(nn.Conv2d(width, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
+        self.late = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(channels), TiedSCAM(channels)) for _ in range(late_blocks))
+        self.upsample = nn.Sequential(nn.Conv2d(channels, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
         self.edge = LaplacianBoost(6)  # channels: left RGB, right RGB
 
     # Each block application reaches 2 LR rows further (depthwise + grouped 3x3) and its fusion a third, ~60
@@ -63,7 +63,7 @@ class NAFRSSRNet(StereoSRModel):
     def bytes_per_row(self, width: int) -> int:
         # alive at the peak: a few (2 views, 2C, W) maps of a block, the three (W, W) score/softmax matrices
         # of a fusion, and at the end the 6-channel HR output, its edge map, bicubic base and sum
-        convs = 8 * 2 * self._config["width"] * width * 4
+        convs = 8 * 2 * self._config["channels"] * width * 4
         fusion = 3 * width * width * 4
         head = 5 * 6 * self.scale ** 2 * width * 4
         return convs + fusion + head
@@ -85,10 +85,10 @@ class NAFRSSRNet(StereoSRModel):
 
 
 VARIANTS = {"t": 72, "m": 64}  # NAFRSSR-T / -M widths; everything else is shared
-for variant, width in VARIANTS.items():
+for variant, channels in VARIANTS.items():
     for name in (f"nafrssr_{variant}_x4", f"nafrssr_{variant}"):
-        register_model(name, "nafrssr", f"NAFRSSR-{variant.upper()} x4 (width {width}, recursive)",
-                       scale=4, width=width)
+        register_model(name, "nafrssr", f"NAFRSSR-{variant.upper()} x4 ({channels} channels, recursive)",
+                       scale=4, channels=channels)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -146,14 +146,14 @@ def matches(state: dict) -> bool:
 class NAFRSSRLayout:
     """What the keys and shapes of an authors' NAFRSSR checkpoint say about the network."""
 
-    width: int
+    channels: int
     scale: int
     blocks: tuple[int, int, int]  # stored blocks of body1, mid, body2
     family: str = "nafrssr"
 
     def describe(self) -> str:
         e, m, lt = self.blocks
-        return f"NAFRSSR (authors' code): x{self.scale}, width {self.width}, blocks {e}/{m}/{lt} (early/middle/late)"
+        return f"NAFRSSR (authors' code): x{self.scale}, {self.channels} channels, blocks {e}/{m}/{lt} (early/middle/late)"
 
 
 def _shape(state, key, source) -> tuple[int, ...]:
@@ -165,13 +165,13 @@ def _shape(state, key, source) -> tuple[int, ...]:
 def inspect_layout(state: dict[str, torch.Tensor], source) -> NAFRSSRLayout:
     intro = _shape(state, "intro.weight", source)
     if len(intro) != 4 or intro[1:] != (3, 3, 3) or intro[0] % 4:
-        raise WeightsError(f"{source}: key 'intro.weight' has shape {intro}; expected (width, 3, 3, 3), "
-                           "width a multiple of 4")
-    width = intro[0]
+        raise WeightsError(f"{source}: key 'intro.weight' has shape {intro}; expected (channels, 3, 3, 3), "
+                           "channels a multiple of 4")
+    channels = intro[0]
     up = _shape(state, "up.0.weight", source)
     scales = {3 * s * s: s for s in (2, 3, 4)}
-    if len(up) != 4 or up[0] not in scales or up[1:] != (width, 3, 3):
-        raise WeightsError(f"{source}: key 'up.0.weight' has shape {up}; expected (3*s^2, {width}, 3, 3) "
+    if len(up) != 4 or up[0] not in scales or up[1:] != (channels, 3, 3):
+        raise WeightsError(f"{source}: key 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) "
                            "with s in 2, 3, 4")
     indices: dict[str, set[int]] = {stage: set() for stage in STAGES}
     for key in state:
@@ -186,7 +186,7 @@ def inspect_layout(state: dict[str, torch.Tensor], source) -> NAFRSSRLayout:
         if gaps:
             raise WeightsError(f"{source}: block {stage}.{gaps[0]} has no weights")
         counts.append(max(found) + 1)
-    return NAFRSSRLayout(width, scales[up[0]], tuple(counts))
+    return NAFRSSRLayout(channels, scales[up[0]], tuple(counts))
 
 
 def load(state: dict[str, torch.Tensor], source, **overrides) -> NAFRSSRNet:
@@ -197,7 +197,7 @@ def load(state: dict[str, torch.Tensor], source, **overrides) -> NAFRSSRNet:
         raise WeightsError(f"{source}: NAFRSSR has no global pooling; tlsc_window does not apply")
     layout = inspect_layout(state, source)
     early, middle, late = layout.blocks
-    config = dict(scale=layout.scale, width=layout.width, early_blocks=early, middle_blocks=middle,
+    config = dict(scale=layout.scale, channels=layout.channels, early_blocks=early, middle_blocks=middle,
                   late_blocks=late, **overrides)
     return load_renamed("nafrssr", config, state, authors_key, source, layout)
 
