@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_tiling.py [--model msinet_small_x4] [--weights FILE] [--tile 32]
 
 Each real pair of ../shared/data/stereo is downscaled x4 (MATLAB bicubic) and super-resolved once whole
-and once in bands of --tile LR rows with the default context; the table gives the PSNR between the two
+and once in tiles of --tile LR rows with the default context; the table gives the PSNR between the two
 (float outputs in [0, 1], peak 1). Without --weights the model is randomly initialised with its residual
 branches switched on (N(0, --perturb^2) layer scales; the zero init would make every block an identity).
 """
@@ -55,7 +55,7 @@ def main():
         torch.set_num_threads(args.threads)
     model, label = build(args)
     print(f"model: {label}; tile {args.tile} LR rows")
-    print("| pair | LR size | TLSC | context | bands | PSNR tiled vs untiled (dB) | max abs diff (8-bit levels) |")
+    print("| pair | LR size | TLSC | context | tiles | PSNR tiled vs untiled (dB) | max abs diff (8-bit levels) |")
     print("|---|---|---|---|---|---|---|")
     tlsc_window = model.config.get("tlsc_window") or [45, 135]
     for name in args.pairs.split(","):
@@ -67,11 +67,11 @@ def main():
         for tlsc in (tlsc_window, None):
             model.set_tlsc(tlsc)
             full, _ = upscale_pair(model, l, r, tile=None)
-            bands = []
-            tiled, _ = upscale_pair(model, l, r, tile=args.tile, on_band=lambda b, n: bands.append(b))
+            tiles = []
+            tiled, _ = upscale_pair(model, l, r, tile=args.tile, on_tile=lambda b, n: tiles.append(b))
             diff = np.abs(full - tiled).max() * 255
             print(f"| {name} | {l.shape[1]}x{l.shape[0]} | {'on' if tlsc else 'off'} | {default_context(model)} | "
-                  f"{len(bands)} | {psnr(full, tiled):.1f} | {diff:.3f} |", flush=True)
+                  f"{len(tiles)} | {psnr(full, tiled):.1f} | {diff:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -46,19 +46,19 @@ def main():
     h, w = left.shape[:2]
     ctx = default_context(model)
     rows = auto_tile_rows(model, h, w, device, ctx) if args.tile == "auto" else int(args.tile)
-    bands = []
+    tiles = []
     t0 = time.perf_counter()
     sr_l, sr_r = upscale_pair(model, left, right, tile=rows, device=device,
-                              on_band=lambda band, r: bands.append((band, time.perf_counter() - t0)))
+                              on_tile=lambda tile, r: tiles.append((tile, time.perf_counter() - t0)))
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB (Linux)
     print(f"input: {source}, LR {w}x{h} -> {sr_l.shape[1]}x{sr_l.shape[0]}, model {args.model}, "
           f"threads {torch.get_num_threads()}, device {device}")
-    print(f"estimated band memory: {bytes_per_row(model, w) * (rows + 2 * ctx) / 2**30:.2f} GiB "
+    print(f"estimated tile memory: {bytes_per_row(model, w) * (rows + 2 * ctx) / 2**30:.2f} GiB "
           f"({rows} core rows + 2 x {ctx} context rows)")
-    print("| model | LR size | tile rows | context | bands | wall (s) | peak RSS (GiB) |")
+    print("| model | LR size | tile rows | context | tiles | wall (s) | peak RSS (GiB) |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| {args.model} | {w}x{h} | {rows} | {ctx} | {len(bands)} | {wall:.0f} | {peak:.2f} |")
+    print(f"| {args.model} | {w}x{h} | {rows} | {ctx} | {len(tiles)} | {wall:.0f} | {peak:.2f} |")
     assert np.isfinite(sr_l.astype(np.float32)).all()
 
 

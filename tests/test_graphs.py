@@ -1,5 +1,5 @@
 """CUDA graph inference: the replay runner's logic (tested on CPU with a stand-in capture of the same contract:
-static buffers rewritten by replay), host-sync detection and fallbacks, same-shape bands, the CLI option."""
+static buffers rewritten by replay), host-sync detection and fallbacks, same-shape tiles, the CLI option."""
 import numpy as np
 import pytest
 import torch
@@ -8,7 +8,7 @@ import msinet
 import msinet.infer.upscale as upscale_module
 from msinet.cli.main import main
 from msinet.infer.graphs import GraphedForward, eager_capture, graphed_model
-from msinet.infer.tiling import plan_bands, run_tiled
+from msinet.infer.tiling import plan_tile, run_tiled
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -80,17 +80,17 @@ def test_a_failed_capture_falls_back_to_eager():
                      "stream is capturing)"]
 
 
-@pytest.mark.parametrize("height,tile,context", [(37, 8, 3), (20, 8, 30), (16, 16, 2), (9, 4, 0)])
-def test_same_shape_bands_tile_the_rows_exactly_once(height, tile, context):
+@pytest.mark.parametrize("height,tile_rows,context", [(37, 8, 3), (20, 8, 30), (16, 16, 2), (9, 4, 0)])
+def test_same_shape_tiles_cover_the_rows_exactly_once(height, tile_rows, context):
     start, cores, shapes = 0, [], set()
     while start < height:
-        band = plan_bands(height, start, tile, context, same_shape=True)
-        assert 0 <= band.in0 <= band.core0 < band.core1 <= band.in1 <= height
-        assert band.core0 - band.in0 >= min(context, band.core0)  # never less context than the plain plan
-        shapes.add(band.in1 - band.in0)
-        cores.append((band.core0, band.core1))
-        start = band.core1
-    assert shapes == {min(height, tile + 2 * context)}
+        tile = plan_tile(height, start, tile_rows, context, same_shape=True)
+        assert 0 <= tile.in0 <= tile.core0 < tile.core1 <= tile.in1 <= height
+        assert tile.core0 - tile.in0 >= min(context, tile.core0)  # never less context than the plain plan
+        shapes.add(tile.in1 - tile.in0)
+        cores.append((tile.core0, tile.core1))
+        start = tile.core1
+    assert shapes == {min(height, tile_rows + 2 * context)}
     assert [c for a, b in cores for c in range(a, b)] == list(range(height))
 
 
@@ -126,7 +126,7 @@ def test_upscale_pair_through_graph_replay_equals_eager_with_the_same_bands(monk
     for replay in (False, True):
         monkeypatch.setattr(upscale_module, "graphed_model", fake_graphs(replay))
         results[replay] = msinet.infer.upscale_pair(model, left, right, tile=8, context=4, device="cpu")
-    assert runners[0].replays == 0 and runners[1].replays == 4  # 30 rows: 4 bands of 16 rows
+    assert runners[0].replays == 0 and runners[1].replays == 4  # 30 rows: 4 tiles of 16 rows
     for a, b in zip(results[True], results[False]):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
     assert results[True][0].shape == (30 * 2, 24 * 2, 3)

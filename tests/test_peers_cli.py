@@ -38,8 +38,8 @@ def test_upscale_a_real_pair_with_the_published_weights_tiled(tmp_path, capsys, 
     assert sr_left.shape == (160, 384, 3)
     model = msinet.load_model(weights)
     untiled, _ = model.upscale(read_image(left), read_image(right))
-    # 16-row bands with the model's declared context: within a few 8-bit levels of the untiled result (EHFSSR's
-    # windows and global pooling make its bands approximate, docs/compatibility.md), and far better than bicubic
+    # 16-row tiles with the model's declared context: within a few 8-bit levels of the untiled result (EHFSSR's
+    # windows and global pooling make its tiles approximate, docs/compatibility.md), and far better than bicubic
     diff = np.abs(sr_left.astype(int) - untiled.astype(int))
     assert diff.mean() < 0.5 and np.percentile(diff, 99.9) <= 6, (diff.mean(), diff.max())
 

@@ -254,18 +254,18 @@ def test_cost_estimate_line_before_a_long_job(tmp_path, capsys, monkeypatch):
     assert "estimate: about 8 min for w (40x30 LR) on cpu" in capsys.readouterr().err
 
 
-def test_band_rows_counts_what_the_tiler_feeds():
-    from msinet.infer.cost import band_rows
-    from msinet.infer.tiling import plan_bands
+def test_rows_fed_counts_what_the_tiler_feeds():
+    from msinet.infer.cost import rows_fed
+    from msinet.infer.tiling import plan_tile
 
-    for height, tile, context in [(100, 16, 4), (37, 8, 45), (8, 100, 10), (500, 64, 0), (90, 30, 15)]:
+    for height, tile_rows, context in [(100, 16, 4), (37, 8, 45), (8, 100, 10), (500, 64, 0), (90, 30, 15)]:
         fed, start = 0, 0
         while start < height:
-            band = plan_bands(height, start, tile, context)
-            fed += band.in1 - band.in0
-            start = band.core1
-        assert band_rows(height, tile, context) >= fed  # never under-estimates
-        assert band_rows(height, tile, context) <= fed + 2 * context  # and is at most one context pair over
+            tile = plan_tile(height, start, tile_rows, context)
+            fed += tile.in1 - tile.in0
+            start = tile.core1
+        assert rows_fed(height, tile_rows, context) >= fed  # never under-estimates
+        assert rows_fed(height, tile_rows, context) <= fed + 2 * context  # and is at most one context pair over
 
 
 def test_landing_recovery_leaves_live_processes_alone(tmp_path):
@@ -370,7 +370,7 @@ def test_mpo_outputs_land_together_and_skip_existing(tmp_path, capsys):
     assert hidden_leftovers(out) == []
 
 
-def test_row_progress_moves_inside_a_single_band():
+def test_row_progress_moves_inside_a_single_tile():
     import msinet
     from msinet.cli.upscale import RowProgress
 
@@ -380,9 +380,9 @@ def test_row_progress_moves_inside_a_single_band():
     progress = RowProgress(model, "p", 12)
     real = progress._show
     progress._show = lambda n: (seen.append(n), real(n))
-    model.upscale(*views, tile=None, on_band=progress.on_band)  # one band of 12 rows
+    model.upscale(*views, tile=None, on_tile=progress.on_tile)  # one tile of 12 rows
     progress.close()
     n_attention = sum(1 for m in model.modules() if type(m).__name__ == "DEAM")
-    assert n_attention >= 2 and len(seen) == n_attention + 1  # one tick per DEAM, then the band itself
+    assert n_attention >= 2 and len(seen) == n_attention + 1  # one tick per DEAM, then the tile itself
     assert seen == sorted(seen) and 0 < seen[0] < 12 and seen[-1] == 12
     assert not any(m._forward_hooks for m in model.modules())  # hooks removed

@@ -60,8 +60,8 @@ def test_float32_gradient_with_reanchoring_matches_log_domain_autograd():
 
 
 @pytest.mark.parametrize("block_rows", [1, 3, 7])
-def test_wide_exponent_in_row_bands_is_the_same_kernel(monkeypatch, block_rows):
-    """Wide slices form their float64 exponent a band of rows at a time (to stay in cache): same bits."""
+def test_wide_exponent_in_row_blocks_is_the_same_kernel(monkeypatch, block_rows):
+    """Wide slices form their float64 exponent a block of rows at a time (to stay in cache): same bits."""
     import msinet.layers.sinkhorn as sk
 
     w, n = 20, 3

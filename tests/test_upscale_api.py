@@ -13,7 +13,7 @@ import msinet
 from msinet.infer import upscale_pair
 from msinet.infer.disparity import (decode_kitti_png16, disparity_from_plan, encode_kitti_png16,
                                     end_point_error)
-from msinet.infer.tiling import OutOfMemory, plan_bands, run_tiled
+from msinet.infer.tiling import OutOfMemory, plan_tile, run_tiled
 from msinet.models.base import StereoSRModel
 
 
@@ -180,15 +180,29 @@ def test_views_of_different_size_need_pad_common():
 
 # ---- tiling ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("height, tile, context", [(1, 1, 0), (37, 8, 3), (64, 64, 10), (100, 33, 50), (7, 3, 1)])
-def test_band_cores_cover_every_row_once(height, tile, context):
+@pytest.mark.parametrize("height, tile_rows, context", [(1, 1, 0), (37, 8, 3), (64, 64, 10), (100, 33, 50), (7, 3, 1)])
+def test_tile_cores_cover_every_row_once(height, tile_rows, context):
     rows, start = [], 0
     while start < height:
-        band = plan_bands(height, start, tile, context)
-        assert band.in0 == max(0, band.core0 - context) and band.in1 == min(height, band.core1 + context)
-        rows += list(range(band.core0, band.core1))
-        start = band.core1
+        tile = plan_tile(height, start, tile_rows, context)
+        assert tile.in0 == max(0, tile.core0 - context) and tile.in1 == min(height, tile.core1 + context)
+        rows += list(range(tile.core0, tile.core1))
+        start = tile.core1
     assert rows == list(range(height))
+
+
+def test_on_tile_reports_every_tile_and_on_band_is_its_old_name():
+    x = torch.rand(1, 3, 20, 12)
+    model = msinet.create_model("bicubic_x2")
+    seen = []
+    upscale_pair(model, x, x, tile=8, context=2, on_tile=lambda t, rows: seen.append((t.core0, t.core1, rows)))
+    assert seen == [(0, 8, 8), (8, 16, 8), (16, 20, 8)]
+    old = []
+    with pytest.warns(FutureWarning, match=r"on_band=\.\.\.\) is now on_tile"):
+        upscale_pair(model, x, x, tile=8, context=2, on_band=lambda t, rows: old.append((t.core0, t.core1, rows)))
+    assert old == seen
+    with pytest.raises(ValueError, match="give on_tile only"):
+        upscale_pair(model, x, x, on_tile=print, on_band=print)
 
 
 def test_tiling_is_exact_for_a_local_model():
@@ -216,7 +230,7 @@ def test_tiled_matches_untiled_on_a_real_pair(motorcycle_lr):
 
 
 class RowLimitedModel(StereoSRModel):
-    """Bicubic x2 that raises CUDA-style out-of-memory errors for bands taller than `max_rows`."""
+    """Bicubic x2 that raises CUDA-style out-of-memory errors for tiles taller than `max_rows`."""
 
     def __init__(self, max_rows: int):
         super().__init__(2)
@@ -237,7 +251,7 @@ def test_out_of_memory_halves_the_tile_and_keeps_done_rows():
     tiled, _ = upscale_pair(model, x, x, tile=64, context=2)
     full, _ = upscale_pair(RowLimitedModel(max_rows=1000), x, x, tile=None)
     assert torch.equal(tiled, full)
-    assert model.seen[:3] == [66, 34, 18]  # the first band has context below only: 64+2, 32+2, then 16+2 fits
+    assert model.seen[:3] == [66, 34, 18]  # the first tile has context below only: 64+2, 32+2, then 16+2 fits
     assert max(s for s in model.seen[3:]) <= 30
 
 

@@ -31,7 +31,7 @@ def add_arguments(p):
     p.add_argument("--context", default="auto", metavar="auto|ROWS",
                    help="extra LR rows each tile sees above and below (default auto)")
     p.add_argument("--cuda-graphs", default="auto", choices=("auto", "on", "off"),
-                   help="replay bands of one shape from a CUDA graph (auto: on CUDA, from a shape's 2nd band; "
+                   help="replay tiles of one shape from a CUDA graph (auto: on CUDA, from a shape's 2nd tile; "
                         "eager elsewhere or when the model cannot be captured; default auto)")
     p.add_argument("--pad-common", action="store_true",
                    help="views of different sizes: pad both to a common frame and crop each result back")
@@ -73,7 +73,7 @@ def _outputs(name: str, outdir: Path, args) -> list[Path]:
 
 
 def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, options: dict,
-                 show_bands: bool = False) -> tuple[str, list[Path]]:
+                 row_progress: bool = False) -> tuple[str, list[Path]]:
     """("written", paths) or ("skipped", []): one pair, its outputs landing together (io/landing.py)."""
     from ..data.image_io import encode_png, read_image, refuse_existing
     from ..infer.disparity import colourise, encode_kitti_png16
@@ -96,10 +96,10 @@ def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, 
         if view.ndim == 3 and view.shape[2] == 4 and not args.quiet:
             what = "upscaled separately (bicubic)" if args.alpha == "upscale" else "dropped (--alpha drop)"
             print(f"note: {path} has an alpha channel; it is {what}", file=sys.stderr)
-    bar = RowProgress(model, name, max(v.shape[0] for v in views)) if show_bands else None
+    bar = RowProgress(model, name, max(v.shape[0] for v in views)) if row_progress else None
     try:
         results = upscale_pair(model, *views, return_disparity=args.save_disparity,
-                               on_band=None if bar is None else bar.on_band, **options)
+                               on_tile=None if bar is None else bar.on_tile, **options)
     finally:
         if bar is not None:
             bar.close()
@@ -110,9 +110,9 @@ def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, 
 
 
 class RowProgress:
-    """A bar over the LR rows of one large pair. Whole bands are counted as they finish (on_band), and inside a
-    band each epipolar attention module that finishes moves it by its share: a wide pair spends nearly all its
-    time there (infer/cost.py), so even a pair that is a single band shows progress. Appears after a second."""
+    """A bar over the LR rows of one large pair. Whole tiles are counted as they finish (on_tile), and inside a
+    tile each epipolar attention module that finishes moves it by its share: a wide pair spends nearly all its
+    time there (infer/cost.py), so even a pair that is a single tile shows progress. Appears after a second."""
 
     def __init__(self, model, name: str, rows: int):
         from tqdm import tqdm
@@ -121,19 +121,19 @@ class RowProgress:
 
         self.bar = tqdm(total=rows, unit="row", desc=name, delay=1.0, leave=False, file=sys.stderr,
                         dynamic_ncols=True)
-        self.done, self.position, self.band_rows = 0, 0.0, rows  # the first band's size is not known: all rows
+        self.done, self.position, self.next_rows = 0, 0.0, rows  # the first tile's size is not known: all rows
         modules = [m for m in model.modules() if isinstance(m, EpipolarCrossAttention)]
         self.share = 1.0 / len(modules) if modules else 0.0
         self.hooks = [m.register_forward_hook(self._tick) for m in modules]
 
     def _tick(self, *_):
-        self.position = min(self.position + self.band_rows * self.share, self.done + self.band_rows)
+        self.position = min(self.position + self.next_rows * self.share, self.done + self.next_rows)
         self._show(int(self.position))
 
-    def on_band(self, band, tile_rows: int) -> None:
-        self.done = self.position = band.core1
-        self.band_rows = max(0, min(tile_rows, self.bar.total - band.core1))
-        self._show(band.core1)
+    def on_tile(self, tile, tile_rows: int) -> None:
+        self.done = self.position = tile.core1
+        self.next_rows = max(0, min(tile_rows, self.bar.total - tile.core1))
+        self._show(tile.core1)
 
     def _show(self, n: int) -> None:
         if n != self.bar.n:
@@ -352,7 +352,7 @@ def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
             t1 = time.perf_counter()
             try:
                 status, written = _upscale_one(model, pair.name, pair.left, pair.right, outdir, args, options,
-                                               show_bands=show and len(pairs) == 1)
+                                               row_progress=show and len(pairs) == 1)
             except (ValueError, OSError, OutOfMemory, RuntimeError) as exc:
                 if not batch and not isinstance(exc, OutOfMemory):
                     raise  # main() prints it and exits 2

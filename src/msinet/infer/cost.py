@@ -1,4 +1,4 @@
-"""What a pair will cost before it is computed: a short probe, extrapolated over the tiler's bands.
+"""What a pair will cost before it is computed: a short probe, extrapolated over the tiler's tiles.
 
 The stereo models' time per LR row is about a*W + b*W^2: convolutions are linear in the width W, but the
 epipolar attention (SCAM softmax, DEAM Sinkhorn) scores every pixel of a row against every pixel of the other
@@ -11,7 +11,7 @@ core shared with other jobs, so +-30%), msinet_small_x4 (16 DEAMs), one LR row, 
     peak RSS (GB)     0.36    0.38    0.43    0.46    0.52
 
 From W ~ 1000 on, attention is the cost; beyond W ~ 2000 a (W, W) float32 slice (16 MB) no longer fits the
-cache and time grows a little faster than W^2. The tiler bounds memory (bands of rows), not time: a row cannot
+cache and time grows a little faster than W^2. The tiler bounds memory (tiles of rows), not time: a row cannot
 be split without changing the result. A 40 x 4000 LR pair is about 40 rows x 17-30 s = 11-20 min on one CPU
 thread.
 
@@ -32,11 +32,11 @@ PROBE_WIDTH = 768
 SMALL_PIXELS = 256 * 256  # below this a pair is done in seconds on any device: no probe
 
 
-def band_rows(height: int, tile: int, context: int) -> int:
-    """LR rows the model sees for one pair: each band's core plus its context (clipped at the borders)."""
+def rows_fed(height: int, tile: int, context: int) -> int:
+    """LR rows the model sees for one pair: each tile's core plus its context (clipped at the borders)."""
     tile = max(1, min(tile, height))
-    bands = math.ceil(height / tile)
-    return min(bands * height, height + 2 * context * (bands - 1))
+    tiles = math.ceil(height / tile)
+    return min(tiles * height, height + 2 * context * (tiles - 1))
 
 
 def probe_row_cost(model, width: int, device, precision: str = "fp32") -> tuple[float, float]:
@@ -66,11 +66,11 @@ def probe_row_cost(model, width: int, device, precision: str = "fp32") -> tuple[
 
 def estimate_pair_seconds(model, height: int, width: int, tile: int, context: int, device,
                           precision: str = "fp32") -> float | None:
-    """Seconds to upscale one LR pair of height x width with these bands; None for pairs too small to matter."""
+    """Seconds to upscale one LR pair of height x width with these tiles; None for pairs too small to matter."""
     if height * width <= SMALL_PIXELS:
         return None
     a, b = probe_row_cost(model, width, device, precision)
-    return band_rows(height, tile, context) * (a * width + b * width * width)
+    return rows_fed(height, tile, context) * (a * width + b * width * width)
 
 
 def format_seconds(s: float) -> str:

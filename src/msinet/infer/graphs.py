@@ -2,7 +2,7 @@
 
 A forward of MSINet launches thousands of small kernels; on a fast GPU the CPU's launch latency, not the
 arithmetic, sets the pace. A captured CUDA graph replays all of them with one launch. Graphs need fixed
-shapes (tiling.run_tiled(same_shape=True) feeds every band with the same number of rows) and a forward
+shapes (tiling.run_tiled(same_shape=True) feeds every tile with the same number of rows) and a forward
 that never waits for the host: before capturing, one run is watched for operations that synchronise with
 the host (reading a device value in Python, data-dependent shapes); if there is one, or capture fails,
 the forward stays eager and a one-line notice says why. The first capture per device is also replayed once on

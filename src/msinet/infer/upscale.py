@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 import torch
@@ -61,24 +62,32 @@ def _upscale_alpha(alpha: torch.Tensor | None, scale: int) -> torch.Tensor | Non
 
 def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: str = "fp32", device=None,
                  pad_common: bool = False, alpha: str = "upscale", return_disparity: bool = False,
-                 on_band=None, cuda_graphs: str = "auto"):
+                 on_tile=None, cuda_graphs: str = "auto", on_band=None):
     """Super-resolve a stereo pair with `model`; returns (sr_left, sr_right) of the inputs' kind.
 
     left, right: numpy uint8/uint16/float (HxW, HxWx3, HxWx4), PIL images, or float tensors (3,H,W) /
       (B,3,H,W) in [0,1]. Grayscale stays grayscale, 16-bit stays 16-bit, tensors keep dtype and device.
-    tile: "auto" (bands sized to the device memory), an int (core rows per band) or None (whole image).
-    context: rows of context per band side ("auto": see tiling.default_context).
-    precision: "fp32", "bf16" or "fp16" (a band with NaN/Inf output is recomputed in fp32, with a warning).
+    tile: "auto" (tiles sized to the device memory), an int (core rows per tile) or None (whole image).
+    context: rows of context per tile side ("auto": see tiling.default_context).
+    precision: "fp32", "bf16" or "fp16" (a tile with NaN/Inf output is recomputed in fp32, with a warning).
     device: "auto"/None, "cpu", "cuda", "mps" or a torch.device; the model is moved there, the full
       images stay on the host.
     pad_common: pad views of different sizes to a common frame and crop each result back.
     alpha: "upscale" (bicubic, separately from the colour) or "drop".
     return_disparity: also return the left-view disparity in HR pixels from the last DEAM's transport
       plan: a float32 numpy array (sH, sW) for one image, a tensor (B, sH, sW) for tensor inputs.
-    cuda_graphs: "auto" (on CUDA: bands of one shape, a shape replayed from a CUDA graph from its second
-      band on), "on" (from the first band) or "off"; eager on other devices, with disparity, and where the
-      forward cannot be captured (one-line notice). Outputs equal eager ones with the same bands.
+    cuda_graphs: "auto" (on CUDA: tiles of one shape, a shape replayed from a CUDA graph from its second
+      tile on), "on" (from the first tile) or "off"; eager on other devices, with disparity, and where the
+      forward cannot be captured (one-line notice). Outputs equal eager ones with the same tiles.
+    on_tile: called as on_tile(tile, tile_rows) after each tile (infer.tiling.Tile: its core rows and the rows
+      fed), e.g. for progress. `on_band` is its old name (FutureWarning; it stops working in 0.3).
     """
+    if on_band is not None:
+        if on_tile is not None:
+            raise ValueError("give on_tile only (on_band is its old name), not both")
+        warnings.warn("upscale_pair(on_band=...) is now on_tile=...; the old name will stop working in 0.3",
+                      FutureWarning, stacklevel=2)
+        on_tile = on_band
     check_precision(precision)
     check_mode(cuda_graphs)
     if alpha not in ("upscale", "drop"):
@@ -105,7 +114,7 @@ def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: 
     elif tile == "auto":
         tile = auto_tile_rows(model, height, width, device, context)
 
-    def band_fn(lb, rb):
+    def run_tile(lb, rb):
         def compute():
             if not return_disparity:
                 return forward(lb, rb)
@@ -121,7 +130,7 @@ def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: 
     graphed = None if return_disparity else graphed_model(model, device, cuda_graphs)  # after .to(): weights moved
     forward = model if graphed is None else graphed
     try:
-        results = [run_tiled(band_fn, l_in[b:b + 1], r_in[b:b + 1], tile, context, device, on_band,
+        results = [run_tiled(run_tile, l_in[b:b + 1], r_in[b:b + 1], tile, context, device, on_tile,
                              same_shape=graphed is not None)
                    for b in range(l_in.shape[0])]
     finally:

@@ -240,7 +240,7 @@ def _anchored_kernel(m: torch.Tensor, f: torch.Tensor, g: torch.Tensor, out: tor
     m, out: (n, W, W); f, g: (n, W) wide. shift (the first kernel, whose f is zero and ignored): the exponent
     is M + g - r with r its row maxima (returned, (n, W)), so that every row of the kernel holds a 1.
     The wide exponent is formed a block at a time: several slices, or, once one slice's wide copy outgrows the
-    block (W > 362 on CPU), a band of its rows, so that it stays in cache at any width (every entry is
+    block (W > 362 on CPU), a block of its rows, so that it stays in cache at any width (every entry is
     computed by the same operations either way).
     """
     n, w, _ = m.shape

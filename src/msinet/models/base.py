@@ -20,7 +20,7 @@ class StereoSRModel(nn.Module):
     has_transport_plans = False   # keep_transport_plans() yields its DEAM layers, each keeping `.last_plan`
     supports_tlsc = False         # test-time local statistics: set_tlsc(window), config["tlsc_window"]
     supports_checkpoint_blocks = False  # train.checkpoint_blocks: `checkpoint_blocks` recomputes blocks in backward
-    context_rows = 2              # LR rows of context a tiling band needs on each side (TLSC adds half a window)
+    context_rows = 2              # LR rows of context a tiling tile needs on each side (TLSC adds half a window)
     drop_path_rate = 0.0          # stochastic depth while training (whole blocks skipped); DDP must then allow
                                   # parameters without gradients
     # Training-time execution switches (not part of the architecture, not saved with the weights):
@@ -71,14 +71,14 @@ class StereoSRModel(nn.Module):
                 m.local_window = window
 
     def tile_context(self) -> int:
-        """Rows of context each band of the row tiler carries on both sides (LR rows). A row's output depends
+        """Rows of context each tile of the row tiler carries on both sides (LR rows). A row's output depends
         on rows far away only faintly (docs/usage.md measures the tiled-vs-untiled agreement); with test-time
-        local statistics its pooled statistics reach half a window up and down, so a band needs that much."""
+        local statistics its pooled statistics reach half a window up and down, so a tile needs that much."""
         window = self.config.get("tlsc_window") if self.supports_tlsc else None
         return self.context_rows if window is None else max(self.context_rows, int(window[0]))
 
     def bytes_per_row(self, width: int) -> int:
-        """Rough peak memory per LR row of a band (both views, batch 1, float32, no grad): by default the
+        """Rough peak memory per LR row of a tile (both views, batch 1, float32, no grad): by default the
         reconstruction output and its bilinear base, with headroom for a few such maps."""
         return 4 * 2 * 2 * 3 * self.scale ** 2 * width * 4
 

@@ -102,10 +102,10 @@ class EHFSSRNet(StereoSRModel):
     depth per block in training (the released models were trained without).
     """
 
-    # Tiled and untiled outputs differ wherever a band is not the whole image: the channel gates and the
-    # global attention pool over the whole band, and the 16x16 windows start at the band's first row. Measured
-    # (ehfssr_s_x2, 192x200 LR Middlebury crop, 48-row bands, 8-bit output): context 32 -> mean |diff| 0.29,
-    # 99.9th percentile 5, max 12 levels; context 64 -> 0.18 / 4 / 12. More context buys little; bands are only
+    # Tiled and untiled outputs differ wherever a tile is not the whole image: the channel gates and the
+    # global attention pool over the whole tile, and the 16x16 windows start at the tile's first row. Measured
+    # (ehfssr_s_x2, 192x200 LR Middlebury crop, 48-row tiles, 8-bit output): context 32 -> mean |diff| 0.29,
+    # 99.9th percentile 5, max 12 levels; context 64 -> 0.18 / 4 / 12. More context buys little; tiles are only
     # used when the whole image does not fit the memory budget (bytes_per_row).
     context_rows = 32
 

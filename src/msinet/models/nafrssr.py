@@ -57,7 +57,7 @@ class NAFRSSRNet(StereoSRModel):
 
     # Each block application reaches 2 LR rows further (depthwise + grouped 3x3) and its fusion a third, ~60
     # rows in all, but far rows count only faintly. Measured on NAFRSSR-T, Middlebury motorcycle, 24-row
-    # bands: tiled vs untiled max |diff| 0.001 of an 8-bit level with 32 rows of context (0.12 with 16).
+    # tiles: tiled vs untiled max |diff| 0.001 of an 8-bit level with 32 rows of context (0.12 with 16).
     context_rows = 32
 
     def bytes_per_row(self, width: int) -> int:

@@ -1,7 +1,7 @@
 """Reduced-precision inference that never hands back a black or NaN image.
 
-A band is computed under autocast in bf16/fp16; if any output is NaN or Inf (fp16 overflows at 65504,
-which large activations or Sinkhorn scores can reach) the band is recomputed in fp32 with a warning.
+A tile is computed under autocast in bf16/fp16; if any output is NaN or Inf (fp16 overflows at 65504,
+which large activations or Sinkhorn scores can reach) the tile is recomputed in fp32 with a warning.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def check_precision(precision: str) -> str:
 
 def autocast(device: torch.device, precision: str, cache: bool = True):
     """The autocast context of `precision` on `device` (a no-op for fp32). Inference passes cache=False: a
-    weight-cast cache would hold tensors across CUDA graph captures (each band is one region anyway)."""
+    weight-cast cache would hold tensors across CUDA graph captures (each tile is one region anyway)."""
     dtype = PRECISIONS[check_precision(precision)]
     return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype, cache_enabled=cache)
 
