@@ -1,6 +1,7 @@
 """Checks every architecture's tests share."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 import msinet
@@ -47,3 +48,12 @@ def assert_batch_items_independent(model, batch: int, size) -> None:
             single = model(left[i:i + 1], right[i:i + 1])
             for a, b in zip(batched, single):
                 torch.testing.assert_close(a[i:i + 1], b, atol=1e-5, rtol=0)
+
+
+def load_error(path, error=ValueError, **overrides) -> str:
+    """The message of the `error` msinet.load_model(path) raises: one line that names the file."""
+    with pytest.raises(error) as info:
+        msinet.load_model(path, **overrides)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    return message

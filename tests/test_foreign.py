@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 import msinet
 from msinet.cli.main import main as cli_main
+from model_checks import load_error
 
 # LSKA kernel size -> (small kernel, dilated kernel, dilation), as the authors' LSKA class hard-codes them
 LSKA_SHAPES = {7: (3, 3, 2), 11: (3, 5, 2), 23: (5, 7, 3), 35: (5, 11, 3)}
@@ -350,53 +351,46 @@ def test_wrappers_and_prefixes_give_identical_models(tmp_path):
 # refusals: one line naming the problem
 
 
-def _error(path, **overrides) -> str:
-    with pytest.raises(ValueError) as info:
-        msinet.load_model(path, **overrides)
-    message = str(info.value)
-    assert "\n" not in message and str(path) in message
-    return message
-
 
 def test_unplaceable_missing_and_misshaped_keys_are_named(tmp_path):
     sd = reference_state("msinet", channels=16, num_blocks=2, scale=4)
     extra = OrderedDict(sd)
     extra["body.1.module.blk.mixer.weight"] = torch.zeros(3)
-    assert "'body.1.module.blk.mixer.weight'" in _error(save_pth(tmp_path, {"params": extra}, "a.pth"))
+    assert "'body.1.module.blk.mixer.weight'" in load_error(save_pth(tmp_path, {"params": extra}, "a.pth"))
     missing = OrderedDict(sd)
     del missing["body.1.module.blk.msattn.lska4.conv_spatial_v.bias"]
-    assert "'body.1.module.blk.msattn.lska4.conv_spatial_v.bias'" in _error(save_pth(tmp_path, missing, "b.pth"))
+    assert "'body.1.module.blk.msattn.lska4.conv_spatial_v.bias'" in load_error(save_pth(tmp_path, missing, "b.pth"))
     wrong = OrderedDict(sd)
     wrong["body.0.module.fusion.l_proj2.weight"] = torch.zeros(16, 8, 1, 1)
-    message = _error(save_pth(tmp_path, wrong, "c.pth"))
+    message = load_error(save_pth(tmp_path, wrong, "c.pth"))
     assert "'body.0.module.fusion.l_proj2.weight'" in message and "(16, 8, 1, 1)" in message
 
 
 def test_structural_problems(tmp_path):
     sd = reference_state("msinet", channels=16, num_blocks=3, scale=4)
     partial = OrderedDict((k, v) for k, v in sd.items() if not k.startswith("body.2.module.fusion."))
-    assert "fusion in 2 of 3 blocks" in _error(save_pth(tmp_path, partial, "p.pth"))
+    assert "fusion in 2 of 3 blocks" in load_error(save_pth(tmp_path, partial, "p.pth"))
     gap = OrderedDict((k, v) for k, v in sd.items() if not k.startswith("body.1."))
-    assert "block 1 of 3" in _error(save_pth(tmp_path, gap, "g.pth"))
+    assert "block 1 of 3" in load_error(save_pth(tmp_path, gap, "g.pth"))
     odd_scale = OrderedDict(sd)
     odd_scale["up.0.weight"] = torch.zeros(3 * 25, 16, 3, 3)
-    assert "'up.0.weight'" in _error(save_pth(tmp_path, odd_scale, "s.pth"))
+    assert "'up.0.weight'" in load_error(save_pth(tmp_path, odd_scale, "s.pth"))
     sr_net = {"params": {"conv_first.weight": torch.zeros(64, 3, 3, 3)}}
-    assert "'intro.weight'" in _error(save_pth(tmp_path, sr_net, "x.pth"))
-    assert "unknown option 'windw'" in _error(save_pth(tmp_path, {"params": sd}, "o.pth"), windw=3)
+    assert "'intro.weight'" in load_error(save_pth(tmp_path, sr_net, "x.pth"))
+    assert "unknown option 'windw'" in load_error(save_pth(tmp_path, {"params": sd}, "o.pth"), windw=3)
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_unreadable_files(tmp_path):
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"\x80\x04not really a checkpoint" * 10)
-    assert "not a readable PyTorch checkpoint" in _error(garbage)
+    assert "not a readable PyTorch checkpoint" in load_error(garbage)
     truncated = tmp_path / "truncated.pth"
     full = save_pth(tmp_path, {"params": reference_state("nafssr", 16, 2, 4)}, "full.pth")
     truncated.write_bytes(full.read_bytes()[:5000])
-    assert "not a readable PyTorch checkpoint" in _error(truncated)
-    assert "not a tensor" in _error(save_pth(tmp_path, {"params": {"intro.weight": 3}}, "int.pth"))
-    assert "holds a list" in _error(save_pth(tmp_path, [torch.zeros(1)], "list.pth"))
+    assert "not a readable PyTorch checkpoint" in load_error(truncated)
+    assert "not a tensor" in load_error(save_pth(tmp_path, {"params": {"intro.weight": 3}}, "int.pth"))
+    assert "holds a list" in load_error(save_pth(tmp_path, [torch.zeros(1)], "list.pth"))
     with pytest.raises(FileNotFoundError, match="absent.pth"):
         msinet.load_model(tmp_path / "absent.pth")
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import msinet
-from model_checks import reference_diffs
+from model_checks import load_error, reference_diffs
 from msinet.cli.main import main as cli_main
 from msinet.models import cvhssr
 from msinet.models.foreign import read_checkpoint
@@ -62,35 +62,28 @@ def test_other_layouts_are_not_claimed(shared_peers):
     assert not cvhssr.matches(nafssr)
 
 
-def _one_line_error(path, **overrides) -> str:
-    with pytest.raises(WeightsError) as info:
-        msinet.load_model(path, **overrides)
-    message = str(info.value)
-    assert "\n" not in message and str(path) in message
-    return message
-
 
 def test_damaged_checkpoints_name_the_key(shared_peers, tmp_path):
     state = read_checkpoint(shared_peers / "cvhssr_t_x4.pth")
     missing = dict(state)
     del missing["body.7.module.fusion.r_proj2.1.bias"]
     torch.save({"params": missing}, tmp_path / "missing.pth")
-    assert "'body.7.module.fusion.r_proj2.1.bias'" in _one_line_error(tmp_path / "missing.pth")
+    assert "'body.7.module.fusion.r_proj2.1.bias'" in load_error(tmp_path / "missing.pth", WeightsError)
     wrong = dict(state)
     wrong["body.3.module.blk.sca1.conv_spatial.weight"] = torch.zeros(48, 1, 9, 9)
     torch.save({"params": wrong}, tmp_path / "wrong.pth")
-    message = _one_line_error(tmp_path / "wrong.pth")
+    message = load_error(tmp_path / "wrong.pth", WeightsError)
     assert "'body.3.module.blk.sca1.conv_spatial.weight'" in message and "(48, 1, 9, 9)" in message
     extra = dict(state)
     extra["body.2.module.blk.conv7.weight"] = torch.zeros(3)
     torch.save({"params": extra}, tmp_path / "extra.pth")
-    assert "'body.2.module.blk.conv7.weight'" in _one_line_error(tmp_path / "extra.pth")
+    assert "'body.2.module.blk.conv7.weight'" in load_error(tmp_path / "extra.pth", WeightsError)
     scale = dict(state)
     scale["up.0.weight"] = torch.zeros(75, 48, 3, 3)
     torch.save({"params": scale}, tmp_path / "scale.pth")
-    assert "'up.0.weight'" in _one_line_error(tmp_path / "scale.pth")
+    assert "'up.0.weight'" in load_error(tmp_path / "scale.pth", WeightsError)
     torch.save({"params": state}, tmp_path / "ok.pth")
-    assert "unknown option 'lska_kernels'" in _one_line_error(tmp_path / "ok.pth", lska_kernels=(7,))
+    assert "unknown option 'lska_kernels'" in load_error(tmp_path / "ok.pth", WeightsError, lska_kernels=(7,))
 
 
 def test_a_shallower_checkpoint_loads_as_its_size(shared_peers, tmp_path):

@@ -50,8 +50,8 @@ def run(args) -> int:
     return 1 if failures else 0
 
 
-def _line(label: str, text: str, indent: int = 2, width: int = 20) -> None:
-    print(f"{' ' * indent}{label:<{width - indent - 1}s} {text}")
+def _line(label: str, text: str, indent: int = 2, column: int = 20) -> None:
+    print(f"{' ' * indent}{label:<{column - indent - 1}s} {text}")
 
 
 def _version(dist: str) -> str:
@@ -160,23 +160,23 @@ def _weights_cache() -> list[str]:
     known = set()
     for name, record in table.items():
         if record.source == "shipped":
-            _line(name, "shipped in the package", width=24)
+            _line(name, "shipped in the package", column=24)
             continue
         path = cache_path(record)
         known.add(path.name)
         if not path.is_file():
-            _line(name, f"not downloaded ({record.size_text()})", width=24)
+            _line(name, f"not downloaded ({record.size_text()})", column=24)
             continue
         try:
             check_digest(record, path)
-            _line(name, f"cached, {path.stat().st_size / 1e6:.1f} MB, {record.verification} ok", width=24)
+            _line(name, f"cached, {path.stat().st_size / 1e6:.1f} MB, {record.verification} ok", column=24)
         except Exception as exc:  # noqa: BLE001 - a bad file is reported, not raised
-            _line(name, f"BAD: {exc}", width=24)
+            _line(name, f"BAD: {exc}", column=24)
             failures.append(f"cached weights of {name}")
     extra = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in known
                    and p.name != "index.json" and not p.name.startswith(".")) if folder.is_dir() else []
     if extra:
-        _line("other files", ", ".join(extra), width=24)
+        _line("other files", ", ".join(extra), column=24)
     return failures
 
 
@@ -190,11 +190,11 @@ def _fast_paths(devices) -> list[str]:
             outcome = path.verify(device)
             label = f"{path.name} {device}"
             if isinstance(outcome, str):
-                _line(label, f"not available ({outcome})", width=30)
+                _line(label, f"not available ({outcome})", column=30)
             elif outcome.ok:
-                _line(label, f"ok: {outcome.describe()}, {outcome.seconds:.2f} s", width=30)
+                _line(label, f"ok: {outcome.describe()}, {outcome.seconds:.2f} s", column=30)
             else:
-                _line(label, f"FAILED: {outcome.describe()}", width=30)
+                _line(label, f"FAILED: {outcome.describe()}", column=30)
                 failures.append(label)
     return failures
 

@@ -18,8 +18,8 @@ from torch import nn
 from .cross_attention import SCAM
 
 
-def _pointwise_then_depthwise(c: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c, c, 1), nn.Conv2d(c, c, 3, padding=1, groups=c))
+def _pointwise_then_depthwise(channels: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(channels, channels, 1), nn.Conv2d(channels, channels, 3, padding=1, groups=channels))
 
 
 class CVIM(SCAM):
