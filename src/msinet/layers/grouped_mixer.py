@@ -23,7 +23,7 @@ class GroupedConvMixer(nn.Module):
     def __init__(self, channels: int, groups: int, pointwise: bool = False):
         super().__init__()
         if groups < 1 or channels % groups:
-            raise ValueError(f"channels ({channels}) must divide into {groups} conv groups")
+            raise ValueError(f"channels ({channels}) is not divisible into {groups} conv groups")
         self.norm = LayerNorm2d(channels)
         self.expand = nn.Conv2d(channels, 2 * channels, 1)
         self.dwconv = nn.Conv2d(2 * channels, 2 * channels, 3, padding=1, groups=2 * channels)

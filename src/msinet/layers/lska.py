@@ -77,7 +77,7 @@ class MultiScaleLSKA(nn.Module):
         super().__init__()
         groups = len(kernel_sizes)
         if channels % groups:
-            raise ValueError(f"channels ({channels}) must divide into the {groups} LSKA channel groups")
+            raise ValueError(f"channels ({channels}) is not divisible into the {groups} LSKA channel groups")
         self.branches = nn.ModuleList(LSKAMap(channels // groups, k) for k in kernel_sizes)
         self.branch_of_group = tuple(branch_of_group) if branch_of_group is not None else tuple(range(groups))
         if len(self.branch_of_group) != groups or not all(0 <= b < groups for b in self.branch_of_group):
