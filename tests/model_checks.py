@@ -57,3 +57,15 @@ def load_error(path, error=ValueError, **overrides) -> str:
     message = str(info.value)
     assert "\n" not in message and str(path) in message
     return message
+
+
+def authors_state(peers, name: str) -> dict:
+    """The state dict ('params') of the authors' released checkpoint `<name>.pth` in ../shared/peers."""
+    return dict(torch.load(peers / f"{name}.pth", map_location="cpu", weights_only=True)["params"])
+
+
+def save_pth(tmp_path, obj, name: str = "ckpt.pth"):
+    """torch.save(obj) as tmp_path/name: a checkpoint the way the authors' code writes one."""
+    path = tmp_path / name
+    torch.save(obj, path)
+    return path

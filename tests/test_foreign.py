@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 import msinet
 from msinet.cli.main import main as cli_main
-from model_checks import load_error
+from model_checks import load_error, save_pth
 
 # LSKA kernel size -> (small kernel, dilated kernel, dilation), as the authors' LSKA class hard-codes them
 LSKA_SHAPES = {7: (3, 3, 2), 11: (3, 5, 2), 23: (5, 7, 3), 35: (5, 11, 3)}
@@ -190,12 +190,6 @@ def reference_forward(sd, left, right, family, window=WINDOW, route=RELEASED_ROU
 
 
 # ----------------------------------------------------------------------------------------------------------
-
-
-def save_pth(tmp_path, obj, name="ckpt.pth"):
-    path = tmp_path / name
-    torch.save(obj, path)
-    return path
 
 
 def pair(h, w, seed=1, batch=1):

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 import msinet
-from model_checks import assert_batch_items_independent, assert_round_trip, reference_diffs, reference_pair
+from model_checks import (assert_batch_items_independent, assert_round_trip, authors_state, load_error, reference_diffs,
+                          reference_pair, save_pth)
 from msinet.cli.main import main as cli_main
 from msinet.layers.band_cross_attention import disparity_band
 from msinet.layers.token_shift import shift_channel_groups
@@ -23,15 +24,6 @@ RELEASED = ("ehfssr_s_x4", "ehfssr_s_x2")
 # /work/shared/peers/README.md (and the authors' own count of their EHFSSR_S class)
 PUBLISHED_PARAMETERS = {"ehfssr_s_x4": 643_513, "ehfssr_s_x2": 627_925, "ehfssr_s": 643_513}
 TOLERANCE = 1e-4
-
-
-def _authors_state(peers, name: str) -> dict[str, torch.Tensor]:
-    return dict(torch.load(peers / f"{name}.pth", map_location="cpu", weights_only=True)["params"])
-
-
-def _save_pth(state, path):
-    torch.save({"params": state}, path)
-    return path
 
 
 def _small(scale=4, **kw):
@@ -77,36 +69,30 @@ def test_convert_cli_gives_the_same_model(shared_peers, tmp_path, capsys):
 # checkpoints of this family that do not fit, or fit another size
 
 
-def _one_line_error(path, key):
-    with pytest.raises(WeightsError) as info:
-        msinet.load_model(path)
-    message = str(info.value)
-    assert "\n" not in message and key in message, message
-
-
 def test_checkpoint_missing_a_key_names_it(shared_peers, tmp_path):
-    state = _authors_state(shared_peers, "ehfssr_s_x4")
+    state = authors_state(shared_peers, "ehfssr_s_x4")
     key = "body.2.body.3.selfatn.to_qk.weight"
     del state[key]
-    _one_line_error(_save_pth(state, tmp_path / "missing.pth"), key)
+    assert key in load_error(save_pth(tmp_path, {"params": state}, "missing.pth"), WeightsError)
 
 
 def test_checkpoint_with_a_wrong_shape_names_the_key(shared_peers, tmp_path):
-    state = _authors_state(shared_peers, "ehfssr_s_x4")
+    state = authors_state(shared_peers, "ehfssr_s_x4")
     key = "body.4.body.0.interaction.feaR.weight"
     state[key] = torch.zeros(48, 40, 1, 1)
-    _one_line_error(_save_pth(state, tmp_path / "shape.pth"), key)
+    assert key in load_error(save_pth(tmp_path, {"params": state}, "shape.pth"), WeightsError)
 
 
 def test_checkpoint_with_a_stray_key_names_it(shared_peers, tmp_path):
-    state = _authors_state(shared_peers, "ehfssr_s_x2")
-    state["body.1.body.2.selfatn.extra.weight"] = torch.zeros(3)
-    _one_line_error(_save_pth(state, tmp_path / "stray.pth"), "body.1.body.2.selfatn.extra.weight")
+    state = authors_state(shared_peers, "ehfssr_s_x2")
+    key = "body.1.body.2.selfatn.extra.weight"
+    state[key] = torch.zeros(3)
+    assert key in load_error(save_pth(tmp_path, {"params": state}, "stray.pth"), WeightsError)
 
 
 def test_checkpoint_of_another_size_loads_as_that_size(shared_peers, tmp_path):
     # 2 groups x 3 blocks: the released groups 0, 1 with their blocks 0 (cross-view), 1 (window) and 5 (global)
-    state = _authors_state(shared_peers, "ehfssr_s_x2")
+    state = authors_state(shared_peers, "ehfssr_s_x2")
     small = {}
     for key, value in state.items():
         parts = key.split(".")
@@ -116,7 +102,7 @@ def test_checkpoint_of_another_size_loads_as_that_size(shared_peers, tmp_path):
             if parts[2] == "body" and parts[3] == "5":
                 parts[3] = "2"
             small[".".join(parts)] = value
-    model = msinet.load_model(_save_pth(small, tmp_path / "small.pth"))
+    model = msinet.load_model(save_pth(tmp_path, {"params": small}, "small.pth"))
     assert model.config["num_groups"] == 2 and model.config["blocks_per_group"] == 3
     assert model.model_name not in msinet.list_models()  # not a published size (named after the file)
     with torch.no_grad():
@@ -125,18 +111,18 @@ def test_checkpoint_of_another_size_loads_as_that_size(shared_peers, tmp_path):
     # a group that lacks a block the others have is damaged, not another size
     del small["body.1.body.1.MLP.proj1.weight"]
     small = {k: v for k, v in small.items() if not k.startswith("body.1.body.1.")}
-    _one_line_error(_save_pth(small, tmp_path / "gap.pth"), "body.1.body.1.")
+    assert "body.1.body.1." in load_error(save_pth(tmp_path, {"params": small}, "gap.pth"), WeightsError)
 
 
 def test_the_full_ehfssr_is_refused_in_one_line(shared_peers, tmp_path):
-    state = _authors_state(shared_peers, "ehfssr_s_x4")
+    state = authors_state(shared_peers, "ehfssr_s_x4")
     state["body.0.body.1.selfatn.to_q.weight"] = state.pop("body.0.body.1.selfatn.to_qk.weight")
-    _one_line_error(_save_pth(state, tmp_path / "full.pth"), "body.0.body.1.selfatn.to_q.weight")
+    assert "body.0.body.1.selfatn.to_q.weight" in load_error(save_pth(tmp_path, {"params": state}, "full.pth"), WeightsError)
 
 
 def test_only_this_family_is_claimed(shared_peers):
     for name in RELEASED:
-        assert matches(_authors_state(shared_peers, name))
+        assert matches(authors_state(shared_peers, name))
     for path in shared_peers.glob("*.pth"):
         if not path.name.startswith("ehfssr"):
             state = torch.load(path, map_location="cpu", weights_only=True)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import msinet
-from model_checks import assert_batch_items_independent, assert_round_trip, reference_diffs
+from model_checks import (assert_batch_items_independent, assert_round_trip, authors_state, load_error, reference_diffs,
+                          save_pth)
 from msinet.cli.main import main as cli_main
 from msinet.models.foreign import read_checkpoint
 from msinet.models.nafrssr import matches
@@ -19,16 +20,6 @@ RELEASED = ("nafrssr_t_x4", "nafrssr_m_x4")
 PUBLISHED_PARAMS = {"nafrssr_t_x4": 344_799, "nafrssr_m_x4": 280_383}  # /work/shared/peers/README.md
 ALIASES = {"nafrssr_t": "nafrssr_t_x4", "nafrssr_m": "nafrssr_m_x4"}
 TOLERANCE = 1e-4
-
-
-def _state(peers, name):
-    return torch.load(peers / f"{name}.pth", map_location="cpu", weights_only=True)["params"]
-
-
-def _save_pth(tmp_path, state, name="damaged.pth"):
-    path = tmp_path / name
-    torch.save({"params": state}, path)
-    return path
 
 
 # ---- exactness against the authors' code ---------------------------------------------------------------------
@@ -53,7 +44,7 @@ def test_registered_models_have_the_published_parameter_counts():
 
 def test_released_checkpoints_hold_exactly_the_registered_models(shared_peers):
     for name in RELEASED:
-        state = _state(shared_peers, name)
+        state = authors_state(shared_peers, name)
         assert sum(v.numel() for v in state.values()) == PUBLISHED_PARAMS[name]
 
 
@@ -67,44 +58,33 @@ def test_the_matcher_claims_nafrssr_checkpoints_only(shared_peers):
 
 # ---- damaged and unknown checkpoints -------------------------------------------------------------------------
 
-def _one_line(exc_info) -> str:
-    message = str(exc_info.value)
-    assert "\n" not in message
-    return message
-
-
 def test_a_checkpoint_with_a_key_removed_names_the_key(shared_peers, tmp_path):
-    state = _state(shared_peers, "nafrssr_m_x4")
+    state = authors_state(shared_peers, "nafrssr_m_x4")
     for key in ("mid.2.module.fusion.l_proj1.weight", "blur.weight", "weight", "body1.1.module.blk.conv3.bias",
                 "up.0.weight"):
         damaged = {k: v for k, v in state.items() if k != key}
-        with pytest.raises(WeightsError) as exc:
-            msinet.load_model(_save_pth(tmp_path, damaged))
-        assert f"missing key {key!r}" in _one_line(exc), exc.value
+        assert f"missing key {key!r}" in load_error(save_pth(tmp_path, {"params": damaged}, "damaged.pth"), WeightsError)
 
 
 def test_a_tensor_of_the_wrong_shape_names_the_key(shared_peers, tmp_path):
-    state = _state(shared_peers, "nafrssr_m_x4")
+    state = authors_state(shared_peers, "nafrssr_m_x4")
     for key in ("body2.3.module.blk.conv3.weight", "mid.0.module.blk.conv4.weight", "weight", "intro.weight"):
         damaged = dict(state)
         damaged[key] = torch.zeros(*state[key].shape[:-1], state[key].shape[-1] + 1)
-        with pytest.raises(WeightsError) as exc:
-            msinet.load_model(_save_pth(tmp_path, damaged))
-        assert repr(key) in _one_line(exc) and "shape" in str(exc.value), exc.value
+        message = load_error(save_pth(tmp_path, {"params": damaged}, "damaged.pth"), WeightsError)
+        assert repr(key) in message and "shape" in message
 
 
 def test_a_checkpoint_with_fewer_blocks_loads_as_that_size(shared_peers, tmp_path):
-    state = _state(shared_peers, "nafrssr_t_x4")
+    state = authors_state(shared_peers, "nafrssr_t_x4")
     smaller = {k: v for k, v in state.items() if not k.startswith(("body2.3.", "mid.3."))}
-    model = msinet.load_model(_save_pth(tmp_path, smaller))
+    model = msinet.load_model(save_pth(tmp_path, {"params": smaller}, "smaller.pth"))
     assert model.model_name not in msinet.list_models()  # not a published size
     assert (model.config["middle_blocks"], model.config["late_blocks"]) == (3, 3)
     assert sum(p.numel() for p in model.parameters()) == sum(v.numel() for v in smaller.values())
     # a gap in the numbering is damage, not a size
     gap = {k: v for k, v in state.items() if not k.startswith("body2.1.")}
-    with pytest.raises(WeightsError) as exc:
-        msinet.load_model(_save_pth(tmp_path, gap))
-    assert "body2.1" in _one_line(exc)
+    assert "body2.1" in load_error(save_pth(tmp_path, {"params": gap}, "gap.pth"), WeightsError)
 
 
 def test_tlsc_does_not_apply(shared_peers):
