@@ -48,10 +48,11 @@ class NAFRSSRNet(StereoSRModel):
         self.set_common(drop_path_rate, channels, 4, **counts)
         self._config = dict(scale=scale, channels=channels, **counts, drop_path_rate=drop_path_rate)
         self.intro = nn.Conv2d(3, channels, 3, padding=1)
-        self.early = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(channels), TiedSCAM(channels)) for _ in range(early_blocks))
-        self.middle = nn.ModuleList(ViewPairBlock(GroupedConvMixer(channels, groups=4, pointwise=True), TiedSCAM(channels))
+        c = channels
+        self.early = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(c), TiedSCAM(c)) for _ in range(early_blocks))
+        self.middle = nn.ModuleList(ViewPairBlock(GroupedConvMixer(c, groups=4, pointwise=True), TiedSCAM(c))
                                     for _ in range(middle_blocks))
-        self.late = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(channels), TiedSCAM(channels)) for _ in range(late_blocks))
+        self.late = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(c), TiedSCAM(c)) for _ in range(late_blocks))
         self.upsample = nn.Sequential(nn.Conv2d(channels, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
         self.edge = LaplacianBoost(6)  # channels: left RGB, right RGB
 

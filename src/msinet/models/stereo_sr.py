@@ -81,8 +81,8 @@ class StereoSRNet(StereoSRModel):
                             sinkhorn_method=sinkhorn_method, stack_views=stack_views)
         self.intro = nn.Conv2d(3, channels, 3, padding=1)
         self.blocks = nn.ModuleList(
-            StereoBlock(channels, fusion, multiscale, lska_kernels, lska_branch_of_group, sinkhorn_iters, sinkhorn_method,
-                        stack_views)
+            StereoBlock(channels, fusion, multiscale, lska_kernels, lska_branch_of_group, sinkhorn_iters,
+                        sinkhorn_method, stack_views)
             for _ in range(num_blocks))
         self.head = nn.Sequential(nn.Conv2d(channels, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
         self.set_tlsc(tlsc_window)
