@@ -267,6 +267,7 @@ class Trainer:
         load_into(self.model, path)
         if self.ema is not None:
             load_into(self.ema.model, path)
+            self.ema.warmup = False  # the carried weights are an average already: continue it at full decay
         with warnings.catch_warnings():  # the schedule is moved to `step` before any optimizer step, on purpose
             warnings.simplefilter("ignore", UserWarning)
             self.scheduler.last_epoch = step - 1
