@@ -28,7 +28,10 @@ def mod_crop(img: np.ndarray, scale: int) -> np.ndarray:
 
 
 def to_tensor(img: np.ndarray, device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().div(255).to(device)
+    img = np.ascontiguousarray(img)
+    if not img.flags.writeable:  # torch warns on read-only arrays (cached images are); .float() copies anyway
+        img = img.copy()
+    return torch.from_numpy(img).permute(2, 0, 1)[None].float().div(255).to(device)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
