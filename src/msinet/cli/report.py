@@ -6,12 +6,10 @@ HELP = "score a model against bicubic on held-out stereo pairs (PSNR/SSIM per pa
 
 def add_arguments(p) -> None:
     from ..data.degradation import DEFAULT_DEGRADATION, DEGRADATIONS
-    from ..train.heldout import HELD_OUT
-
     p.add_argument("--data", required=True, help="folder holding one folder per pair, e.g. ../shared/data/stereo")
     p.add_argument("--model", default=None, help="registry name or weights file (default: the shipped x4 model)")
     p.add_argument("--scale", type=int, default=None, help="the default model of this scale (with no --model)")
-    p.add_argument("--pairs", default=",".join(HELD_OUT), help="comma-separated pair folder names "
+    p.add_argument("--pairs", default=None, help="comma-separated pair folder names "
                    "(default: the five held-out pairs of msinet's model cards)")
     p.add_argument("--device", default="cpu", help="auto, cpu, cuda[:N] or mps")
     p.add_argument("--degradation", default=DEFAULT_DEGRADATION, choices=list(DEGRADATIONS),
@@ -26,12 +24,13 @@ def run(args) -> int:
     from ..data.train_patches import find_pairs, load_rgb_pair
     from ..models.loading import load_model
     from ..runtime.devices import resolve_device
-    from ..train.heldout import evaluate_pair
+    from ..train.heldout import HELD_OUT, evaluate_pair
 
     device = resolve_device(args.device)
     model = load_model(args.model, scale=args.scale).to(device).eval()
     rows = []
-    for name in (n.strip() for n in args.pairs.split(",") if n.strip()):
+    names = HELD_OUT if args.pairs is None else [n.strip() for n in args.pairs.split(",") if n.strip()]
+    for name in names:
         ((left, right),) = find_pairs(Path(args.data) / name)[:1]
         rows.append((name, evaluate_pair(model, *load_rgb_pair(left, right), model.scale, device, args.degradation)))
     if not rows:
