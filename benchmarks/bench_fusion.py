@@ -2,7 +2,8 @@
 
     python benchmarks/bench_fusion.py [--device cuda] [--threads N] [--sizes kitti ...] [--rounds 5] [--layouts]
 
---layouts adds SCAM and the fast DEAM computing their products through (B,H,W,C) transposes (before issue 12).
+--layouts adds SCAM and the fast DEAM computing their products through (B,H,W,C) transposes, an A/B of the
+alternative layout against the (B,H,C,W) row slabs the layers use.
 For each LR test size (64 channels, one pair) and for a training step (LR 30x90 patches, batch 8): best time
 of the layer (inference: forward under inference_mode; training: forward + backward), its peak memory, and
 the largest deviation of its output from a float64 run of the reference DEAM.
@@ -31,7 +32,7 @@ class ReferenceDEAM(DEAM):
 
 
 class TransposedLayout:
-    """The products as before issue 12: via (B,H,W,C) transposes, for the A/B of --layouts."""
+    """The products via (B,H,W,C) transposes instead of row slabs, for the A/B of --layouts."""
 
     def scores(self, x_l, x_r):
         q_l = self.query_l(self.norm_l(x_l)).permute(0, 2, 3, 1)  # (B, H, W, C)
@@ -111,7 +112,7 @@ def main(argv=None) -> int:
     add_common_arguments(parser)
     parser.add_argument("--no-train", action="store_true", help="skip the forward+backward measurements")
     parser.add_argument("--layouts", action="store_true",
-                        help="also time SCAM / fast DEAM with the (B,H,W,C) transposes used before issue 12")
+                        help="also time SCAM / fast DEAM computing their products via (B,H,W,C) transposes")
     args = parser.parse_args(argv)
     device = setup(args)
     layers = build_layers(device, args.layouts)

@@ -321,14 +321,14 @@ def main(argv=None) -> int:
     config = session_config(args.pack, out, args.rehearse)
     try:
         choice = probe(session, config)
-    except Exception as exc:  # the training still runs, at the default batch
+    except Exception as exc:  # the training still runs, at the default batch of 32
         session.failures.append(f"probe: {type(exc).__name__}: {exc}")
         session.log(f"probe failed ({type(exc).__name__}: {exc}); training at batch 32, fp32, 3 steps/s assumed")
         choice = {"batch": 2 if args.rehearse else 32, "precision": "fp32", "steps_per_s": 3.0}
     bench_reserve = 15 if args.rehearse else 75
     train(session, config, choice, seconds=max(10.0, session.left() - bench_reserve))
     if torch.cuda.is_available():  # the benchmarks run in processes of their own: give them the cached memory
-        torch.cuda.empty_cache()   # (bench_train ran out of memory beside 78 GiB cached here, 2026-12-04)
+        torch.cuda.empty_cache()   # (else bench_train can run out of memory beside the cached 78 GiB, seen on an H200)
 
     if args.rehearse:
         models, train_args = ["--models", "bicubic_x4", "--rounds", "1", "--no-train"], [

@@ -55,7 +55,7 @@ def test_the_recorder_sees_host_reads_and_data_dependent_shapes():
 def test_sinkhorn_forward_and_backward_do_not_sync(costs):
     g = torch.Generator().manual_seed(0)
     m = torch.randn(2, 3, 17, 17, generator=g)
-    if costs == "adversarial":  # the regime that used to take the log-domain fallback
+    if costs == "adversarial":  # large spreads: the regime the anchors exist for
         m = m * 1000
         m[0, 1, :, 5] -= 500
     m.requires_grad_(True)

@@ -1,4 +1,4 @@
-"""Long and interrupted jobs finish cleanly (issue 19): results land whole, --skip-existing resumes, outputs are
+"""Long and interrupted jobs finish cleanly: results land whole, --skip-existing resumes, outputs are
 never inputs, the output is checked before the model loads, progress/summary/warnings, the scanner's layouts."""
 from __future__ import annotations
 

@@ -297,7 +297,7 @@ def test_scale_picks_the_registered_variant(tmp_path, capsys):
     assert read_image(tmp_path / "out" / "g_L.png").shape == (12, 16, 3)
 
 
-# ---- trained weights only (issue 11) ---------------------------------------------------------------------
+# ---- trained weights only --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, message", [
     (["--model", "msinet_x4"], "msinet_x4 has no trained weights"),
