@@ -378,11 +378,25 @@ def test_structural_problems(tmp_path):
 def test_unreadable_files(tmp_path):
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"\x80\x04not really a checkpoint" * 10)
-    assert "not a readable PyTorch checkpoint" in load_error(garbage)
+    assert "damaged or incomplete PyTorch checkpoint" in load_error(garbage)  # a pickle, cut short
     truncated = tmp_path / "truncated.pth"
     full = save_pth(tmp_path, {"params": reference_state("nafssr", 16, 2, 4)}, "full.pth")
-    truncated.write_bytes(full.read_bytes()[:5000])
-    assert "not a readable PyTorch checkpoint" in load_error(truncated)
+    for cut in (5000, 300, len(full.read_bytes()) - 100):
+        truncated.write_bytes(full.read_bytes()[:cut])
+        message = load_error(truncated)
+        assert "damaged or incomplete PyTorch checkpoint" in message and "download or copy" in message, message
+        assert "miniz" not in message and "PytorchStreamReader" not in message and "Errno" not in message
+    random = tmp_path / "random.pth"
+    random.write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    text = tmp_path / "text.pth"
+    text.write_text("hello world\n" * 20)
+    for other in (random, text):  # neither "Python objects" nor "(pop from empty list)": what the file is not
+        assert "not a PyTorch checkpoint: the file is neither" in load_error(other)
+    import argparse
+
+    objects = tmp_path / "objects.pth"
+    torch.save({"params": {"x": torch.zeros(1)}, "args": argparse.Namespace(lr=1)}, objects)
+    assert "holds Python objects besides tensors" in load_error(objects)
     assert "not a tensor" in load_error(save_pth(tmp_path, {"params": {"intro.weight": 3}}, "int.pth"))
     assert "holds a list" in load_error(save_pth(tmp_path, [torch.zeros(1)], "list.pth"))
     with pytest.raises(FileNotFoundError, match="absent.pth"):

@@ -17,6 +17,7 @@ import torch
 
 import msinet
 from msinet.cli.main import main
+from msinet.files import umask_mode
 from msinet.models import fetch, pretrained, resolve
 from msinet.models.foreign import foreign_key
 from msinet.models.loading import NoWeightsError
@@ -214,9 +215,11 @@ def test_pull_verifies_caches_atomically_and_loads_the_same_network(server, cach
     _register_tiny(table, server.url + "/t.safetensors", git_blob=_git_blob(src))
     assert main(["weights", "pull", "msinet_tiny_x4"]) == 0
     out = capsys.readouterr()
-    assert "verified (git blob id)" in out.out and "B/s" in out.err  # the progress bar, on stderr
+    assert "verified (git blob id)" in out.out
+    assert "\r" not in out.err and "\x1b" not in out.err  # stderr is no terminal here: no bar (runtime/progress.py)
     cached = cache / "msinet_tiny_x4.safetensors"
     assert cached.read_bytes() == src.read_bytes()
+    assert cached.stat().st_mode & 0o777 == umask_mode()  # not mkstemp's 0600: the umask's, as every file
     assert sorted(p.name for p in cache.iterdir()) == [cached.name]  # no temporary file left behind
     _same_outputs(model, msinet.load_model("msinet_tiny_x4"))
 

@@ -91,7 +91,8 @@ def test_interrupted_landing_then_skip_existing_completes_every_pair(tmp_path, c
     assert main(["upscale", "--input", str(src), "-o", str(out), *MODEL]) == 130
     monkeypatch.undo()
     err = capsys.readouterr().err
-    assert "interrupted during pair 2 of 3 (b)" in err and "--skip-existing" in err
+    assert "interrupted (SIGINT) during pair 2 of 3 (b), which is not complete" in err and "--skip-existing" in err
+    assert err.count("interrupted") == 1  # one line, not a second one from main()
     have = {"none": set(), "left only": {"b_L.png"}, "both": {"b_L.png", "b_R.png"}}[b_state]
     assert {p.name for p in out.glob("b_*.png")} == have
     assert (out / "a_L.png").is_file() and (out / "a_R.png").is_file()

@@ -20,12 +20,12 @@ def run(args) -> int:
 
     from ..models.foreign import load_foreign
     from ..models.weights import save_weights
+    from .preflight import check_output_file
 
     out = Path(args.output)
     if out.suffix != ".safetensors":
         raise ValueError(f"output must end in .safetensors, got {out}")
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    check_output_file(out, args.overwrite)  # before the checkpoint is read: a job that cannot write fails at once
     overrides = {}
     if args.paper_lska:
         overrides["lska_branch_of_group"] = None

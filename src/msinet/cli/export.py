@@ -28,6 +28,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..export import export_onnx, export_program, minimum_size
+    from .preflight import check_output_file
 
     if args.onnx is None and args.pt2 is None:
         raise ValueError("nothing to write: give --onnx OUT.onnx and/or --pt2 OUT.pt2")
@@ -41,8 +42,9 @@ def run(args) -> int:
             continue
         if Path(target).suffix.lower() != suffix:
             raise ValueError(f"{target}: the file name should end in {suffix}")
-        if Path(target).exists() and not args.overwrite:
-            raise FileExistsError(f"{target} exists (pass --overwrite to replace it)")
+    for target in (args.onnx, args.pt2):  # before a minute of exporting: the name is free, the folder writable
+        if target is not None:
+            check_output_file(target, args.overwrite)
     try:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401
@@ -68,8 +70,10 @@ def run(args) -> int:
     if args.pt2 is not None:
         import torch
 
-        Path(args.pt2).parent.mkdir(parents=True, exist_ok=True)
-        torch.export.save(program[0], args.pt2)
+        from ..files import atomic_target
+
+        with atomic_target(args.pt2) as tmp:
+            torch.export.save(program[0], str(tmp))
         h, w = minimum_size(program[0])
         print(f"wrote {args.pt2} (torch.export program; accepts LR inputs from {h}x{w} up)")
     return 0

@@ -51,15 +51,18 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from ..runtime.interrupts import exit_status, signal_name, sigterm_as_interrupt
     from .preflight import discard_unused_folders
 
     rc = 1
     try:
-        rc = int(args._run(args) or 0)
+        with sigterm_as_interrupt():  # SIGTERM gets what Ctrl-C gets: the same clean-up and message
+            rc = int(args._run(args) or 0)
         return rc
-    except KeyboardInterrupt:
-        print(f"msinet {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        if not getattr(exc, "explained", False):  # a command that said what was kept prints no second line
+            print(f"msinet {args.command}: interrupted ({signal_name(exc)})", file=sys.stderr)
+        return exit_status(exc)
     except (ValueError, OSError) as exc:  # user errors: bad input, missing files, refusals to overwrite
         from .preflight import describe
 

@@ -2,11 +2,13 @@
 is checked against what the job will write, so that a job that cannot finish fails in its first second with one
 line naming the path and the reason in words (not after an hour of computing, not with bare errno text).
 
-It also tidies up after an interrupted job (io/landing.py: half-landed results completed, stale temps removed) and
-marks the folder as msinet's (OUTPUT_MARKER), so that `msinet upscale --input` never takes it for input.
+It also tidies up after an interrupted job (io/landing.py: half-landed results completed, stale temps removed).
+A folder becomes msinet's (OUTPUT_MARKER, so that `msinet upscale --input` never takes it for input) only when
+the first result lands in it (mark_output_folder): a job that refuses leaves the file system as it found it.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -50,14 +52,16 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} TB"
 
 
-def check_output_folder(folder, need_bytes: int = 0, *, mark: bool = False, quiet: bool = False) -> Path:
-    """Create `folder`, prove it writable (a probe file, kept as the msinet marker when `mark`), check the free
-    space against `need_bytes`, and finish or clean up what an interrupted job left there. ValueError if not."""
+def check_output_folder(folder, need_bytes: int = 0, *, quiet: bool = False, finished: set | None = None) -> Path:
+    """Create `folder`, prove it writable (a probe file, removed again), check the free space against
+    `need_bytes`, and finish or clean up what an interrupted job left there (the files of a landing finished
+    now or before are added to `finished`). ValueError if not."""
     from ..io.landing import recover
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"cannot write into {folder}: it is an existing file, not a folder; choose another -o")
+        raise ValueError(f"cannot write into {folder}: it is an existing file, not a folder; choose another output "
+                         "folder")
     new = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -65,26 +69,53 @@ def check_output_folder(folder, need_bytes: int = 0, *, mark: bool = False, quie
             _CREATED.append(new[-1])
     except OSError as exc:  # ENOENT from mkdir: a place that holds no new folders (/proc, /sys)
         why = "folders cannot be created there" if exc.errno == errno.ENOENT else in_words(exc)
-        raise ValueError(f"cannot create the output folder {folder}: {why}") from None
+        raise ValueError(f"cannot create the output folder {folder}: {why}; choose another output folder") from None
     probe = folder / f".msinet-write-test.{os.getpid()}"
     try:
         _probe_write(probe)
-        if mark and not (folder / OUTPUT_MARKER).is_file():
-            os.replace(probe, folder / OUTPUT_MARKER)
-    except OSError as exc:
-        raise ValueError(f"cannot write into {folder}: {in_words(exc)}") from None
+    except OSError as exc:  # ENOENT on an existing folder: a place that holds no new files (/proc)
+        why = "files cannot be created there" if exc.errno == errno.ENOENT else in_words(exc)
+        raise ValueError(f"cannot write into {folder}: {why}; choose another output folder") from None
     finally:
-        probe.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only file system refuses even to unlink a missing file
+            probe.unlink(missing_ok=True)
     free = shutil.disk_usage(folder).free
     if need_bytes > free:
         raise ValueError(f"not enough free space in {folder}: the outputs need about {human_bytes(need_bytes)}, "
-                         f"{human_bytes(free)} are free")
+                         f"{human_bytes(free)} are free; free some space or choose another output folder")
     tidy = recover(folder)
+    if finished is not None:
+        finished.update(p.resolve() for p in tidy["landed"])
     if not quiet and (tidy["completed"] or tidy["removed"]):
         done = f"finished writing {', '.join(p.name for p in tidy['completed'])}; " if tidy["completed"] else ""
         print(f"note: {folder} held an interrupted job's files: {done}removed {len(tidy['removed'])} temp file(s)",
               file=sys.stderr)
     return folder
+
+
+def check_output_file(path, overwrite: bool = False, hint: str = "") -> Path:
+    """A single output file (weights, ONNX, a program): its name free (or `overwrite`), not a folder, and its
+    folder writable (check_output_folder), before any work is done. ValueError / FileExistsError if not."""
+    from ..data.image_io import refuse_existing
+
+    path = Path(path)
+    refuse_existing_file(path)
+    refuse_existing([path], overwrite, hint)
+    check_output_folder(path.parent if str(path.parent) else Path("."), quiet=True)
+    return path
+
+
+def is_output_folder(folder) -> bool:
+    """Whether msinet wrote results into `folder` (it holds OUTPUT_MARKER)."""
+    return (Path(folder) / OUTPUT_MARKER).is_file()
+
+
+def mark_output_folder(folder) -> None:
+    """Mark `folder` as msinet's, before the first result lands in it: `msinet upscale --input` skips it."""
+    from ..files import write_atomic
+
+    if not is_output_folder(folder):
+        write_atomic(Path(folder) / OUTPUT_MARKER, MARKER_TEXT.encode())
 
 
 def discard_unused_folders() -> None:
@@ -98,9 +129,13 @@ def discard_unused_folders() -> None:
                 folder.rmdir()
 
 
+MARKER_TEXT = ("msinet wrote results into this folder: `msinet upscale --input` does not read it as input.\n"
+               "Delete this file to have it read as input again.\n")
+
+
 def _probe_write(path: Path) -> None:
     with open(path, "w") as f:
-        f.write("written by msinet: `msinet upscale --input` skips this folder\n")
+        f.write("msinet checks that it can write here; this file is removed at once\n")
 
 
 def refuse_existing_file(path) -> None:

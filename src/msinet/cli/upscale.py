@@ -72,19 +72,28 @@ def _outputs(name: str, outdir: Path, args) -> list[Path]:
     return out
 
 
+def _refuse_inputs_as_outputs(name: str, left: Path, right: Path, outdir: Path, args) -> None:
+    inputs = {left.resolve(), right.resolve()}
+    for path in _outputs(name, outdir, args):
+        if path.resolve() in inputs:  # even with --overwrite: an input is never replaced by its own result
+            raise FileExistsError(f"{path} is an input of this pair; choose another -o OUTDIR")
+
+
 def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, options: dict,
-                 row_progress: bool = False) -> tuple[str, list[Path]]:
-    """("written", paths) or ("skipped", []): one pair, its outputs landing together (io/landing.py)."""
+                 row_progress: bool = False, finished=frozenset()) -> tuple[str, list[Path]]:
+    """("written", paths), ("skipped", []) or ("finished", paths): one pair, its outputs landing together
+    (io/landing.py). "finished": all its outputs are the files of a landing that the pre-flight completed
+    (`finished`, resolved paths): an interrupted job had computed the pair, and this job put it in place."""
     from ..data.image_io import encode_png, read_image, refuse_existing
     from ..infer.disparity import colourise, encode_kitti_png16
     from ..infer.upscale import upscale_pair
     from ..io.landing import land
+    from .preflight import mark_output_folder
 
     out = _outputs(name, outdir, args)
-    inputs = {left.resolve(), right.resolve()}
-    for path in out:
-        if path.resolve() in inputs:  # even with --overwrite: an input is never replaced by its own result
-            raise FileExistsError(f"{path} is an input of this pair; choose another -o OUTDIR")
+    _refuse_inputs_as_outputs(name, left, right, outdir, args)
+    if finished and all(p.exists() and p.resolve() in finished for p in out):
+        return "finished", out
     if args.skip_existing:
         out = [p for p in out if not p.exists()]
         if not out:
@@ -106,7 +115,9 @@ def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, 
     images = dict(zip(_outputs(name, outdir, args), results[:2]))
     if args.save_disparity:
         images.update(zip(_outputs(name, outdir, args)[2:], (encode_kitti_png16(results[2]), colourise(results[2]))))
-    return "written", land({p: encode_png(images[p], p) for p in out}, overwrite=args.overwrite)
+    files = {p: encode_png(images[p], p) for p in out}
+    mark_output_folder(outdir)  # with its first result the folder becomes msinet's (never before: see preflight)
+    return "written", land(files, overwrite=args.overwrite)
 
 
 class RowProgress:
@@ -115,12 +126,11 @@ class RowProgress:
     time there (infer/cost.py), so even a pair that is a single tile shows progress. Appears after a second."""
 
     def __init__(self, model, name: str, rows: int):
-        from tqdm import tqdm
-
         from ..layers.cross_attention import EpipolarCrossAttention
+        from ..runtime.progress import progress_bar
 
-        self.bar = tqdm(total=rows, unit="row", desc=name, delay=1.0, leave=False, file=sys.stderr,
-                        dynamic_ncols=True)
+        self.bar = progress_bar(total=rows, unit="row", desc=name, delay=1.0, leave=False, file=sys.stderr,
+                                dynamic_ncols=True)
         self.done, self.position, self.next_rows = 0, 0.0, rows  # the first tile's size is not known: all rows
         modules = [m for m in model.modules() if isinstance(m, EpipolarCrossAttention)]
         self.share = 1.0 / len(modules) if modules else 0.0
@@ -175,7 +185,7 @@ def run(args) -> int:
     if not args.demo and args.output is None:
         raise ValueError("missing -o OUTDIR: where to write the results")
     t0 = time.perf_counter()
-    pairs = _preflight(args, media)  # before the model loads: a job that cannot write fails in its first second
+    pairs, finished = _preflight(args, media)  # before the model loads: a job that cannot write fails at once
     model = _load_model(args)
     options = dict(tile=args.tile, context=args.context, precision=args.precision, device=args.device,
                    pad_common=args.pad_common, alpha=args.alpha, cuda_graphs=args.cuda_graphs)
@@ -187,6 +197,7 @@ def run(args) -> int:
         options["cuda_graphs"] = "off"
     if not args.quiet:
         _warn_slow_settings(args, options["device"])
+        _warn_seams(model, pairs, args, options)
     if args.demo:
         return _run_demo(model, args, options)
     from ..runtime.distributed import close_world
@@ -197,44 +208,92 @@ def run(args) -> int:
             from .upscale_media import run_media
 
             return run_media(model, Path(args.left), media, args, options, world)
-        return _run_pairs(model, pairs, args, options, world, t0)
+        return _run_pairs(model, pairs, args, options, world, t0, finished)
     finally:
         close_world()
 
 
 def _preflight(args, media):
-    """Check the output location (and, for folders, find the pairs) before any model is loaded."""
+    """Check the output location (and, for folders, find the pairs) before any model is loaded: every refusal
+    comes before any work, and leaves the file system as it was. Returns (pairs or None, the files of
+    interrupted landings the check finished: see _upscale_one)."""
     from .preflight import check_output_folder
 
+    finished: set[Path] = set()
     if args.demo:
         check_output_folder(args.output or "demo_output", quiet=args.quiet)
-        return None
+        return None, finished
     if media is not None:
         from .upscale_media import preflight_media
 
+        if media != "video":
+            _refuse_folder_of_pairs(Path(args.output))
         preflight_media(Path(args.left), media, args)
-        return None
-    from ..infer.pairs import StereoPair, find_pairs
+        return None, finished
+    from ..infer.pairs import StereoPair
 
     outdir = Path(args.output)
     if args.input is not None:
         if outdir.exists() and Path(args.input).is_dir() and outdir.resolve() == Path(args.input).resolve():
             raise ValueError(f"-o {outdir} is the --input folder: results would mix with the inputs; choose another "
-                             "folder (a sub-folder of the input is fine: it is never scanned)")
-        pairs, unpaired = find_pairs(args.input, exclude=[outdir])
-        for path in unpaired if _is_main_rank() else ():
-            print(f"unpaired (skipped): {path}", file=sys.stderr)
-        if not pairs:
-            raise ValueError(f"no stereo pairs found in {args.input} (expected NAME_L/NAME_R, left/+right/, "
-                             "image_2/+image_3/, SCENE/{left,right|hr0,hr1|im0,im1|lr0,lr1})")
+                             "folder (a new sub-folder of the input is fine: msinet's output folders are not scanned)")
+        _refuse_folder_of_pairs(outdir)  # before the notes of the scan
+        pairs = _scan_input(Path(args.input), outdir)
     else:
         left, right = Path(args.left), Path(args.right)
         for view in (left, right):  # before the model loads, like every other refusal
             if not view.exists():
                 raise FileNotFoundError(f"image not found: {view}")
         pairs = [StereoPair(_output_stem(left), left, right)]
-    check_output_folder(outdir, _expected_bytes(pairs, args), mark=True, quiet=args.quiet)
-    return pairs
+        _refuse_inputs_as_outputs(pairs[0].name, left, right, outdir, args)
+        _refuse_folder_of_pairs(outdir)
+    check_output_folder(outdir, _expected_bytes(pairs, args), quiet=args.quiet, finished=finished)
+    return pairs, finished
+
+
+def _scan_input(root: Path, outdir: Path):
+    """The pairs under --input; one line on stderr for everything it leaves out (rank 0 under torchrun)."""
+    from ..data.pair_scan import OUTPUT_MARKER
+    from ..infer.pairs import search_pairs
+    from ..io.mpo import MPO_SUFFIXES
+
+    found = search_pairs(root, exclude=[outdir])
+    if _is_main_rank():
+        for path in found.unpaired:
+            print(f"unpaired (skipped): {path}", file=sys.stderr)
+        for folder, why in found.skipped:
+            what = ("it is the output folder (-o)" if why == "excluded" else
+                    f"msinet wrote results there (it holds {OUTPUT_MARKER}; delete that file to read it as input)")
+            print(f"skipped folder {folder}: {what}", file=sys.stderr)
+        for path in found.media:
+            mpo = path.suffix.lower() in MPO_SUFFIXES
+            how = f"msinet upscale {path} -o OUTDIR" + ("" if mpo else " --layout LAYOUT")
+            print(f"skipped {path}: {'an MPO' if mpo else 'a video'} is upscaled on its own: {how}", file=sys.stderr)
+    if not found.pairs:
+        raise ValueError(f"no stereo pairs found in {root} (expected NAME_L/NAME_R, left/+right/, "
+                         "image_2/+image_3/, SCENE/{left,right|hr0,hr1|im0,im1|lr0,lr1})")
+    return found.pairs
+
+
+def _refuse_folder_of_pairs(outdir: Path) -> None:
+    """-o must not be a folder of the user's own stereo pairs: the folder msinet writes to becomes its output
+    folder (preflight.mark_output_folder), which --input scans skip, so those pairs would drop out of later
+    scans. A folder msinet made already (marked) is fine. Only the folder and its direct sub-folders are looked
+    at (-o may be a big tree); a later scan names any folder it skips."""
+    from ..infer.pairs import search_pairs
+    from .preflight import is_output_folder
+
+    if not outdir.is_dir() or is_output_folder(outdir):
+        return
+    try:
+        pairs = search_pairs(outdir, recursive=False).pairs
+    except OSError:  # an unreadable folder: the write check that follows reports on it
+        return
+    if pairs:
+        more = f", and {len(pairs) - 1} more pair(s)" if len(pairs) > 1 else ""
+        raise ValueError(f"-o {outdir} holds stereo pairs that msinet did not write ({pairs[0].left} + "
+                         f"{pairs[0].right.name}{more}): results would mix with them, and later --input scans skip "
+                         "msinet's output folders; choose another -o (a new folder)")
 
 
 def _is_main_rank() -> bool:
@@ -299,25 +358,35 @@ def _join_world(options):
     return world
 
 
-def _announce_cost(model, pairs, args, options) -> None:
-    """One line before a job whose largest pair the tiler estimates at over a minute."""
-    from ..infer.cost import estimate_pair_seconds, format_seconds
+def _largest_plan(model, pairs, args, options):
+    """(pair, (h, w), tile rows, context rows) for the largest pair this job computes, or None."""
     from ..infer.tiling import auto_tile_rows, default_context
     from ..infer.upscale import _parse_rows
 
     if args.skip_existing:  # only the pairs that will be computed
         pairs = [p for p in pairs if not all(o.exists() for o in _outputs(p.name, Path(args.output), args))]
     if not pairs:
-        return
+        return None
     sizes = [(_lr_size(p.left), p) for p in pairs]
     (h, w), pair = max(sizes, key=lambda s: s[0][0] * s[0][1])
     if h * w == 0:
-        return
+        return None
     context = _parse_rows(options["context"], "context")
     context = default_context(model) if context in (None, "auto") else context
     tile = _parse_rows(options["tile"], "tile")
     if tile is None or tile == "auto":
         tile = auto_tile_rows(model, h, w, options["device"], context)
+    return pair, (h, w), tile, context
+
+
+def _announce_cost(model, pairs, args, options) -> None:
+    """One line before a job whose largest pair the tiler estimates at over a minute."""
+    from ..infer.cost import estimate_pair_seconds, format_seconds
+
+    plan = _largest_plan(model, pairs, args, options)
+    if plan is None:
+        return
+    pair, (h, w), tile, context = plan
     seconds = estimate_pair_seconds(model, h, w, tile, context, options["device"], options["precision"])
     if seconds is None or seconds < 60:
         return
@@ -326,11 +395,26 @@ def _announce_cost(model, pairs, args, options) -> None:
           "time grows with the square of the width (docs/usage.md, 'Cost')", file=sys.stderr)
 
 
-def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
-    from tqdm import tqdm
+def _warn_seams(model, pairs, args, options) -> None:
+    """--context 0 on a pair cut into tiles: each tile sees nothing beyond its own rows, and the cuts show."""
+    from ..infer.upscale import _parse_rows
 
+    if _parse_rows(options["context"], "context") != 0:
+        return
+    if pairs is not None:
+        plan = _largest_plan(model, pairs, args, options)
+        tallest = max((_lr_size(p.left)[0] for p in pairs), default=0)
+        if plan is None or plan[2] >= tallest:  # one tile per pair: no seams
+            return
+    print("warning: --context 0: the tiles see no rows beyond their own, so the cuts between them show as seams "
+          "(differences of up to 63 grey levels measured); use --context auto", file=sys.stderr)
+
+
+def _run_pairs(model, pairs, args, options, world, t0: float, finished=frozenset()) -> int:
     from ..infer.tiling import OutOfMemory
     from ..runtime.distributed import all_mean
+    from ..runtime.interrupts import signal_name
+    from ..runtime.progress import progress_bar
     from .preflight import describe
 
     outdir = Path(args.output)
@@ -340,11 +424,12 @@ def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
         _announce_cost(model, pairs, args, options)
     mine = pairs[world.rank::world.size]  # torchrun: rank r takes pairs r, r + N, ...
     total, counts = len(pairs), {"written": 0, "skipped": 0, "failed": 0}
-    bar = tqdm(total=len(mine), unit="pair", desc="upscale", file=sys.stderr, dynamic_ncols=True, delay=1.0,
-               disable=not (show and batch))
+    # a bar on a terminal; elsewhere (a log, a pipe) the one line per pair below is the progress
+    bar = progress_bar(total=len(mine), unit="pair", desc="upscale", file=sys.stderr, dynamic_ncols=True,
+                       delay=1.0, disable=not (show and batch), plain_every=None)
 
     def say(line: str, stream=sys.stdout) -> None:  # above the bar, where there is one
-        tqdm.write(line, file=stream) if not bar.disable else print(line, file=stream)
+        bar.write(line, file=stream)
 
     k, pair = 0, None
     try:
@@ -352,7 +437,7 @@ def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
             t1 = time.perf_counter()
             try:
                 status, written = _upscale_one(model, pair.name, pair.left, pair.right, outdir, args, options,
-                                               row_progress=show and len(pairs) == 1)
+                                               row_progress=show and len(pairs) == 1, finished=finished)
             except (ValueError, OSError, OutOfMemory, RuntimeError) as exc:
                 if not batch and not isinstance(exc, OutOfMemory):
                     raise  # main() prints it and exits 2
@@ -360,20 +445,26 @@ def _run_pairs(model, pairs, args, options, world, t0: float) -> int:
                 counts["failed"] += 1
                 bar.update(1)
                 continue
-            counts[status] += 1
+            counts["written" if status == "finished" else status] += 1
             bar.update(1)
             if show:
                 where = f"[{k}/{len(mine)}] " if batch else ""
                 if status == "skipped":
                     say(f"{where}{pair.name}: skipped (all outputs exist)")
+                elif status == "finished":
+                    say(f"{where}{pair.name}: finished writing {', '.join(str(p) for p in written)} (computed by "
+                        "an interrupted job)")
                 else:
                     say(f"{where}{pair.name}: wrote {', '.join(str(p) for p in written)} "
                         f"({time.perf_counter() - t1:.1f} s)")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         bar.close()
         if world.is_main and pair is not None:
-            print(f"msinet upscale: interrupted during pair {k} of {len(mine)} ({pair.name}); every pair written is "
-                  "complete: rerun with --skip-existing to resume", file=sys.stderr)
+            when = (f"after pair {k} of {len(mine)} ({pair.name}) was written" if getattr(exc, "landed", None)
+                    else f"during pair {k} of {len(mine)} ({pair.name}), which is not complete")
+            print(f"msinet upscale: interrupted ({signal_name(exc)}) {when}; every pair written is complete: rerun "
+                  "with --skip-existing to resume", file=sys.stderr)
+            exc.explained = True  # main() adds no second line
         raise
     bar.close()
     if world.distributed:

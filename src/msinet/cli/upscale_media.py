@@ -62,6 +62,7 @@ def _upscale_mpo(model, src: Path, outdir: Path, args, options) -> list[Path]:
     from ..infer.upscale import upscale_pair
     from ..io.landing import land
     from ..io.mpo import encode_mpo, read_mpo
+    from .preflight import mark_output_folder
 
     todo = _check_outputs(_mpo_outputs(src, outdir, args), src, args)
     if not todo:
@@ -74,6 +75,7 @@ def _upscale_mpo(model, src: Path, outdir: Path, args, options) -> list[Path]:
             files[path] = encode_mpo(sr_l, sr_r, exif, path=path)
         else:
             files[path] = encode_png(sr_l if path.stem.endswith("_L") else sr_r, path)
+    mark_output_folder(outdir)  # a later --input scan skips msinet's results
     return land(files, overwrite=args.overwrite)
 
 
@@ -90,6 +92,7 @@ def _upscale_layout_image(model, src: Path, outdir: Path, args, options) -> list
     from ..data.image_io import read_image, write_png
     from ..infer.upscale import upscale_pair
     from ..io.layouts import join, split, to_full
+    from .preflight import mark_output_folder
 
     out = outdir / f"{src.stem}.png"
     if not _check_outputs([out], src, args):
@@ -97,6 +100,7 @@ def _upscale_layout_image(model, src: Path, outdir: Path, args, options) -> list
     image = read_image(src)
     layout = _layout_for(args, image.shape[1], image.shape[0], src)
     sr = join(*upscale_pair(model, *split(image, layout, str(src)), **options), layout)
+    mark_output_folder(outdir)  # a later --input scan skips msinet's results
     return [write_png(out, to_full(sr, layout) if args.full else sr, args.overwrite)]
 
 
@@ -148,7 +152,18 @@ def preflight_media(src: Path, kind: str, args) -> None:
             refuse_existing([dst], args.overwrite, ", or --skip-existing to keep it")
         check_output_folder(dst.parent, quiet=args.quiet)
     else:
+        if kind == "mpo":
+            _note_extra_pictures(src, args)
         check_output_folder(Path(args.output), quiet=args.quiet)
+
+
+def _note_extra_pictures(src: Path, args) -> None:
+    from ..io.mpo import picture_count
+
+    count = picture_count(src)
+    if count > 2 and not args.quiet:
+        print(f"note: {src} holds {count} pictures: the first two are upscaled as the left and right views, the "
+              f"other {count - 2} are left out (extract them to upscale them as pairs of their own)", file=sys.stderr)
 
 
 def run_media(model, src: Path, kind: str | None, args, options, world) -> int:

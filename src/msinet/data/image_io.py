@@ -8,7 +8,6 @@ write_png never replaces a file unless asked, and writes through a temporary fil
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -133,18 +132,18 @@ def encode_png(image: np.ndarray, path="image") -> bytes:
 
 
 def temporary_path(path: Path) -> Path:
-    """A hidden sibling of `path` to write into before os.replace puts it in place."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """A hidden sibling of `path` to write into before os.replace puts it in place (msinet.files)."""
+    from ..files import temp_sibling
+
+    return temp_sibling(path)
 
 
 def write_bytes_atomic(path, data: bytes) -> Path:
-    """Write `data` to a temporary sibling, then move it into place: a crash never leaves a half file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_path(path)
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    """Write `data` to a temporary sibling, then move it into place: a crash never leaves a half file, and the
+    file gets the umask's mode (msinet.files.write_atomic)."""
+    from ..files import write_atomic
+
+    return write_atomic(path, data)
 
 
 def to_rgb8(arr: np.ndarray, source="image") -> np.ndarray:

@@ -11,7 +11,9 @@ refuses half pairs), stereo-eval (stereo/scenes.py: keeps pairs with ground trut
 
 With `ignore_case`, view names, folder names and tags match in any case (Left.PNG, X_l/X_r, LEFT/). Folders in
 `exclude`, and with `skip_marked` folders holding OUTPUT_MARKER (msinet wrote results there), are not scanned
-with everything below them (the root always is), so that a job's outputs never become its inputs.
+with everything below them (the root always is), so that a job's outputs never become its inputs; they are
+returned in `skipped` with the reason, and files that are no image in `non_images`, so that a caller can say
+what it leaves out.
 """
 from __future__ import annotations
 
@@ -48,6 +50,8 @@ class ScanResult:
     pairs: list[FoundPair] = field(default_factory=list)
     halves: list[tuple[Path, str]] = field(default_factory=list)  # (the view found, why it has no partner)
     others: list[Path] = field(default_factory=list)              # images that are no view of any pair
+    skipped: list[tuple[Path, str]] = field(default_factory=list) # folders not scanned: "excluded" | "marked"
+    non_images: list[Path] = field(default_factory=list)          # visible files of the scanned folders, no image
 
 
 def is_image(path: Path) -> bool:
@@ -95,9 +99,14 @@ def scan(root, policy: ScanPolicy, exclude=()) -> ScanResult:
     if not root.is_dir():
         raise FileNotFoundError(f"folder not found: {root}")
     excluded = {Path(p).resolve() for p in exclude}
+    skipped: dict[Path, str] = {}
 
     def skip(folder: Path) -> bool:
-        return folder.resolve() in excluded or (policy.skip_marked and (folder / OUTPUT_MARKER).is_file())
+        why = ("excluded" if folder.resolve() in excluded else
+               "marked" if policy.skip_marked and (folder / OUTPUT_MARKER).is_file() else None)
+        if why is not None:
+            skipped.setdefault(folder, why)
+        return why is not None
 
     folders = _folders(root, policy.recursive, skip)
     files = {d: _Names(images_by_stem(d), policy.ignore_case) for d in folders}
@@ -156,4 +165,7 @@ def scan(root, policy: ScanPolicy, exclude=()) -> ScanResult:
                     have, miss = (name + l_tag, name + r_tag) if left else (name + r_tag, name + l_tag)
                     half(left or right, f"{folder}: {have} has no {miss} view")
     result.others = [p for d in folders for p in sorted(d.iterdir()) if is_image(p) and p not in used]
+    result.skipped = sorted(skipped.items())
+    result.non_images = [p for d in folders for p in sorted(d.iterdir())
+                         if p.is_file() and not p.name.startswith(".") and not is_image(p)]
     return result

@@ -139,9 +139,10 @@ class StereoSet:
     def __getitem__(self, index: int) -> StereoSample:
         files = self.pairs[index]
         hr_left, hr_right = load_pair(files.hr_left, files.hr_right)
+        if hr_left.shape[0] < self.scale or hr_left.shape[1] < self.scale:  # its size as stored, not mod-cropped
+            raise ValueError(f"{files.hr_left}: {hr_left.shape[1]}x{hr_left.shape[0]} is too small for x{self.scale} "
+                             f"(at least {self.scale}x{self.scale}); remove the pair from the set")
         hr_left, hr_right = mod_crop(hr_left, self.scale), mod_crop(hr_right, self.scale)
-        if hr_left.shape[0] < self.scale or hr_left.shape[1] < self.scale:
-            raise ValueError(f"{files.hr_left}: {hr_left.shape[1]}x{hr_left.shape[0]} is too small for x{self.scale}")
         want = (hr_left.shape[0] // self.scale, hr_left.shape[1] // self.scale, 3)
         if files.lr_left is not None:
             lr_left, lr_right = load_pair(files.lr_left, files.lr_right)

@@ -38,16 +38,16 @@ def evaluate_set(model, stereo_set, protocols: list[Protocol], device="cpu", sel
     forward: what computes the model's outputs, if not the model itself (e.g. infer.graphs.GraphedForward).
     """
     import torch
-    from tqdm import tqdm
 
     from ..runtime.distributed import World, all_gather_objects
+    from ..runtime.progress import progress_bar
 
     if model.scale != stereo_set.scale:
         raise ValueError(f"the model upscales x{model.scale} but the set is evaluated at x{stereo_set.scale}")
     result = SetResult(stereo_set.name, method or getattr(model, "model_name", None) or "model", stereo_set.scale)
     world = world or World()
-    bar = tqdm(range(world.rank, len(stereo_set), world.size), desc=f"{result.method} on {stereo_set.name}",
-               unit="pair", disable=not (progress and world.is_main), leave=False)
+    bar = progress_bar(range(world.rank, len(stereo_set), world.size), unit="pair", leave=False,
+                       desc=f"{result.method} on {stereo_set.name}", disable=not (progress and world.is_main))
     for i in bar:
         sample = stereo_set[i]
         left = to_tensor(sample.lr_left).to(device)

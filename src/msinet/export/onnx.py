@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import warnings
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..files import atomic_target
 from .program import EXPORT_INPUTS, EXPORT_OUTPUTS, export_program, minimum_size, tlsc_window
 
 # largest |onnxruntime - PyTorch| accepted on the real sample pair (measured: 1e-6 to 3e-6 for every registered
@@ -124,20 +124,15 @@ def export_onnx(model: torch.nn.Module, path, *, dynamic: bool = True, sample_si
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    onnx.save(proto, str(tmp))
     result = OnnxExport(path, dynamic, tuple(inputs[0].shape[-2:]), minimum_size(program), iters,
                         int(proto.opset_import[0].version))
-    try:
+    with atomic_target(path) as tmp:  # a hidden temporary sibling, named `path` when complete and verified
+        onnx.save(proto, str(tmp))
         if verify:  # before the file takes its name: a graph that computes something else never lands
             result.max_abs_diff = verify_onnx(model, tmp, *inputs, sinkhorn_iters=sinkhorn_iters)
             if result.max_abs_diff is not None and not result.max_abs_diff <= VERIFY_TOLERANCE:
                 raise ValueError(f"{name}: the ONNX graph differs from PyTorch by {result.max_abs_diff:.3g} on the "
                                  f"sample pair (tolerance {VERIFY_TOLERANCE:g}); nothing written")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return result
 
 

@@ -183,6 +183,6 @@ def _frames_done(segments, seg_path) -> int:
 def _progress_bar(total: int, initial: int, enabled: bool, name: str):
     if not enabled:
         return None
-    from tqdm import tqdm
+    from ..runtime.progress import progress_bar
 
-    return tqdm(total=total, initial=initial, unit="frame", desc=name, dynamic_ncols=True)
+    return progress_bar(total=total, initial=initial, unit="frame", desc=name, dynamic_ncols=True)

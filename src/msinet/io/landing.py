@@ -9,9 +9,11 @@ POSIX has no rename of several files at once, so a result lands in three steps, 
 Killed before step 2: only temps are left, and the next run deletes them (the names keep their previous state).
 Killed during step 3: the journal says the temps are complete, and the next run finishes the renames (the
 pair is then complete). SIGINT/SIGTERM are held back during step 3, which takes microseconds, so Ctrl-C never
-lands in it. `recover(folder)` is that clean-up; run it on every folder before writing into it. A temp or
-journal of a process that is still running (another rank of a torchrun job writing into the same folder) is
-left alone.
+lands in it; one that arrived there is raised when the renames are done, its KeyboardInterrupt carrying the
+complete files as `.landed`. Interrupted in step 1 (an exception, KeyboardInterrupt, or SIGTERM where msinet's
+command line turns it into one), the temps are deleted at once. `recover(folder)` is the clean-up after a kill;
+run it on every folder before writing into it. A temp or journal of a process that is still running (another
+rank of a torchrun job writing into the same folder) is left alone.
 """
 from __future__ import annotations
 
@@ -31,7 +33,9 @@ def _rename(src: Path, dst: Path) -> None:  # one place for every rename (tests 
 
 
 def temp_path(path: Path, kind: str = "tmp") -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.{kind}")
+    from ..files import temp_sibling
+
+    return temp_sibling(path, kind)
 
 
 def _stale(pid: int) -> bool:
@@ -90,12 +94,19 @@ def land(files: dict, overwrite: bool = False) -> list[Path]:
                 raise type(exc)(exc.errno, exc.strerror, str(path)) from None
         jtmp.write_text(json.dumps({"overwrite": overwrite,
                                     "renames": [[str(temps[p]), str(p)] for p in files]}))
-        with _signals_held():
-            _rename(jtmp, journal)
-            committed = True
-            for path in files:
-                _rename(temps[path], path)
-            journal.unlink()
+        renamed = False
+        try:
+            with _signals_held():
+                _rename(jtmp, journal)
+                committed = True
+                for path in files:
+                    _rename(temps[path], path)
+                journal.unlink()
+                renamed = True
+        except KeyboardInterrupt as exc:
+            if renamed:  # a signal held back, raised now: the files are complete
+                exc.landed = list(files)
+            raise
     finally:
         if not committed:  # nothing was renamed: the names keep their previous state
             for tmp in temps.values():
@@ -104,9 +115,10 @@ def land(files: dict, overwrite: bool = False) -> list[Path]:
     return list(files)
 
 
-def _finish(journal: Path) -> list[Path]:
-    """Complete the renames of an interrupted landing; the files it names are complete temps."""
-    done = []
+def _finish(journal: Path) -> tuple[list[Path], list[Path]]:
+    """Complete the renames of an interrupted landing; the files it names are complete temps.
+    (renamed now, every file of the landing now in place)"""
+    done, landed = [], []
     try:
         plan = json.loads(journal.read_text())
     except (OSError, ValueError):
@@ -119,24 +131,29 @@ def _finish(journal: Path) -> list[Path]:
             else:
                 try:
                     _rename(tmp, final)
+                    done.append(final)
                 except FileNotFoundError:  # another process finished it first
-                    continue
-                done.append(final)
+                    pass
+        if final.is_file():
+            landed.append(final)
     journal.unlink(missing_ok=True)
-    return done
+    return done, landed
 
 
 def recover(folder) -> dict:
-    """Finish interrupted landings in `folder` and delete its stale temps: {"completed": [...], "removed": [...]}."""
+    """Finish interrupted landings in `folder` and delete its stale temps: {"completed": files renamed now,
+    "landed": every file of those landings (complete, some renamed before the interruption), "removed": temps}."""
     folder = Path(folder)
-    out = {"completed": [], "removed": []}
+    out = {"completed": [], "landed": [], "removed": []}
     if not folder.is_dir():
         return out
     entries = sorted(folder.iterdir())
     for path in entries:  # journals first: they may still need their temps
         m = _TEMP.match(path.name)
         if m and m["kind"] == "land" and _stale(int(m["pid"])):
-            out["completed"] += _finish(path)
+            done, landed = _finish(path)
+            out["completed"] += done
+            out["landed"] += landed
     for path in entries:
         m = _TEMP.match(path.name)
         if m and m["kind"] == "tmp" and _stale(int(m["pid"])) and path.is_file():

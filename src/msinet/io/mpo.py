@@ -22,9 +22,21 @@ def is_mpo(path) -> bool:
         return False
 
 
+def picture_count(path) -> int:
+    """How many pictures a multi-picture file holds (1 for a plain JPEG, 0 where it cannot be read)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return int(getattr(img, "n_frames", 1))
+    except (UnidentifiedImageError, OSError):
+        return 0
+
+
 def read_mpo(path) -> tuple[np.ndarray, np.ndarray, bytes | None]:
     """(left, right, exif): the first two pictures as uint8 arrays (EXIF orientation applied) and the first
-    picture's EXIF block (orientation reset, since the pixels are already upright), or None without EXIF."""
+    picture's EXIF block (orientation reset, since the pixels are already upright), or None without EXIF.
+    Pictures after the second are not read (picture_count tells the caller, to say so)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     from ..data.image_io import pil_to_array

@@ -29,6 +29,7 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any, Callable
 
+from ..files import settle
 from . import pretrained
 from .pretrained import WeightsRecord
 from .weights import NoWeightsError, WeightsError
@@ -101,7 +102,7 @@ def _remember(record: WeightsRecord, path: Path, digest: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".index.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         json.dump(index, f, indent=2)
-    os.replace(tmp, target)
+    settle(tmp, target)  # mkstemp makes 0600; the index gets the umask's mode like every file msinet writes
 
 
 # ---- verification ----------------------------------------------------------------------------------------
@@ -149,12 +150,22 @@ def cached_file(record: WeightsRecord, check: Check | None = None) -> tuple[Path
     path = cache_path(record)
     if not path.is_file():
         return None, None
-    digest = check_digest(record, path)
+    def refused(exc: WeightsError) -> WeightsError:  # damaged, truncated or another file: how to get a good one
+        return WeightsError(f"{exc}; the cached file is damaged or not these weights: delete {path} and run "
+                            f"`msinet weights pull {record.name}` to download it again")
+
+    try:
+        digest = check_digest(record, path)
+    except WeightsError as exc:
+        raise refused(exc) from None
     result = None
     if not (record.sha256 or record.git_blob) and record.name not in read_index():
         if check is None:
             raise ValueError(f"{record.name}: a first file without a published hash needs a structure check")
-        result = check(path)
+        try:
+            result = check(path)
+        except WeightsError as exc:
+            raise refused(exc) from None
         _remember(record, path, digest)
     return path, result
 
@@ -210,13 +221,13 @@ def _is_html(response) -> bool:
 
 
 def _stream(response, out, url: str, desc: str, progress: bool) -> int:
-    from tqdm import tqdm
+    from ..runtime.progress import progress_bar
 
     total = response.headers.get("Content-Length")
     total = int(total) if total and total.isdigit() else None
     written = 0
-    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=not progress,
-              file=sys.stderr, leave=False) as bar:
+    with progress_bar(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=not progress,
+                      file=sys.stderr, leave=False) as bar:
         try:
             for chunk in iter(lambda: response.read(CHUNK), b""):
                 out.write(chunk)
@@ -268,7 +279,7 @@ def download(record: WeightsRecord, progress: bool = True, check: Check | None =
             except (WeightsError, FileNotFoundError) as exc:
                 raise WeightsError(f"{record.name}: the download from {record.url} is not usable "
                                    f"({str(exc).replace(str(tmp), 'file')})") from None
-        os.replace(tmp, dest)
+        settle(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

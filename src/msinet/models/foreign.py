@@ -106,12 +106,26 @@ def read_checkpoint(path) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for damaged or non-weights files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "weights_only" in str(exc) or "Weights only load failed" in str(exc):
-            reason = "it contains Python objects besides tensors (msinet only loads weights-only checkpoints)"
-        raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({reason})") from None
+    except Exception as exc:  # torch raises many types (KeyError, OSError, IndexError, ...) for damaged files
+        raise WeightsError(f"{path}: {_unreadable_reason(path, exc)}") from None
     return unwrap_state(obj, path)
+
+
+def _unreadable_reason(path: Path, exc: Exception) -> str:
+    """Why torch.load refused `path`, in words: judged from the file's first bytes and the refusal, never by
+    passing on torch's own text (several lines, internals of its zip reader or unpickler)."""
+    if "Unsupported global" in str(exc):  # a real pickle holding classes, as a training state with its optimizer
+        return ("not a weights-only checkpoint: it holds Python objects besides tensors, which msinet does not "
+                "load (it would run code); save the model's state_dict, or convert the file where it was made")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        return "the file is empty; download or copy it again"
+    if head == b"PK\x03\x04" or head[:1] == b"\x80":  # torch's zip format, or its older pickle format
+        return ("a damaged or incomplete PyTorch checkpoint (it ends early or its data is corrupt); download or "
+                "copy the file again")
+    return ("not a PyTorch checkpoint: the file is neither torch's zip format nor a pickle; give the .pth file "
+            "the authors' code saved")
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,9 @@ def resolve(spec: str | Path | None = None, scale: int | None = None, random_ini
     text = str(spec)
     path = Path(text)
     if path.suffix in WEIGHT_SUFFIXES or path.exists():
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder, not a weights file; give a .safetensors or .pth file, or a "
+                             "registry name (`msinet models` lists them)")
         if not path.is_file():
             raise FileNotFoundError(f"weights file not found: {path}")
         return Resolved(path.stem, path)

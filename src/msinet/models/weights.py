@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -21,20 +20,19 @@ class NoWeightsError(WeightsError):
 
 def save_weights(model: nn.Module, path, overwrite: bool = False, extra_metadata: dict | None = None) -> Path:
     """Write the model's weights and config to `path` (.safetensors); never replaces an existing file
-    unless overwrite=True, and writes through a temporary file so a crash leaves no half-written file."""
-    from safetensors.torch import save_file
+    unless overwrite=True, and writes through a temporary file so a crash leaves no half-written file; the file
+    gets the umask's mode, as every file msinet writes (msinet.files)."""
+    from safetensors.torch import save
+
+    from ..files import write_atomic
 
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; refusing to overwrite it")
+        raise FileExistsError(f"{path} exists; refusing to overwrite it (overwrite=True replaces it)")
     metadata = {CONFIG_KEY: json.dumps(getattr(model, "config", {}))}
     metadata.update({k: str(v) for k, v in (extra_metadata or {}).items()})
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, save(state, metadata=metadata))  # safetensors' own save_file makes files 0600
 
 
 def read_safetensors(path) -> tuple[dict[str, torch.Tensor], dict]:

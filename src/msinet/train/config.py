@@ -178,10 +178,16 @@ def load_config(path=None, overrides=(), base: dict | None = None) -> dict:
     config = copy.deepcopy(DEFAULTS)
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder, not a config file; give a YAML file, e.g. "
+                             "configs/msinet_x4_paper.yaml")
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
         try:
-            data = yaml.safe_load(path.read_text())
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a text file, so not a YAML config; give a YAML file, e.g. "
+                             "configs/msinet_x4_paper.yaml") from None
         except yaml.YAMLError as exc:
             raise ValueError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
         if data is None:

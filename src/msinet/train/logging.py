@@ -43,10 +43,10 @@ class RunLogger:
             if SummaryWriter is not None:
                 self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard"), purge_step=start_step + 1)
         if progress:
-            from tqdm import tqdm
+            from ..runtime.progress import progress_bar
 
-            self.bar = tqdm(total=total_steps, initial=start_step, unit="it", dynamic_ncols=True,
-                            desc="train", smoothing=0.1)
+            self.bar = progress_bar(total=total_steps, initial=start_step, unit="it", dynamic_ncols=True,
+                                    desc="train", smoothing=0.1)
 
     def info(self, text: str) -> None:
         if not self.enabled:

@@ -53,8 +53,10 @@ def _interrupt_on_sigterm():
     if threading.current_thread() is not threading.main_thread():
         return None
 
+    from ..runtime.interrupts import Terminated
+
     def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise Terminated(f"signal {signum}")
 
     return signal.signal(signal.SIGTERM, handler)
 
