@@ -8,6 +8,7 @@ import torch
 
 import msinet
 from msinet.cli.main import main
+from msinet.files import umask_mode
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -128,6 +129,8 @@ def test_cli_export_static_from_weights_file(tmp_path, capsys):
                  "--height", "24", "--width", "40"]) == 0
     text = capsys.readouterr().out
     assert "max |diff|" in text and str(out) in text
+    assert out.stat().st_mode & 0o777 == umask_mode() == weights.stat().st_mode & 0o777  # one mode for every kind
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
     proto = onnx.load(str(out))
     assert [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 24, 40]
 

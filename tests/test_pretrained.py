@@ -269,9 +269,17 @@ def test_connection_refused_names_url_and_manual_path(cache, table, tiny_served,
     # the file placed by hand at that path is picked up (and verified) without the network
     shutil.copyfile(src, cache / "msinet_tiny_x4.safetensors")
     _same_outputs(tiny_served[0], msinet.load_model("msinet_tiny_x4"))
-    (cache / "msinet_tiny_x4.safetensors").write_bytes(src.read_bytes()[:-10] + b"0123456789")
-    with pytest.raises(ValueError, match="git blob id"):
+    cached = cache / "msinet_tiny_x4.safetensors"
+    cached.write_bytes(src.read_bytes()[:-10] + b"0123456789")
+    advice = f"delete {cached} and run `msinet weights pull msinet_tiny_x4` to download it again"
+    with pytest.raises(ValueError, match="git blob id") as info:
         msinet.load_model("msinet_tiny_x4")
+    assert advice in str(info.value)  # not only what is wrong: how to get a good file
+    _register_tiny(table, url, git_blob=_git_blob(src), size=src.stat().st_size)
+    cached.write_bytes(src.read_bytes()[:1000])  # a copy cut short: "has 1000 bytes, expected N", and what to do
+    with pytest.raises(ValueError, match=f"has 1000 bytes, expected {src.stat().st_size}") as info:
+        msinet.load_model("msinet_tiny_x4")
+    assert advice in str(info.value) and "\n" not in str(info.value)
 
 
 def test_upscale_offline_is_one_line_and_writes_nothing(tmp_path, cache, table, tiny_served, capsys):

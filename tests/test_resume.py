@@ -75,11 +75,12 @@ def interrupt_rename(monkeypatch, at: int, after: bool = False):
     monkeypatch.setattr(landing, "_rename", rename)
 
 
-# each landing renames: 1 the journal, 2 the left view, 3 the right view; pair b is the 2nd landing (calls 4..6)
+# each landing renames: the journal, the left view, the right view; the first one puts the folder's marker in place
+# before its journal (calls 1..4); pair b is the 2nd landing (calls 5..7)
 @pytest.mark.parametrize("at, after, b_state", [
-    (4, False, "none"),       # before the renames: only temps were written, and they are removed at once
-    (6, False, "left only"),  # between the two renames: b_L.png in place, journal and b_R temp left
-    (6, True, "both"),        # after both renames, before the journal is deleted
+    (5, False, "none"),       # before the renames: only temps were written, and they are removed at once
+    (7, False, "left only"),  # between the two renames: b_L.png in place, journal and b_R temp left
+    (7, True, "both"),        # after both renames, before the journal is deleted
 ])
 def test_interrupted_landing_then_skip_existing_completes_every_pair(tmp_path, capsys, monkeypatch, at, after,
                                                                      b_state):
@@ -100,10 +101,16 @@ def test_interrupted_landing_then_skip_existing_completes_every_pair(tmp_path, c
     # a plain rerun first finishes an interrupted landing (the journal says its temps are complete), then
     # refuses every output that exists (nothing is overwritten) and says how to resume; missing pairs are computed
     assert main(["upscale", "--input", str(src), "-o", str(out), *MODEL]) == 1
-    err = capsys.readouterr().err
+    got = capsys.readouterr()
+    err = got.err
     assert "--skip-existing to keep it" in err
     assert ("finished writing b_R.png" in err) == (b_state == "left only")
     assert_complete(src, out, ("a", "b"))
+    # pair b is not "failed": this run completed it (or, "none", computed it); only a and c had outputs already
+    assert "error: pair b" not in err and "error: pair a" in err and "error: pair c" in err
+    assert "1 written, 0 skipped, 2 failed" in err
+    if b_state != "none":
+        assert "b: finished writing" in got.out and "computed by an interrupted job" in got.out
 
     assert main(["upscale", "--input", str(src), "-o", str(out), *MODEL, "--skip-existing"]) == 0
     assert "3 pair(s): 1 written, 2 skipped, 0 failed" in capsys.readouterr().err  # c_R.png was missing
@@ -122,7 +129,7 @@ real, calls = landing._rename, {"n": 0}
 
 def rename(src, dst):
     calls["n"] += 1
-    if calls["n"] == 6:  # between the left and the right view of the 2nd pair (1: journal, 2: left, 3: right)
+    if calls["n"] == 7:  # between the left and the right view of the 2nd pair (1: marker, 2: journal, 3: left, ...)
         os.kill(os.getpid(), getattr(signal, sys.argv[1]))
     real(src, dst)
 
@@ -131,15 +138,18 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-@pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGKILL"])
 def test_signal_to_a_child_process_mid_landing(tmp_path, capsys, sig):
     src, out = make_folder(tmp_path / "in"), tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-c", CHILD, sig, "upscale", "--input", str(src), "-o", str(out),
                            *MODEL, "-q"], env=env, capture_output=True, text=True, timeout=120)
-    if sig == "SIGINT":  # held back during the renames: pair b lands whole, then the job stops
-        assert proc.returncode == 130, proc.stderr
+    if sig in ("SIGINT", "SIGTERM"):  # held back during the renames: pair b lands whole, then the job stops
+        assert proc.returncode == 128 + getattr(signal, sig), proc.stderr  # 130, 143: as a shell reports them
         assert {p.name for p in out.glob("b_*")} == {"b_L.png", "b_R.png"} and not hidden_leftovers(out)
+        # one line, saying that pair b is complete (not "interrupted during" it), and no second "interrupted"
+        assert proc.stderr.count("interrupted") == 1, proc.stderr
+        assert f"interrupted ({sig}) after pair 2 of 3 (b) was written" in proc.stderr, proc.stderr
     else:  # SIGKILL cannot be held: b_L.png landed, the journal and b_R's temp are left
         assert proc.returncode == -signal.SIGKILL
         assert {p.name for p in out.glob("b_*")} == {"b_L.png"}
@@ -306,25 +316,6 @@ def test_scanner_case_variants_and_kitti_layouts(tmp_path):
         "upper_u": ("upper/LEFT/u.png", "upper/RIGHT/u.png"),
     }
     assert unpaired == []
-
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    """mount(tmpfs, options) -> a real small or read-only file system where this process may mount one."""
-    mounted = []
-
-    def mount(options: str) -> Path:
-        where = tmp_path / f"mnt{len(mounted)}"
-        where.mkdir()
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
-        if proc.returncode != 0:
-            pytest.skip("cannot mount a tmpfs here (needs root and mount rights)")
-        mounted.append(where)
-        return where
-
-    yield mount
-    for where in mounted:
-        subprocess.run(["umount", str(where)], capture_output=True)
 
 
 def test_real_read_only_and_full_file_systems(tmp_path, capsys, monkeypatch, tmpfs):

@@ -4,7 +4,7 @@ line naming the path and the reason in words (not after an hour of computing, no
 
 It also tidies up after an interrupted job (io/landing.py: half-landed results completed, stale temps removed).
 A folder becomes msinet's (OUTPUT_MARKER, so that `msinet upscale --input` never takes it for input) only when
-the first result lands in it (mark_output_folder): a job that refuses leaves the file system as it found it.
+the first result lands in it (output_marker): a job that refuses leaves the file system as it found it.
 """
 from __future__ import annotations
 
@@ -110,12 +110,11 @@ def is_output_folder(folder) -> bool:
     return (Path(folder) / OUTPUT_MARKER).is_file()
 
 
-def mark_output_folder(folder) -> None:
-    """Mark `folder` as msinet's, before the first result lands in it: `msinet upscale --input` skips it."""
-    from ..files import write_atomic
-
-    if not is_output_folder(folder):
-        write_atomic(Path(folder) / OUTPUT_MARKER, MARKER_TEXT.encode())
+def output_marker(folder) -> dict:
+    """{marker path: bytes}: the companion of every result landing in `folder` (io/landing.land, companions=),
+    so that the folder is marked as msinet's exactly when its first result appears; a later
+    `msinet upscale --input` then skips it."""
+    return {Path(folder) / OUTPUT_MARKER: MARKER_TEXT.encode()}
 
 
 def discard_unused_folders() -> None:

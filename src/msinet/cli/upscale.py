@@ -88,7 +88,7 @@ def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, 
     from ..infer.disparity import colourise, encode_kitti_png16
     from ..infer.upscale import upscale_pair
     from ..io.landing import land
-    from .preflight import mark_output_folder
+    from .preflight import output_marker
 
     out = _outputs(name, outdir, args)
     _refuse_inputs_as_outputs(name, left, right, outdir, args)
@@ -115,9 +115,8 @@ def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, 
     images = dict(zip(_outputs(name, outdir, args), results[:2]))
     if args.save_disparity:
         images.update(zip(_outputs(name, outdir, args)[2:], (encode_kitti_png16(results[2]), colourise(results[2]))))
-    files = {p: encode_png(images[p], p) for p in out}
-    mark_output_folder(outdir)  # with its first result the folder becomes msinet's (never before: see preflight)
-    return "written", land(files, overwrite=args.overwrite)
+    files = {p: encode_png(images[p], p) for p in out}  # the folder becomes msinet's with its first result
+    return "written", land(files, overwrite=args.overwrite, companions=output_marker(outdir))
 
 
 class RowProgress:
@@ -277,7 +276,7 @@ def _scan_input(root: Path, outdir: Path):
 
 def _refuse_folder_of_pairs(outdir: Path) -> None:
     """-o must not be a folder of the user's own stereo pairs: the folder msinet writes to becomes its output
-    folder (preflight.mark_output_folder), which --input scans skip, so those pairs would drop out of later
+    folder (preflight.output_marker), which --input scans skip, so those pairs would drop out of later
     scans. A folder msinet made already (marked) is fine. Only the folder and its direct sub-folders are looked
     at (-o may be a big tree); a later scan names any folder it skips."""
     from ..infer.pairs import search_pairs
@@ -407,7 +406,7 @@ def _warn_seams(model, pairs, args, options) -> None:
         if plan is None or plan[2] >= tallest:  # one tile per pair: no seams
             return
     print("warning: --context 0: the tiles see no rows beyond their own, so the cuts between them show as seams "
-          "(differences of up to 63 grey levels measured); use --context auto", file=sys.stderr)
+          "(rows that differ from an untiled result by tens of grey levels); use --context auto", file=sys.stderr)
 
 
 def _run_pairs(model, pairs, args, options, world, t0: float, finished=frozenset()) -> int:

@@ -62,7 +62,7 @@ def _upscale_mpo(model, src: Path, outdir: Path, args, options) -> list[Path]:
     from ..infer.upscale import upscale_pair
     from ..io.landing import land
     from ..io.mpo import encode_mpo, read_mpo
-    from .preflight import mark_output_folder
+    from .preflight import output_marker
 
     todo = _check_outputs(_mpo_outputs(src, outdir, args), src, args)
     if not todo:
@@ -75,8 +75,7 @@ def _upscale_mpo(model, src: Path, outdir: Path, args, options) -> list[Path]:
             files[path] = encode_mpo(sr_l, sr_r, exif, path=path)
         else:
             files[path] = encode_png(sr_l if path.stem.endswith("_L") else sr_r, path)
-    mark_output_folder(outdir)  # a later --input scan skips msinet's results
-    return land(files, overwrite=args.overwrite)
+    return land(files, overwrite=args.overwrite, companions=output_marker(outdir))  # marked: never rescanned
 
 
 def _layout_for(args, width: int, height: int, src: Path) -> str:
@@ -89,10 +88,11 @@ def _layout_for(args, width: int, height: int, src: Path) -> str:
 
 
 def _upscale_layout_image(model, src: Path, outdir: Path, args, options) -> list[Path]:
-    from ..data.image_io import read_image, write_png
+    from ..data.image_io import encode_png, read_image
     from ..infer.upscale import upscale_pair
+    from ..io.landing import land
     from ..io.layouts import join, split, to_full
-    from .preflight import mark_output_folder
+    from .preflight import output_marker
 
     out = outdir / f"{src.stem}.png"
     if not _check_outputs([out], src, args):
@@ -100,8 +100,8 @@ def _upscale_layout_image(model, src: Path, outdir: Path, args, options) -> list
     image = read_image(src)
     layout = _layout_for(args, image.shape[1], image.shape[0], src)
     sr = join(*upscale_pair(model, *split(image, layout, str(src)), **options), layout)
-    mark_output_folder(outdir)  # a later --input scan skips msinet's results
-    return [write_png(out, to_full(sr, layout) if args.full else sr, args.overwrite)]
+    png = encode_png(to_full(sr, layout) if args.full else sr, out)
+    return land({out: png}, overwrite=args.overwrite, companions=output_marker(outdir))  # marked: never rescanned
 
 
 def _video_output(src: Path, output: Path) -> Path:

@@ -70,10 +70,13 @@ def _signals_held():
             signal.raise_signal(pending[0])
 
 
-def land(files: dict, overwrite: bool = False) -> list[Path]:
+def land(files: dict, overwrite: bool = False, companions: dict | None = None) -> list[Path]:
     """Write {path: bytes} so that the files appear together; returns the paths written.
 
-    Without overwrite, a name that exists is never replaced (FileExistsError before anything is written)."""
+    Without overwrite, a name that exists is never replaced (FileExistsError before anything is written).
+    `companions` ({path: bytes}, e.g. the output folder's marker) are written with the files where they do not
+    exist yet: put in place just before the journal, so they never appear without the files unless the process
+    is killed outright (SIGKILL) in the rename step."""
     files = {Path(p): data for p, data in files.items()}
     if not files:
         return []
@@ -81,12 +84,13 @@ def land(files: dict, overwrite: bool = False) -> list[Path]:
         for path in files:
             if path.exists():
                 raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
-    temps = {path: temp_path(path) for path in files}
+    extra = {Path(p): data for p, data in (companions or {}).items() if not Path(p).exists()}
+    temps = {path: temp_path(path) for path in [*extra, *files]}
     journal = temp_path(next(iter(files)), "land")
     jtmp = temp_path(journal.with_name(journal.name[1:]))  # the journal's own temp
     committed = False
     try:
-        for path, data in files.items():
+        for path, data in [*extra.items(), *files.items()]:
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 temps[path].write_bytes(data)
@@ -97,6 +101,8 @@ def land(files: dict, overwrite: bool = False) -> list[Path]:
         renamed = False
         try:
             with _signals_held():
+                for path in extra:
+                    _rename(temps[path], path)
                 _rename(jtmp, journal)
                 committed = True
                 for path in files:
