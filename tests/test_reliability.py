@@ -231,6 +231,19 @@ def test_export_checks_its_output_before_exporting(tmp_path, capsys, monkeypatch
     assert time.perf_counter() - start < 30
 
 
+def test_train_checks_its_run_folder_before_loading_anything(tmp_path, capsys, tmpfs, monkeypatch):
+    import msinet.train.trainer as trainer
+    from train_utils import tiny_config
+
+    monkeypatch.setattr(trainer.Trainer, "__init__", lambda *a, **k: pytest.fail("built before the check"))
+    ro = tmpfs("ro,size=1m")
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(tiny_config([str(tmp_path)], ro / "runs")))
+    rc, _, err = run(capsys, "train", "--config", tmp_path / "t.yaml")
+    assert rc == 2 and one_error_line(err, "train").endswith(
+        f"cannot create the output folder {ro / 'runs' / 't'}: the file system is read-only; choose another output "
+        "folder")
+
+
 def test_upscale_to_proc_says_what_it_is(tmp_path, capsys):
     if not PROC.is_dir():
         pytest.skip("no /proc")
@@ -375,5 +388,8 @@ def test_plain_progress_is_a_line_now_and_then():
     every.update(1)
     every.set_postfix({"loss": 0.5})
     every.update(1)
-    assert log.getvalue().splitlines() == ["rows: 1 row of 4 row (25%) after 0:00",
-                                           "rows: 2 row of 4 row (50%) after 0:00, loss=0.5"]
+    assert log.getvalue().splitlines() == ["rows: 1/4 rows (25%) after 0:00",
+                                           "rows: 2/4 rows (50%) after 0:00, loss=0.5"]
+    download = PlainProgress(total=8 << 20, desc="w", unit="B", file=log, plain_every=0.0)
+    download.update(3 << 20)
+    assert log.getvalue().splitlines()[-1] == "w: 3.0 MB of 8.0 MB (38%) after 0:00"

@@ -18,13 +18,18 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from ..train.config import load_config
+    from .preflight import check_output_folder
     from ..runtime.distributed import close_world
     from ..train.trainer import Trainer
 
     if args.stop_after is not None and args.stop_after <= 0:
         raise ValueError(f"--stop-after must be positive, got {args.stop_after}")
     config = load_config(args.config, args.overrides)
+    # where the run writes, checked before data or model load (a refused run removes the folder it made)
+    check_output_folder(Path(config["log"]["out_dir"]) / config["name"], quiet=True)
     try:
         trainer = Trainer(config, resume=args.resume, force=args.force)
         summary = trainer.fit(stop_after=args.stop_after)

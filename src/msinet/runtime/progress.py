@@ -41,6 +41,7 @@ def _clock(seconds: float) -> str:
 
 
 def _amount(n: float, unit: str) -> str:
+    """Bytes in B/KB/MB/GB (of 1024); any other unit as the number and the unit."""
     if unit == "B":
         for prefix in ("", "K", "M", "G"):
             if n < 1024:
@@ -87,9 +88,12 @@ class PlainProgress:
             self._line(now)
 
     def _line(self, now: float) -> None:
-        done = _amount(self.n, self.unit)
+        if self.unit == "B":
+            done = _amount(self.n, "B") + (f" of {_amount(self.total, 'B')}" if self.total else "")
+        else:
+            done = f"{self.n:g}" + (f"/{self.total:g}" if self.total else "") + f" {self.unit}s"
         if self.total:
-            done = f"{done} of {_amount(self.total, self.unit)} ({100 * self.n / self.total:.0f}%)"
+            done += f" ({100 * self.n / self.total:.0f}%)"
         postfix = f", {self.postfix}" if self.postfix else ""
         print(f"{self.desc}: {done} after {_clock(now - self.start)}{postfix}", file=self.file, flush=True)
 
