@@ -105,8 +105,9 @@ def test_eval_cli_real_pairs_custom_set_with_a_network(tmp_path, capsys):
     assert rc == 0
     text = capsys.readouterr().out
     assert "tiny " in text and "bicubic_x4" in text and "LR made with MATLAB-exact bicubic" in text
-    saved = sorted(p.name for p in (sr_dir / "stereo").iterdir())
+    saved = sorted(p.name for p in (sr_dir / "stereo").iterdir() if p.name != ".msinet-output")
     assert saved == ["middlebury2014_motorcycle_quarter_L.png", "middlebury2014_motorcycle_quarter_R.png"]
+    assert (sr_dir / "stereo" / ".msinet-output").is_file()  # msinet's folder: `upscale --input` skips it
     assert Image.open(sr_dir / "stereo" / saved[0]).size == (740, 496)  # HR mod-cropped to a multiple of 4
 
 

@@ -170,6 +170,16 @@ def test_mpo_and_layout_results_are_never_rescanned(tmp_path, capsys):
     assert f"unpaired (skipped): {shots / 'sbs.png'}" in err
 
 
+def test_eval_saved_images_are_msinet_s_folder_too(tmp_path, capsys):
+    scene = images(tmp_path / "set", "s1/hr0.png", "s1/hr1.png", size=(16, 24))
+    rc, _, err = run(capsys, "eval", *MODEL, "--data", scene, "--sets", "custom", "--no-cache", "-q",
+                     "--save-sr", tmp_path / "sr")
+    saved = tmp_path / "sr" / "set"
+    assert rc == 0 and sorted(p.name for p in saved.iterdir()) == [OUTPUT_MARKER, "s1_L.png", "s1_R.png"], err
+    rc, _, err = run(capsys, "upscale", "--input", tmp_path, "-o", tmp_path / "x4", *MODEL)
+    assert rc == 0 and "1 pair(s): 1 written" in err and f"skipped folder {saved}: msinet wrote results" in err
+
+
 def test_an_mpo_with_more_than_two_pictures_says_what_it_leaves_out(tmp_path, capsys):
     rng = np.random.default_rng(4)
     views = [Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)) for _ in range(3)]

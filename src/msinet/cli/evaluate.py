@@ -106,7 +106,7 @@ def _run(args, protocols, device, world) -> int:
     from ..eval.tables import format_set_table, results_dict, write_csv, write_json
     from ..eval.runner import evaluate_set
 
-    from .preflight import check_output_folder
+    from .preflight import check_output_folder, output_marker
 
     if world.is_main:  # before the model loads: where results go is writable
         for folder in [args.out] + ([args.save_sr] if args.save_sr else []):
@@ -158,7 +158,8 @@ def _run(args, protocols, device, world) -> int:
             def save(sample, sr_l, sr_r, folder=folder):  # both views land together; existing ones are kept
                 todo = {p: img for p, img in zip(_sr_paths(folder, sample.name), (sr_l, sr_r))
                         if args.overwrite or not p.exists()}
-                land({p: encode_png(img, p) for p, img in todo.items()}, overwrite=args.overwrite)
+                land({p: encode_png(img, p) for p, img in todo.items()}, overwrite=args.overwrite,
+                     companions=output_marker(folder))  # msinet's folder: `upscale --input` never reads it
         set_results = [evaluate_set(model, stereo_set, protocols, device, args.self_ensemble, method,
                                     progress=not args.quiet, on_output=save, world=world, forward=graphed)]
         if baseline is not None:

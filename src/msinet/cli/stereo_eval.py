@@ -50,7 +50,7 @@ def run(args) -> int:
     from ..downstream.outputs import encode_disparity_png, format_table, save_figure, write_csv
     from ..downstream.scenes import find_scenes
     from ..io.landing import land
-    from .preflight import check_output_folder
+    from .preflight import check_output_folder, output_marker
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -115,7 +115,7 @@ def run(args) -> int:
             folder = check_output_folder(out / "disparity" / res.scene, quiet=True)
             land({folder / f"{m}.png": encode_disparity_png(d, folder / f"{m}.png")
                   for m, d in res.disparities.items() if args.overwrite or not (folder / f"{m}.png").exists()},
-                 overwrite=args.overwrite)
+                 overwrite=args.overwrite, companions=output_marker(folder))  # msinet's folder, never an input
     if not (args.skip_existing and (out / "stereo_eval.csv").exists()):
         write_csv(rows + means, out / "stereo_eval.csv")
     names = [HR, BICUBIC] + [m for m in methods if m != BICUBIC]
