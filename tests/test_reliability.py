@@ -5,7 +5,6 @@ message names the file and says what to do. End-to-end through the command line,
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -326,7 +325,8 @@ def test_folders_and_binary_files_where_files_are_expected(tmp_path, capsys):
     src = images(tmp_path / "in", "a_L.png", "a_R.png")
     rc, _, err = run(capsys, "upscale", src / "a_L.png", src / "a_R.png", "-o", tmp_path / "o", "--model", src)
     line = one_error_line(err)
-    assert f"{src} is a folder, not a weights file; give a .safetensors or .pth file" in line and "not found" not in line
+    assert f"{src} is a folder, not a weights file; give a .safetensors or .pth file" in line
+    assert rc == 2 and "not found" not in line
     rc, _, err = run(capsys, "train", "--config", src)
     line = one_error_line(err, "train")
     assert rc == 2 and f"{src} is a folder, not a config file; give a YAML file" in line
