@@ -172,7 +172,7 @@ def test_mpo_and_layout_results_are_never_rescanned(tmp_path, capsys):
 def test_eval_saved_images_are_msinet_s_folder_too(tmp_path, capsys):
     scene = images(tmp_path / "set", "s1/hr0.png", "s1/hr1.png", size=(16, 24))
     rc, _, err = run(capsys, "eval", *MODEL, "--data", scene, "--sets", "custom", "--no-cache", "-q",
-                     "--save-sr", tmp_path / "sr")
+                     "--save-sr", tmp_path / "sr", "--out", tmp_path / "results")
     saved = tmp_path / "sr" / "set"
     assert rc == 0 and sorted(p.name for p in saved.iterdir()) == [OUTPUT_MARKER, "s1_L.png", "s1_R.png"], err
     rc, _, err = run(capsys, "upscale", "--input", tmp_path, "-o", tmp_path / "x4", *MODEL)
@@ -340,7 +340,7 @@ def test_eval_names_the_size_of_a_one_pixel_image(tmp_path, capsys):
     for view in ("hr0", "hr1"):
         images(scene, f"{view}.png", size=(1, 1))
     rc, _, err = run(capsys, "eval", "--model", "bicubic_x4", "--data", tmp_path / "set", "--sets", "custom",
-                     "--no-cache")
+                     "--no-cache", "--out", tmp_path / "results")
     assert rc == 2 and f"{scene / 'hr0.png'}: 1x1 is too small for x4" in err and "0x0" not in err
     assert "\r" not in err  # no progress bar frame before the error (stderr is no terminal here)
 
