@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 import msinet
+from msinet.data.image_io import read_image
 from msinet.data.imresize import imresize
 from msinet.infer import upscale_pair
 from msinet.infer.disparity import decode_kitti_png16, end_point_error
-from msinet.data.image_io import read_image
 
 STEREO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stereo"
 

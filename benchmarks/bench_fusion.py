@@ -14,9 +14,18 @@ import argparse
 import sys
 
 import torch
+from benchlib import (
+    SIZES,
+    TRAIN_BATCH,
+    TRAIN_PATCH,
+    add_common_arguments,
+    environment,
+    markdown_table,
+    peak_memory_mib,
+    setup,
+    time_interleaved,
+)
 
-from benchlib import (SIZES, TRAIN_BATCH, TRAIN_PATCH, add_common_arguments, environment, markdown_table,
-                      peak_memory_mib, setup, time_interleaved)
 from msinet.layers import DEAM, SCAM
 from msinet.layers.sinkhorn import sinkhorn_log
 

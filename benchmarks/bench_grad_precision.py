@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import torch
-
 from benchlib import environment, markdown_table
+
 import msinet
 from msinet.data.train_patches import StereoPatches
 from msinet.train.config import load_config

@@ -22,10 +22,20 @@ from collections import defaultdict
 from contextlib import nullcontext
 
 import torch
+from benchlib import (
+    SIZES,
+    TRAIN_BATCH,
+    TRAIN_PATCH,
+    add_common_arguments,
+    environment,
+    markdown_table,
+    peak_memory_mib,
+    setup,
+    sync,
+    time_interleaved,
+)
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchlib import (SIZES, TRAIN_BATCH, TRAIN_PATCH, add_common_arguments, environment, markdown_table,
-                      peak_memory_mib, setup, sync, time_interleaved)
 import msinet
 
 DEFAULT_MODELS = ["msinet_x4", "msinet_small_x4", "nafssr_s", "cvhssr_t_x4", "ehfssr_s_x4", "nafrssr_t_x4",

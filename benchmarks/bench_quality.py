@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from benchlib import environment, markdown_table
+
 import msinet
 from msinet.data.degradation import degrade
 from msinet.data.image_io import load_pair

@@ -14,8 +14,8 @@ import math
 import sys
 
 import torch
-
 from benchlib import SIZES, TRAIN_PATCH, environment, markdown_table, peak_memory_mib, time_interleaved
+
 from msinet.layers.sinkhorn import sinkhorn, sinkhorn_log
 
 METHODS = ("triton", "scaling", "log")

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 import msinet
+from msinet.data.image_io import read_image
 from msinet.data.imresize import imresize
 from msinet.infer import upscale_pair
-from msinet.data.image_io import read_image
 from msinet.infer.tiling import default_context
 
 STEREO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stereo"

@@ -26,10 +26,10 @@ import time
 from contextlib import nullcontext
 
 import torch
+from benchlib import add_common_arguments, environment, markdown_table, peak_memory_mib, setup, time_interleaved
 from lion_pytorch import Lion
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchlib import add_common_arguments, environment, markdown_table, peak_memory_mib, setup, time_interleaved
 import msinet
 from msinet.train.loss import StereoSRLoss
 

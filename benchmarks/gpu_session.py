@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -112,7 +111,6 @@ def session_config(pack: Path, out: Path, rehearse: bool) -> dict:
 def probe(session: Session, config: dict) -> dict:
     """Patch pairs/s of a training step per batch size (synthetic patches on the device) and of the data
     pipeline; the batch and precision to train with."""
-    import numpy as np
     import torch
     from torch.utils.data import DataLoader
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from triton_interpreter import assert_cases_pass_under_the_interpreter
 
 import msinet
 from msinet import fastpath
 from msinet.infer.graphs import GRAPH_REPLAY, GraphedForward, eager_capture, graphed_model
 from msinet.layers.lska import FUSED_LSKA, MultiScaleLSKA
 from msinet.layers.sinkhorn import TRITON_SINKHORN
-from triton_interpreter import assert_cases_pass_under_the_interpreter
 
 TESTS = Path(__file__).resolve().parent
 pytestmark = pytest.mark.usefixtures("one_thread")

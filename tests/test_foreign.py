@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from model_checks import load_error, save_pth
 
 import msinet
 from msinet.cli.main import main as cli_main
-from model_checks import load_error, save_pth
 
 # LSKA kernel size -> (small kernel, dilated kernel, dilation), as the authors' LSKA class hard-codes them
 LSKA_SHAPES = {7: (3, 3, 2), 11: (3, 5, 2), 23: (5, 7, 3), 35: (5, 11, 3)}

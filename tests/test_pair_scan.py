@@ -7,8 +7,8 @@ import numpy as np
 from msinet.data.image_io import write_png
 from msinet.data.pair_scan import ScanPolicy, scan
 from msinet.data.stereo_sets import SCENES_POLICY
-from msinet.infer.pairs import POLICY as UPSCALE_POLICY
 from msinet.downstream.scenes import POLICY as STEREO_EVAL_POLICY
+from msinet.infer.pairs import POLICY as UPSCALE_POLICY
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "msinet"
 

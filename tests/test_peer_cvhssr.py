@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from model_checks import load_error, reference_diffs
 
 import msinet
-from model_checks import load_error, reference_diffs
 from msinet.cli.main import main as cli_main
 from msinet.models import cvhssr
 from msinet.models.foreign import read_checkpoint

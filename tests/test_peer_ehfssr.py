@@ -7,10 +7,17 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from model_checks import (
+    assert_batch_items_independent,
+    assert_round_trip,
+    authors_state,
+    load_error,
+    reference_diffs,
+    reference_pair,
+    save_pth,
+)
 
 import msinet
-from model_checks import (assert_batch_items_independent, assert_round_trip, authors_state, load_error, reference_diffs,
-                          reference_pair, save_pth)
 from msinet.cli.main import main as cli_main
 from msinet.layers.band_cross_attention import disparity_band
 from msinet.layers.token_shift import shift_channel_groups

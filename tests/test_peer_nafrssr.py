@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from model_checks import (
+    assert_batch_items_independent,
+    assert_round_trip,
+    authors_state,
+    load_error,
+    reference_diffs,
+    save_pth,
+)
 
 import msinet
-from model_checks import (assert_batch_items_independent, assert_round_trip, authors_state, load_error, reference_diffs,
-                          save_pth)
 from msinet.cli.main import main as cli_main
 from msinet.models.foreign import read_checkpoint
 from msinet.models.nafrssr import matches

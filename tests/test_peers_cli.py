@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_upscale_cli import real_lr_pair
+from train_utils import tiny_config, write_synthetic_pairs
 
 import msinet
 from msinet.cli.main import main
 from msinet.data.image_io import read_image
 from msinet.train.config import load_config
 from msinet.train.trainer import Trainer
-
-from test_upscale_cli import real_lr_pair
-from train_utils import tiny_config, write_synthetic_pairs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -241,8 +241,9 @@ def test_export_checks_its_output_before_exporting(tmp_path, capsys, monkeypatch
 
 
 def test_train_checks_its_run_folder_before_loading_anything(tmp_path, capsys, tmpfs, monkeypatch):
-    import msinet.train.trainer as trainer
     from train_utils import tiny_config
+
+    import msinet.train.trainer as trainer
 
     monkeypatch.setattr(trainer.Trainer, "__init__", lambda *a, **k: pytest.fail("built before the check"))
     ro = tmpfs("ro,size=1m")

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from msinet.cli.main import main
-from msinet.downstream.gt import (read_disparity, read_kitti_disparity, read_nonocc_mask, read_occlusion_mask,
-                              read_pfm)
+from msinet.downstream.gt import read_disparity, read_kitti_disparity, read_nonocc_mask, read_occlusion_mask, read_pfm
 from msinet.downstream.metrics import disparity_errors, fill_holes
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stereo"

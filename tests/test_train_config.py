@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from train_utils import tiny_config, write_synthetic_pairs
 
 from msinet.cli.main import main
 from msinet.data.degradation import degrade
@@ -11,7 +12,6 @@ from msinet.data.imresize import imresize
 from msinet.data.train_patches import StereoPatches, find_pairs
 from msinet.train.config import DEFAULTS, load_config, parse_override
 from msinet.train.trainer import Trainer, cosine_factor
-from train_utils import tiny_config, write_synthetic_pairs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from train_utils import tiny_config, write_synthetic_pairs
 
 from msinet.registry import create_model
 from msinet.train.config import load_config
 from msinet.train.trainer import Trainer
-from train_utils import tiny_config, write_synthetic_pairs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -6,14 +6,13 @@ import json
 
 import pytest
 import torch
+from train_utils import tiny_config, write_synthetic_pairs
 
 import msinet
-from msinet.runtime.precision import auto_training_precision, native_bf16
 from msinet.models.weights import read_safetensors
+from msinet.runtime.precision import auto_training_precision, native_bf16
 from msinet.train.config import load_config
 from msinet.train.trainer import Trainer
-
-from train_utils import tiny_config, write_synthetic_pairs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

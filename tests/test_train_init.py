@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from train_utils import tiny_config, write_synthetic_pairs
 
 import msinet
 from msinet.train.config import load_config
 from msinet.train.trainer import Trainer
-from train_utils import tiny_config, write_synthetic_pairs
 
 TINY = {"num_blocks": 1, "channels": 8}
 

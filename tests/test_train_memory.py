@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from train_utils import tiny_config, write_synthetic_pairs
 
 import msinet
 from msinet.cli.main import main
@@ -11,7 +12,6 @@ from msinet.train.config import load_config
 from msinet.train.loss import StereoSRLoss
 from msinet.train.memory import ActivationCount, MemoryBudgetError, check_fits, count_saved_activations
 from msinet.train.trainer import Trainer
-from train_utils import tiny_config, write_synthetic_pairs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

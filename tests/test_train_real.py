@@ -8,6 +8,7 @@ from msinet.data.train_patches import find_pairs, load_rgb_pair
 from msinet.train.config import load_config
 from msinet.train.heldout import evaluate_pair
 from msinet.train.trainer import Trainer
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 TRAIN = ("flickr1024_0026", "middlebury2014_playtablep_half", "crestereo_test", "scared_d1k1")

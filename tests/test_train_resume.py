@@ -3,12 +3,12 @@ import json
 
 import pytest
 import torch
+from train_utils import tiny_config, write_synthetic_pairs
 
 from msinet.models.weights import read_safetensors
 from msinet.train import checkpoint as ckpt
 from msinet.train.config import load_config
 from msinet.train.trainer import Trainer
-from train_utils import tiny_config, write_synthetic_pairs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -11,12 +11,9 @@ from PIL import Image
 
 import msinet
 from msinet.infer import upscale_pair
-from msinet.infer.disparity import (decode_kitti_png16, disparity_from_plan, encode_kitti_png16,
-                                    end_point_error)
+from msinet.infer.disparity import decode_kitti_png16, disparity_from_plan, encode_kitti_png16, end_point_error
 from msinet.infer.tiling import OutOfMemory, plan_tile, run_tiled
 from msinet.models.base import StereoSRModel
-
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

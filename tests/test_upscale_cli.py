@@ -14,8 +14,8 @@ from PIL import Image
 
 import msinet
 from msinet.cli.main import main
-from msinet.data.imresize import imresize
 from msinet.data.image_io import read_image, write_png
+from msinet.data.imresize import imresize
 from msinet.infer.pairs import find_pairs
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -326,9 +326,10 @@ def test_random_init_runs_with_a_warning(tmp_path, capsys, argv, scale):
 
 def test_scale_picks_a_shipped_default_of_that_scale(tmp_path, capsys, monkeypatch):
     """Adding a shipped model is one record plus its file; --scale 2 then uses it with no --model."""
+    import hashlib
+
     from msinet.models import pretrained
     from msinet.models.pretrained import WeightsRecord
-    import hashlib
 
     torch.manual_seed(0)
     model = msinet.create_model("msinet_small_x2").eval()

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    from msinet.io import iter_stereo_frames
-
     from conftest import SHARED_DATA
+
+    from msinet.io import iter_stereo_frames
 
     if not (SHARED_DATA / "stereo" / "crestereo_test").is_dir():
         pytest.skip(f"real stereo data not available: {SHARED_DATA}")

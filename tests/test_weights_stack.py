@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_pretrained import _git_blob, _register_tiny, _trained, cache, server, table  # noqa: F401  (fixtures)
 
 import msinet
 from msinet.cli.main import main
 from msinet.models import fetch, loading, pretrained, resolve
 from msinet.models.weights import NoWeightsError, WeightsError
-
-from test_pretrained import _git_blob, _register_tiny, _trained, cache, server, table  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SRC = Path(msinet.__file__).resolve().parent

@@ -4,8 +4,8 @@ import sys
 
 from safetensors.torch import save_file
 
-from msinet.train.config import load_config
 from msinet.runtime.distributed import close_world
+from msinet.train.config import load_config
 from msinet.train.trainer import Trainer
 
 config, out_dir = json.loads(sys.argv[1]), sys.argv[2]

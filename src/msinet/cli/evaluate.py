@@ -100,12 +100,12 @@ def _run(args, protocols, device, world) -> int:
     from pathlib import Path
 
     import msinet
-    from ..data.image_io import encode_png, refuse_existing
-    from ..io.landing import land
-    from ..data.stereo_sets import open_set
-    from ..eval.tables import format_set_table, results_dict, write_csv, write_json
-    from ..eval.runner import evaluate_set
 
+    from ..data.image_io import encode_png, refuse_existing
+    from ..data.stereo_sets import open_set
+    from ..eval.runner import evaluate_set
+    from ..eval.tables import format_set_table, results_dict, write_csv, write_json
+    from ..io.landing import land
     from .preflight import check_output_folder, output_marker
 
     if world.is_main:  # before the model loads: where results go is writable

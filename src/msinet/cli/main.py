@@ -5,6 +5,9 @@ import argparse
 import importlib
 import sys
 
+# the extra that installs everything a subcommand needs beyond the core (pyproject.toml)
+COMMAND_EXTRA = {"train": "train", "stereo-eval": "eval", "export": "export"}
+
 # subcommand -> module; each module defines HELP, add_arguments(parser) and run(args) -> exit code
 COMMANDS = {
     "models": "msinet.cli.models",
@@ -63,6 +66,17 @@ def main(argv=None) -> int:
         if not getattr(exc, "explained", False):  # a command that said what was kept prints no second line
             print(f"msinet {args.command}: interrupted ({signal_name(exc)})", file=sys.stderr)
         return exit_status(exc)
+    except ModuleNotFoundError as exc:  # an optional dependency: name the extra that installs it
+        from ..runtime.extras import missing_extra_message
+
+        if "pip install 'msinet[" in str(exc):
+            message = str(exc)
+        else:
+            message = missing_extra_message(exc.name or "", f"msinet {args.command}", COMMAND_EXTRA.get(args.command))
+        if message is None:
+            raise
+        print(f"msinet {args.command}: error: {message}", file=sys.stderr)
+        return 2
     except (ValueError, OSError) as exc:  # user errors: bad input, missing files, refusals to overwrite
         from .preflight import describe
 

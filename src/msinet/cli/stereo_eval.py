@@ -43,13 +43,13 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    from ..runtime.devices import resolve_device
     from ..data.image_io import refuse_existing
     from ..downstream.evaluate import BICUBIC, HR, evaluate_scene, load_methods, mean_rows
     from ..downstream.matchers import build_matcher
     from ..downstream.outputs import encode_disparity_png, format_table, save_figure, write_csv
     from ..downstream.scenes import find_scenes
     from ..io.landing import land
+    from ..runtime.devices import resolve_device
     from .preflight import check_output_folder, output_marker
 
     def log(msg):

@@ -20,14 +20,18 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from ..train.config import load_config
-    from .preflight import check_output_folder
     from ..runtime.distributed import close_world
+    from ..train.config import load_config
     from ..train.trainer import Trainer
+    from .preflight import check_output_folder
 
     if args.stop_after is not None and args.stop_after <= 0:
         raise ValueError(f"--stop-after must be positive, got {args.stop_after}")
     config = load_config(args.config, args.overrides)
+    if config["optim"]["name"] == "lion":  # an optional dependency: say so before any work
+        from ..runtime.extras import require
+
+        require("lion_pytorch", "msinet train with optim.name: lion")
     # where the run writes, checked before data or model load (a refused run removes the folder it made)
     check_output_folder(Path(config["log"]["out_dir"]) / config["name"], quiet=True)
     try:

@@ -5,8 +5,9 @@ import sys
 import time
 from pathlib import Path
 
-HELP = "super-resolve stereo pairs: LEFT RIGHT, a folder (--input DIR) or the offline demo (--demo)"
 from .model_options import add_weights_options, load_cli_model
+
+HELP = "super-resolve stereo pairs: LEFT RIGHT, a folder (--input DIR) or the offline demo (--demo)"
 
 GENERIC_VIEW_STEMS = {"left", "hr0", "im0", "lr0"}  # a scene's view file: name the output after its folder
 

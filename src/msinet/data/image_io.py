@@ -1,7 +1,7 @@
 """Image files in and out, one module for the whole package.
 
 read_image keeps what the file holds: grayscale stays HxW, RGBA stays HxWx4, 16-bit PNGs stay uint16 (Pillow
-would cut 48/64-bit PNGs to 8 bits, so those are decoded by OpenCV), JPEG EXIF orientation is applied; anything
+would cut 48/64-bit PNGs to 8 bits, so those are decoded by OpenCV: the `png16` extra; they are written here), JPEG EXIF orientation is applied; anything
 unreadable raises ValueError with a one-line message naming the file. Datasets and metrics work on uint8 RGB:
 to_rgb8 / load_pair convert (16-bit scaled to 8 bits and rounded, alpha dropped, grayscale expanded).
 write_png never replaces a file unless asked, and writes through a temporary file.
@@ -54,7 +54,9 @@ def _png_bit_depth(head: bytes) -> int | None:
 
 
 def _read_png16(path: Path, data: bytes) -> np.ndarray:
-    import cv2
+    from ..runtime.extras import require
+
+    cv2 = require("cv2", f"reading the 16-bit PNG {path}")
 
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None:
@@ -115,20 +117,40 @@ def write_png(path, image: np.ndarray, overwrite: bool = False) -> Path:
 
 def encode_png(image: np.ndarray, path="image") -> bytes:
     """The PNG file of a uint8/uint16 HxW, HxWx3 (RGB) or HxWx4 (RGBA) array (`path` names it in errors)."""
-    import cv2
-
     if image.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"{path}: PNG pixels must be uint8 or uint16, got {image.dtype}")
-    if image.ndim == 3 and image.shape[2] == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
-    elif image.ndim != 2:
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
         raise ValueError(f"{path}: cannot write an image of shape {image.shape} as PNG")
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image))
-    if not ok:
-        raise ValueError(f"{path}: PNG encoding failed")
-    return buf.tobytes()
+    if image.dtype == np.uint16:  # Pillow writes 16 bits only for grayscale
+        return _encode_png16(image)
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, "PNG", compress_level=1)  # fast, as OpenCV's default
+    return buffer.getvalue()
+
+
+def _encode_png16(image: np.ndarray) -> bytes:
+    """A 16-bit PNG (grey, RGB or RGBA), each row stored with the "Up" filter (difference to the row above)."""
+    import struct
+    import zlib
+
+    h, w = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    rows = np.ascontiguousarray(image.astype(">u2")).view(np.uint8).reshape(h, w * channels * 2)
+    up = rows.copy()
+    up[1:] -= rows[:-1]  # uint8 arithmetic wraps modulo 256, as the filter is defined
+    scanlines = np.concatenate([np.full((h, 1), 2, np.uint8), up], axis=1)  # filter type 2 = Up
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    colour_type = {1: 0, 3: 2, 4: 6}[channels]
+    header = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
+    return (_PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(scanlines.tobytes(), 1))
+            + chunk(b"IEND", b""))
 
 
 def temporary_path(path: Path) -> Path:

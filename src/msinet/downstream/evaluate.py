@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data.image_io import load_pair, mod_crop
 from ..data.degradation import degrade
+from ..data.image_io import load_pair, mod_crop
 from .gt import read_disparity, read_nonocc_mask, read_occlusion_mask
 from .metrics import disparity_errors
 from .scenes import StereoScene

@@ -55,13 +55,13 @@ def tlsc_window(model) -> tuple[int, int] | None:
 
 def sample_inputs(model, size: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """A (1,3,h,w) pair to trace and verify with: by default larger than the TLSC window in both dimensions.
-    A crop of a real stereo pair (Middlebury Motorcycle, shipped with scikit-image: offline), downscaled x2:
+    A crop of a real stereo pair (Middlebury Motorcycle, bundled with msinet: offline), downscaled x2:
     uniform noise is no input these networks were made for, and some (CVHSSR) grow features to ~1e3 on it,
     where float rounding alone moves the outputs by far more than an export error would."""
     import numpy as np
-    from skimage.data import stereo_motorcycle
 
     from ..data.imresize import imresize
+    from ..data.sample_pair import motorcycle_pair
 
     if size is None:
         window = tlsc_window(model) or (30, 90)
@@ -70,7 +70,7 @@ def sample_inputs(model, size: tuple[int, int] | None = None) -> tuple[torch.Ten
     if h < 2 or w < 2:
         raise ValueError(f"sample size must be at least 2x2, got {h}x{w}")
     views = []
-    for view in stereo_motorcycle()[:2]:  # (500, 741, 3) uint8 each
+    for view in motorcycle_pair():  # (500, 741, 3) uint8 each
         if h <= view.shape[0] // 2 and w <= view.shape[1] // 2:
             view = imresize(view, 0.5)
         view = np.pad(view, ((0, max(0, h - view.shape[0])), (0, max(0, w - view.shape[1])), (0, 0)), mode="reflect")

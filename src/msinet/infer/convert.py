@@ -14,6 +14,7 @@ import torch
 
 from ..data.image_io import pil_to_array
 
+
 @dataclass(frozen=True)
 class ImageKind:
     container: str             # "numpy" | "pil" | "tensor"

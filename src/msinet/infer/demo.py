@@ -1,4 +1,4 @@
-"""The offline demo: the real Middlebury Motorcycle pair that scikit-image ships in its wheel.
+"""The offline demo: the real Middlebury Motorcycle pair bundled with msinet (msinet/assets, from scikit-image).
 
 The pair is taken as HR, cropped to a multiple of the scale, downscaled with the MATLAB-exact bicubic
 of the stereo SR test kits (msinet.data.degradation "kit") and super-resolved; bicubic upscaling and the model are
@@ -10,53 +10,44 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.sample_pair import motorcycle_pair
+
 CROP = (170, 300, 128, 192)  # (top, left, height, width) on the LR-grid-aligned HR image: the engine block
-
-
-def motorcycle_pair() -> tuple[np.ndarray, np.ndarray]:
-    """(left, right) uint8 HxWx3 of Middlebury 2014 Motorcycle at 741x500, bundled with scikit-image."""
-    from skimage.data import stereo_motorcycle
-
-    left, right, _ = stereo_motorcycle()
-    return left, right
 
 
 def comparison_figure(path: Path, hr: np.ndarray, bicubic: np.ndarray, sr: np.ndarray, model_name: str,
                       psnr_bicubic: float, psnr_model: float, scale: int) -> None:
-    import matplotlib
+    """HR, bicubic and the model side by side (top: whole left view with the crop outlined; bottom: the crop
+    enlarged, nearest neighbour), each titled with its PSNR."""
+    from PIL import Image, ImageDraw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..data.image_io import encode_png, write_bytes_atomic
 
     top, left, h, w = CROP
-    top, left = min(top, hr.shape[0] - h), min(left, hr.shape[1] - w)
-    crop = (slice(max(0, top), top + h), slice(max(0, left), left + w))
+    top, left = max(0, min(top, hr.shape[0] - h)), max(0, min(left, hr.shape[1] - w))
     panels = [(hr, "HR (original)"), (bicubic, f"bicubic x{scale} (MATLAB imresize): {psnr_bicubic:.2f} dB"),
               (sr, f"{model_name}: {psnr_model:.2f} dB")]
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.4), gridspec_kw={"height_ratios": [1, 1.4]})
-    for ax, (img, title) in zip(axes[0], panels):
-        ax.imshow(img)
-        ax.add_patch(matplotlib.patches.Rectangle((crop[1].start, crop[0].start), w, h, fill=False, color="cyan"))
-        ax.set_title(title, fontsize=10)
-        ax.axis("off")
-    for ax, (img, _) in zip(axes[1], panels):
-        ax.imshow(img[crop], interpolation="nearest")
-        ax.axis("off")
-    fig.suptitle("Middlebury Motorcycle, left view (PSNR: RGB, mean of both views)", fontsize=11)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    zoom = max(1, hr.shape[1] // w)
+    title_h, pad = 18, 8
+    width = hr.shape[1]
+    canvas = Image.new("RGB", (3 * width + 4 * pad, title_h + hr.shape[0] + h * zoom + 3 * pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, (img, title) in enumerate(panels):
+        x0 = pad + i * (width + pad)
+        draw.text((x0, 3), title, fill="black")
+        canvas.paste(Image.fromarray(np.ascontiguousarray(img)), (x0, title_h))
+        draw.rectangle((x0 + left, title_h + top, x0 + left + w - 1, title_h + top + h - 1), outline=(0, 200, 255))
+        crop = Image.fromarray(np.ascontiguousarray(img[top: top + h, left: left + w]))
+        canvas.paste(crop.resize((w * zoom, h * zoom), Image.NEAREST), (x0, title_h + hr.shape[0] + 2 * pad))
+    write_bytes_atomic(Path(path), encode_png(np.asarray(canvas), path))
 
 
 def run_demo(model, outdir, overwrite: bool = False, **upscale_options) -> dict:
     """Write demo_L.png, demo_R.png and demo_comparison.png to outdir; return their paths and the PSNRs."""
-    from ..data.image_io import mod_crop
     from ..data.degradation import degrade
+    from ..data.image_io import mod_crop, refuse_existing, write_png
     from ..data.imresize import imresize
     from ..metrics import stereo_psnr
-    from ..data.image_io import refuse_existing, write_png
     from .upscale import upscale_pair
 
     outdir = Path(outdir)

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .convert import ImageKind, from_planes, to_planes
 from ..runtime.devices import resolve_device
+from ..runtime.precision import check_precision, compute_with_fallback
+from .convert import ImageKind, from_planes, to_planes
 from .disparity import disparity_from_plan, disparity_to_hr
 from .graphs import check_mode, graphed_model
-from ..runtime.precision import check_precision, compute_with_fallback
 from .tiling import auto_tile_rows, default_context, run_tiled
 
 

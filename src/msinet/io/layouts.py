@@ -58,16 +58,27 @@ def join(left: np.ndarray, right: np.ndarray, layout: str) -> np.ndarray:
 
 def to_full(image: np.ndarray, layout: str) -> np.ndarray:
     """A half layout's image with each view stretched x2 along its squeezed axis (bicubic): sbs / tb."""
-    import cv2
-
     check_layout(layout)
     if not layout.endswith("-half"):
         return image
     left, right = split(image, layout)
     h, w = left.shape[:2]
     size = (2 * w, h) if _horizontal(layout) else (w, 2 * h)
-    stretch = [cv2.resize(v, size, interpolation=cv2.INTER_CUBIC) for v in (left, right)]
+    stretch = [_bicubic_resize(v, size) for v in (left, right)]
     return join(*stretch, FULL_OF[layout])
+
+
+def _bicubic_resize(view: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """view (HxW or HxWxC, uint8/uint16) resized to size = (width, height): bicubic with a = -0.75 and half-pixel
+    centres (OpenCV's INTER_CUBIC), rounded and clipped to the input's range."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(view).astype(np.float32))
+    x = x[None, None] if x.dim() == 2 else x.permute(2, 0, 1)[None]
+    y = F.interpolate(x, size=(size[1], size[0]), mode="bicubic", align_corners=False)[0]
+    y = y[0] if view.ndim == 2 else y.permute(1, 2, 0)
+    return y.round().clamp(0, np.iinfo(view.dtype).max).numpy().astype(view.dtype)
 
 
 def guess_layout(width: int, height: int, source="image") -> str:

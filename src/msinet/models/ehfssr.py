@@ -24,8 +24,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..layers import (BandCrossAttention, ConvFFN, GlobalChannelSpatialAttention, MultiDilationECA,
-                      WindowSelfAttention, pad_to_multiple)
+from ..layers import (
+    BandCrossAttention,
+    ConvFFN,
+    GlobalChannelSpatialAttention,
+    MultiDilationECA,
+    WindowSelfAttention,
+    pad_to_multiple,
+)
 from ..registry import register_arch, register_model
 from .base import StereoSRModel
 from .foreign import load_renamed, register_foreign

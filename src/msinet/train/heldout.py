@@ -10,7 +10,6 @@ imresize(LR, s).
 """
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 

@@ -72,7 +72,9 @@ def _worker_ignores_interrupts(worker_id: int) -> None:
 def build_optimizer(params, optim: dict) -> torch.optim.Optimizer:
     lr, betas, wd = optim["lr"], tuple(optim["betas"]), optim["weight_decay"]
     if optim["name"] == "lion":
-        from lion_pytorch import Lion  # the reference implementation by lucidrains, used as published
+        from ..runtime.extras import require
+
+        Lion = require("lion_pytorch", "the Lion optimizer").Lion  # lucidrains' reference implementation
 
         return Lion(params, lr=lr, betas=betas, weight_decay=wd)
     if optim["name"] == "adamw":
