@@ -21,6 +21,8 @@ demo: install
 	$(BIN)/msinet upscale --demo -o demo_output --overwrite  # the demo replaces only its own outputs
 
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 bench: install

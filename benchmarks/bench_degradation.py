@@ -8,6 +8,7 @@ the stereo-SR kit sample (../shared/data/testsets/Flickr1024), and over RCAN's S
 Only the MATLAB kernel (a = -0.5 cubic, stretched by 1/s when shrinking) is used; hypotheses vary how it
 reads past the border and where the result is rounded.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -46,7 +47,7 @@ def downscale(hr: np.ndarray, s: int, border: str, order: str, rounding: str, an
     """rounding: 'per-pass' (uint8 after each pass: MATLAB on uint8), 'once' (double image, rounded at the
     end: MATLAB on double / float ports)."""
     x = hr.astype(np.float64)
-    for axis in ((0, 1) if order == "H,W" else (1, 0)):
+    for axis in (0, 1) if order == "H,W" else (1, 0):
         mat = border_matrix(x.shape[axis], 1.0 / s, border, antialias)
         x = np.moveaxis(np.tensordot(mat, np.moveaxis(x, axis, 0), axes=1), 0, axis)
         if rounding == "per-pass":
@@ -60,7 +61,10 @@ def rgb(path: Path) -> np.ndarray:
 
 def kit_cases():
     for s, v in itertools.product((2, 4), (0, 1)):
-        yield f"kit x{s} v{v}", [(rgb(KIT / "hr" / "0001" / f"hr{v}.png"), rgb(KIT / f"lr_x{s}" / "0001" / f"lr{v}.png"), s)]
+        yield (
+            f"kit x{s} v{v}",
+            [(rgb(KIT / "hr" / "0001" / f"hr{v}.png"), rgb(KIT / f"lr_x{s}" / "0001" / f"lr{v}.png"), s)],
+        )
 
 
 def rcan_case():
@@ -84,9 +88,12 @@ def main() -> None:
     cases = ([*kit_cases()] if KIT.is_dir() else []) + ([rcan_case()] if RCAN.is_dir() else [])
     if not cases:
         raise SystemExit(f"no kit files under {DATA}")
-    rules = [dict(border=b, order=o, rounding=r, antialias=True)
-             for b, o, r in itertools.product(("replicate", "symmetric", "reflect", "wrap", "zero"),
-                                              ("H,W", "W,H"), ("per-pass", "once"))]
+    rules = [
+        dict(border=b, order=o, rounding=r, antialias=True)
+        for b, o, r in itertools.product(
+            ("replicate", "symmetric", "reflect", "wrap", "zero"), ("H,W", "W,H"), ("per-pass", "once")
+        )
+    ]
     rules += [dict(border=b, order="H,W", rounding="per-pass", antialias=False) for b in ("replicate", "symmetric")]
     print("| border | order | rounding | antialias | " + " | ".join(name for name, _ in cases) + " |")
     print("|---" * (4 + len(cases)) + "|")

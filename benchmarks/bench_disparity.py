@@ -8,6 +8,7 @@ compared with the ground truth on its valid pixels (KITTI: value > 0; Middlebury
 disparity, the constant median of the ground truth (an oracle constant), and a uniform transport plan
 (what an attention with no information gives: x - (W-1)/2, "chance").
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,7 +58,9 @@ def main():
     model = msinet.load_model(args.weights) if args.weights else msinet.load_model(args.model, random_init=True)
     label = Path(args.weights).name if args.weights else f"{args.model} (untrained, random init)"
     print(f"model: {label}")
-    print("| scene | HR size | valid px | model EPE / >3px | uniform plan (chance) | zero | GT median (oracle) | time (s) |")
+    print(
+        "| scene | HR size | valid px | model EPE / >3px | uniform plan (chance) | zero | GT median (oracle) | time (s) |"  # noqa: E501
+    )
     print("|---|---|---|---|---|---|---|---|")
     for scene in ("kitti2015_000046", "middlebury2014_motorcycle_quarter"):
         if not (STEREO / scene).is_dir():
@@ -73,14 +76,27 @@ def main():
         took = time.perf_counter() - t0
         xs = np.arange(w // 4, dtype=np.float32)
         chance_lr = np.broadcast_to(xs - (w // 4 - 1) / 2, (h // 4, w // 4))
-        chance = 4 * torch.nn.functional.interpolate(torch.from_numpy(np.ascontiguousarray(chance_lr))[None, None],
-                                                     scale_factor=4, mode="bilinear", align_corners=False)[0, 0].numpy()
-        rows = {"model": end_point_error(disp, gt, valid), "chance": end_point_error(chance, gt, valid),
-                "zero": end_point_error(np.zeros_like(gt), gt, valid),
-                "median": end_point_error(np.full_like(gt, np.median(gt[valid])), gt, valid)}
+        chance = (
+            4
+            * torch.nn.functional.interpolate(
+                torch.from_numpy(np.ascontiguousarray(chance_lr))[None, None],
+                scale_factor=4,
+                mode="bilinear",
+                align_corners=False,
+            )[0, 0].numpy()
+        )
+        rows = {
+            "model": end_point_error(disp, gt, valid),
+            "chance": end_point_error(chance, gt, valid),
+            "zero": end_point_error(np.zeros_like(gt), gt, valid),
+            "median": end_point_error(np.full_like(gt, np.median(gt[valid])), gt, valid),
+        }
         cell = {k: f"{v['epe']:.1f} / {100 * v['bad3']:.0f}%" for k, v in rows.items()}
-        print(f"| {scene} | {w}x{h} | {rows['model']['pixels']} | {cell['model']} | {cell['chance']} | "
-              f"{cell['zero']} | {cell['median']} | {took:.0f} |", flush=True)
+        print(
+            f"| {scene} | {w}x{h} | {rows['model']['pixels']} | {cell['model']} | {cell['chance']} | "
+            f"{cell['zero']} | {cell['median']} | {took:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

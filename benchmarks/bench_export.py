@@ -4,6 +4,7 @@
 
 The exported graph is run on one random LR pair of --size (height x width); times are the best of 3 runs.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -8,6 +8,7 @@ the cached verdict. Graph replay: the check's time in the first captured call (o
 stand-in capture, where a replay is a whole eager forward). Triton Sinkhorn (CUDA, or the interpreter): the
 check at W = 93 and 310, and the float64 reference alone. Every verdict's deviation is printed beside it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     key = fastpath._key(device, "")
-    print(f"device {key}, torch {torch.__version__}, threads {args.threads}, load average "
-          f"{os.getloadavg()[0]:.1f}")
+    print(f"device {key}, torch {torch.__version__}, threads {args.threads}, load average {os.getloadavg()[0]:.1f}")
 
     MultiScaleLSKA.fused = True
     model = msinet.create_model("msinet_small_x4").to(device).eval()
@@ -57,8 +57,10 @@ def main() -> None:
         first = _timed(lambda: model(*pair), device)
         later = _timed(lambda: model(*pair), device)
         v = FUSED_LSKA.verdicts[key]
-        print(f"fused-lska: check {v.seconds * 1e3:.1f} ms ({v.describe()}); msinet_small_x4 forward "
-              f"with the check {first:.3f} s, after {later:.3f} s")
+        print(
+            f"fused-lska: check {v.seconds * 1e3:.1f} ms ({v.describe()}); msinet_small_x4 forward "
+            f"with the check {first:.3f} s, after {later:.3f} s"
+        )
     layer = MultiScaleLSKA(48).to(device)  # built outside inference mode (its weights cache reads versions)
     x = torch.rand(1, 48, 16, 32, device=device)
     with torch.inference_mode():
@@ -74,8 +76,10 @@ def main() -> None:
         first = _timed(lambda: graphed(*pair), device)
     v = GRAPH_REPLAY.verdicts.get(key)
     if v is not None:
-        print(f"cuda-graph-replay ({'CUDA' if capture is None else 'CPU stand-in'}): check {v.seconds:.3f} s "
-              f"({v.describe()}) of a first call of {first:.3f} s")
+        print(
+            f"cuda-graph-replay ({'CUDA' if capture is None else 'CPU stand-in'}): check {v.seconds:.3f} s "
+            f"({v.describe()}) of a first call of {first:.3f} s"
+        )
 
     if TRITON_SINKHORN.available(device) is None:
         for w in (93, 310):
@@ -84,12 +88,16 @@ def main() -> None:
             first = _timed(lambda: sinkhorn(scores, 10, method="triton"), device)
             later = _timed(lambda: sinkhorn(scores, 10, method="triton"), device)
             v = TRITON_SINKHORN.verdicts[f"{key} (forward)"]
-            print(f"triton-sinkhorn W={w}: check {v.seconds:.3f} s ({v.describe()}); 4 lines with the check "
-                  f"{first:.3f} s, after {later:.3f} s")
+            print(
+                f"triton-sinkhorn W={w}: check {v.seconds:.3f} s ({v.describe()}); 4 lines with the check "
+                f"{first:.3f} s, after {later:.3f} s"
+            )
     for w in (93, 310, 960):
         line = 3 * torch.randn(1, w, w, device=device, dtype=torch.float64)
-        print(f"triton-sinkhorn reference alone (one line W={w}, float64, 10 iterations): "
-              f"{_timed(lambda: sinkhorn_log(line, 10), device) * 1e3:.1f} ms")
+        print(
+            f"triton-sinkhorn reference alone (one line W={w}, float64, 10 iterations): "
+            f"{_timed(lambda: sinkhorn_log(line, 10), device) * 1e3:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ For each LR test size (64 channels, one pair) and for a training step (LR 30x90 
 of the layer (inference: forward under inference_mode; training: forward + backward), its peak memory, and
 the largest deviation of its output from a float64 run of the reference DEAM.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,10 @@ class TransposedLayout:
     def forward(self, x_l, x_r):
         v_l, v_r = self.value_l(x_l).permute(0, 2, 3, 1), self.value_r(x_r).permute(0, 2, 3, 1)
         r2l, l2r = self.weights(self.scores(x_l, x_r))
-        return (x_l + torch.matmul(r2l, v_r).permute(0, 3, 1, 2) * self.scale_l,
-                x_r + torch.matmul(l2r, v_l).permute(0, 3, 1, 2) * self.scale_r)
+        return (
+            x_l + torch.matmul(r2l, v_r).permute(0, 3, 1, 2) * self.scale_l,
+            x_r + torch.matmul(l2r, v_l).permute(0, 3, 1, 2) * self.scale_r,
+        )
 
 
 class TransposedSCAM(TransposedLayout, SCAM):
@@ -91,6 +94,7 @@ def inference_step(layer, x_l, x_r):
     def run():
         with torch.inference_mode():
             return layer(x_l, x_r)
+
     return run
 
 
@@ -100,6 +104,7 @@ def training_step(layer, x_l, x_r):
         y_l, y_r = layer(x_l, x_r)
         (y_l.square().mean() + y_r.square().mean()).backward()
         return None
+
     return run
 
 
@@ -120,8 +125,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser)
     parser.add_argument("--no-train", action="store_true", help="skip the forward+backward measurements")
-    parser.add_argument("--layouts", action="store_true",
-                        help="also time SCAM / fast DEAM computing their products via (B,H,W,C) transposes")
+    parser.add_argument(
+        "--layouts",
+        action="store_true",
+        help="also time SCAM / fast DEAM computing their products via (B,H,W,C) transposes",
+    )
     args = parser.parse_args(argv)
     device = setup(args)
     layers = build_layers(device, args.layouts)
@@ -141,8 +149,7 @@ def main(argv=None) -> int:
         mem = {name: peak_memory_mib(fn, device) for name, fn in fns.items()}
         err = max_error_vs_float64_reference(layers, x_l.detach(), x_r.detach()) if mode == "inference" else {}
         for name in layers:
-            rows.append([label, mode, name, ms[name], ms[name] / ms["SCAM"], mem[name],
-                         err.get(name, float("nan"))])
+            rows.append([label, mode, name, ms[name], ms[name] / ms["SCAM"], mem[name], err.get(name, float("nan"))])
         print(f"  {label} {mode}: " + ", ".join(f"{n} {ms[n]:.1f} ms" for n in layers), file=sys.stderr)
 
     print(markdown_table(["size (H x W)", "mode", "layer", "ms", "x SCAM", "peak MiB", "max err vs f64 ref"], rows))

@@ -4,10 +4,12 @@
 
 Batches: the first real training batches of configs/msinet_small_x4_cpu.yaml's corpus (StereoPatches: kit
 degradation, flips, RGB permutation), 8 patch pairs of 30x90 LR. Weights: the model's trained weights where it
-has them (the shipped default), else (or with --random-init) a seeded random init. Per batch: the relative error of the whole gradient
+has them (the shipped default), else (or with --random-init) a seeded random init. Per batch: the relative error of
+the whole gradient
 ||g_bf16 - g_fp32|| / ||g_fp32||, its cosine similarity, the share of entries whose sign differs (what Lion
 uses), the worst relative error of a single parameter tensor, and whether any gradient is not finite.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,9 +58,17 @@ def main(argv=None) -> int:
             model, weights = msinet.create_model(name), "random init"
         model.train()
         model.drop_path_rate = 0.0  # the same blocks in both runs
-        data = StereoPatches.from_folders(d["train"], scale=model.scale, lr_patch=d["lr_patch"], seed=0,
-                                          hflip=True, vflip=True, rgb_perm=True, hr_scales=d["hr_scales"],
-                                          degradation=d["degradation"])
+        data = StereoPatches.from_folders(
+            d["train"],
+            scale=model.scale,
+            lr_patch=d["lr_patch"],
+            seed=0,
+            hflip=True,
+            vflip=True,
+            rgb_perm=True,
+            hr_scales=d["hr_scales"],
+            degradation=d["degradation"],
+        )
         for b in range(args.batches):
             items = [data[b * 8 + i] for i in range(8)]
             batch = [torch.stack([it[k] for it in items]) for k in range(4)]
@@ -70,10 +80,34 @@ def main(argv=None) -> int:
             cos = float(torch.nn.functional.cosine_similarity(g16, g32, dim=0)) if finite else float("nan")
             signs = float((torch.sign(g16) != torch.sign(g32)).float().mean() * 100)
             worst = max(float((low[n] - ref[n]).norm() / ref[n].norm().clamp_min(1e-30)) for n in ref)
-            rows.append([name, weights, b, f"{rel:.3g}", f"{cos:.5f}", f"{signs:.2f}", f"{worst:.3g}", "yes" if finite else "NO"])
+            rows.append(
+                [
+                    name,
+                    weights,
+                    b,
+                    f"{rel:.3g}",
+                    f"{cos:.5f}",
+                    f"{signs:.2f}",
+                    f"{worst:.3g}",
+                    "yes" if finite else "NO",
+                ]
+            )
             print(f"  {name} batch {b}: relative error {rel:.3g}", file=sys.stderr)
-    print(markdown_table(["model", "weights", "batch", "||g_bf16 - g_fp32|| / ||g_fp32||", "cosine", "% signs differ",
-                          "worst tensor rel. error", "finite"], rows))
+    print(
+        markdown_table(
+            [
+                "model",
+                "weights",
+                "batch",
+                "||g_bf16 - g_fp32|| / ||g_fp32||",
+                "cosine",
+                "% signs differ",
+                "worst tensor rel. error",
+                "finite",
+            ],
+            rows,
+        )
+    )
     return 0
 
 

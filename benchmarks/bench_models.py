@@ -11,8 +11,10 @@ Reports best-of-rounds ms, pairs/s, peak memory (see benchlib), parameters and G
 torch.utils.flop_counter.FlopCounterMode (convolutions and matrix products only: elementwise work,
 including the log-domain Sinkhorn's logsumexp, is not counted; the fast Sinkhorn's matrix-vector products are).
 --options measures inference variants (no_grad vs inference_mode, channels_last, bf16 autocast, threads,
-CUDA graph replay on CUDA, torch.compile with --compile) on the first size; --profile prints where msinet_x4's inference time goes.
+CUDA graph replay on CUDA, torch.compile with --compile) on the first size; --profile prints where msinet_x4's
+inference time goes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +40,16 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import msinet
 
-DEFAULT_MODELS = ["msinet_x4", "msinet_small_x4", "nafssr_s", "cvhssr_t_x4", "ehfssr_s_x4", "nafrssr_t_x4",
-                  "nafrssr_m_x4", "bicubic_x4"]
+DEFAULT_MODELS = [
+    "msinet_x4",
+    "msinet_small_x4",
+    "nafssr_s",
+    "cvhssr_t_x4",
+    "ehfssr_s_x4",
+    "nafrssr_t_x4",
+    "nafrssr_m_x4",
+    "bicubic_x4",
+]
 
 
 def make_models(names, device) -> dict[str, torch.nn.Module]:
@@ -57,21 +67,24 @@ def lr_pair(batch, hw, device):
 
 def inference(model, left, right, grad_mode=torch.inference_mode, autocast=None):
     def run():
-        with grad_mode(), (autocast() if autocast else nullcontext()):
+        with grad_mode(), autocast() if autocast else nullcontext():
             return model(left, right)
+
     return run
 
 
 def training_step(model, left, right):
     scale = model.scale
-    hr = torch.rand(left.shape[0], 3, left.shape[2] * scale, left.shape[3] * scale,
-                    generator=torch.Generator().manual_seed(3)).to(left.device)
+    hr = torch.rand(
+        left.shape[0], 3, left.shape[2] * scale, left.shape[3] * scale, generator=torch.Generator().manual_seed(3)
+    ).to(left.device)
 
     def run():
         model.zero_grad(set_to_none=True)
         sr_l, sr_r = model(left, right)
         (torch.nn.functional.mse_loss(sr_l, hr) + torch.nn.functional.mse_loss(sr_r, hr)).backward()
         return None
+
     return run
 
 
@@ -96,9 +109,19 @@ def bench_inference(models, args, device) -> list[list]:
         ms = time_interleaved(fns, device, args.rounds)
         base = ms.get("nafssr_s")
         for name, fn in fns.items():
-            rows.append([f"{size} {hw[0]}x{hw[1]}", "inference", name, ms[name], 1e3 / ms[name],
-                         ms[name] / base if base else float("nan"), peak_memory_mib(fn, device),
-                         parameter_count(models[name]) / 1e6, gflops(fn)])
+            rows.append(
+                [
+                    f"{size} {hw[0]}x{hw[1]}",
+                    "inference",
+                    name,
+                    ms[name],
+                    1e3 / ms[name],
+                    ms[name] / base if base else float("nan"),
+                    peak_memory_mib(fn, device),
+                    parameter_count(models[name]) / 1e6,
+                    gflops(fn),
+                ]
+            )
         print(f"  {size}: " + ", ".join(f"{n} {ms[n]:.0f} ms" for n in fns), file=sys.stderr)
     return rows
 
@@ -116,9 +139,19 @@ def bench_training(models, args, device) -> list[list]:
     label = f"patch {TRAIN_PATCH[0]}x{TRAIN_PATCH[1]} x{TRAIN_BATCH}"
     rows = []
     for name, fn in fns.items():
-        rows.append([label, "train step", name, ms[name], TRAIN_BATCH * 1e3 / ms[name],
-                     ms[name] / base if base else float("nan"), peak_memory_mib(fn, device),
-                     parameter_count(trainable[name]) / 1e6, gflops(fn) / TRAIN_BATCH])
+        rows.append(
+            [
+                label,
+                "train step",
+                name,
+                ms[name],
+                TRAIN_BATCH * 1e3 / ms[name],
+                ms[name] / base if base else float("nan"),
+                peak_memory_mib(fn, device),
+                parameter_count(trainable[name]) / 1e6,
+                gflops(fn) / TRAIN_BATCH,
+            ]
+        )
     print("  training: " + ", ".join(f"{n} {ms[n]:.0f} ms" for n in fns), file=sys.stderr)
     return rows
 
@@ -135,12 +168,13 @@ def bench_options(models, args, device) -> list[list]:
         model.eval()
         left, right = lr_pair(1, hw, device)
         cl_model = _channels_last_copy(model)
-        autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16))
+        autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16)
         variants = {
             "no_grad": inference(model, left, right, torch.no_grad),
             "inference_mode (default)": inference(model, left, right),
-            "channels_last": inference(cl_model, left.to(memory_format=torch.channels_last),
-                                       right.to(memory_format=torch.channels_last)),
+            "channels_last": inference(
+                cl_model, left.to(memory_format=torch.channels_last), right.to(memory_format=torch.channels_last)
+            ),
             "bf16 autocast": inference(model, left, right, autocast=autocast),
         }
         if device.type == "cpu" and threads > 1:
@@ -163,8 +197,16 @@ def bench_options(models, args, device) -> list[list]:
         for variant, fn in variants.items():
             got = fn()
             err = max((g.float() - w).abs().max().item() for g, w in zip(got, want))
-            rows.append([f"{size} {hw[0]}x{hw[1]}", name, variant, ms[variant],
-                         ms[variant] / ms["inference_mode (default)"], err])
+            rows.append(
+                [
+                    f"{size} {hw[0]}x{hw[1]}",
+                    name,
+                    variant,
+                    ms[variant],
+                    ms[variant] / ms["inference_mode (default)"],
+                    err,
+                ]
+            )
         print(f"  options {name}: " + ", ".join(f"{v} {t:.0f} ms" for v, t in ms.items()), file=sys.stderr)
     return rows
 
@@ -182,6 +224,7 @@ def _with_threads(n, fn, restore):
             return fn()
         finally:
             torch.set_num_threads(restore)
+
     return run
 
 
@@ -189,9 +232,14 @@ def profile_inference(model, args, device) -> list[list]:
     """Wall time per kind of sub-module during one msinet_x4 inference (nested kinds are inside their parent)."""
     from msinet.layers import DEAM, MSCAM, SCAM, SFFN, MultiScaleLSKA, SimplifiedChannelAttention
 
-    kinds = {MSCAM: "MSCAM (intra-view mixer)", MultiScaleLSKA: "  of which multi-scale LSKA",
-             SimplifiedChannelAttention: "  of which channel attention (TLSC)", SFFN: "SFFN (feed-forward)",
-             DEAM: "DEAM (fusion)", SCAM: "SCAM (fusion)"}
+    kinds = {
+        MSCAM: "MSCAM (intra-view mixer)",
+        MultiScaleLSKA: "  of which multi-scale LSKA",
+        SimplifiedChannelAttention: "  of which channel attention (TLSC)",
+        SFFN: "SFFN (feed-forward)",
+        DEAM: "DEAM (fusion)",
+        SCAM: "SCAM (fusion)",
+    }
     spent = defaultdict(float)
     starts = {}
     handles = []
@@ -268,12 +316,19 @@ def main(argv=None) -> int:
     rows = bench_inference(models, args, device)
     if not args.no_train:
         rows += bench_training(models, args, device)
-    print(markdown_table(["size (H x W)", "mode", "model", "ms", "pairs/s", "x nafssr_s", "peak MiB",
-                          "params (M)", "GFLOPs/pair"], rows))
+    print(
+        markdown_table(
+            ["size (H x W)", "mode", "model", "ms", "pairs/s", "x nafssr_s", "peak MiB", "params (M)", "GFLOPs/pair"],
+            rows,
+        )
+    )
     if args.options:
         print("\n## Inference options (each vs inference_mode in the same run; max abs difference of the output)\n")
-        print(markdown_table(["size", "model", "variant", "ms", "x default", "max abs diff"],
-                             bench_options(models, args, device)))
+        print(
+            markdown_table(
+                ["size", "model", "variant", "ms", "x default", "max abs diff"], bench_options(models, args, device)
+            )
+        )
     if args.profile:
         model = models.get("msinet_x4") or make_models(["msinet_x4"], device)["msinet_x4"]
         print("\n## Where msinet_x4's inference time goes (forward hooks, one run)\n")

@@ -13,6 +13,7 @@ and rounded to uint8, as the authors' test scripts do. Seconds: one forward pass
 pass of each model is a warm-up on the smallest pair and is not counted). This is a report, not a model
 selection: no model or setting is chosen on these pairs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,7 @@ def pairs_for(scale: int, data: Path) -> list[tuple[str, list[np.ndarray], list[
     """[(pair name, [lr_left, lr_right], [hr_left, hr_right])] of the five held-out pairs and the kit scene."""
     out = []
     for name in HELD_OUT:
-        (left, right), = find_pairs(data / "stereo" / name)[:1]
+        ((left, right),) = find_pairs(data / "stereo" / name)[:1]
         hr = [mod_crop(v, scale) for v in load_pair(left, right)]
         out.append((name, [degrade(v, scale, "kit") for v in hr], hr))
     kit = data / "testsets" / "Flickr1024"
@@ -98,10 +99,21 @@ def run_scale(scale: int, specs: dict[str, str], data: Path) -> list[list]:
             scores.append(stereo_scores(sr[0], sr[1], hr[0], hr[1], protocol="stereo", scale=scale))
         psnr, ssim = np.mean(scores, axis=0)
         gains = [s[0] - bicubic[n][0] for s, (n, _, _) in zip(scores, pairs)]
-        rows.append([display, f"{params:,}", f"{psnr:.2f}", f"{ssim:.4f}", f"{np.mean(gains):+.2f}",
-                     f"{np.mean(seconds):.1f}", f"{min(gains):+.2f} .. {max(gains):+.2f}"])
-        print(f"  x{scale} {display}: {psnr:.2f} dB ({np.mean(gains):+.2f}), {np.mean(seconds):.1f} s/pair",
-              file=sys.stderr)
+        rows.append(
+            [
+                display,
+                f"{params:,}",
+                f"{psnr:.2f}",
+                f"{ssim:.4f}",
+                f"{np.mean(gains):+.2f}",
+                f"{np.mean(seconds):.1f}",
+                f"{min(gains):+.2f} .. {max(gains):+.2f}",
+            ]
+        )
+        print(
+            f"  x{scale} {display}: {psnr:.2f} dB ({np.mean(gains):+.2f}), {np.mean(seconds):.1f} s/pair",
+            file=sys.stderr,
+        )
     return rows
 
 
@@ -116,15 +128,29 @@ def main(argv=None) -> int:
     if not (args.data / "stereo").is_dir():
         raise SystemExit(f"error: {args.data / 'stereo'} not found (pass --data)")
     torch.set_num_threads(args.threads)
-    print(f"# Quality on real pairs (five held-out pairs + the Flickr1024 kit scene); {environment(torch.device('cpu'))}\n")
+    print(
+        f"# Quality on real pairs (five held-out pairs + the Flickr1024 kit scene); {environment(torch.device('cpu'))}\n"  # noqa: E501
+    )
     for scale in args.scales:
         specs = available_models(scale, args.peers, args.models)
         with torch.inference_mode():
             rows = run_scale(scale, specs, args.data)
         rows.sort(key=lambda r: -float(r[2]))
         print(f"## x{scale}\n")
-        print(markdown_table(["model", "parameters", "PSNR (dB)", "SSIM", "gain over bicubic (dB)", "s / pair (CPU)",
-                              "gain range over pairs"], rows))
+        print(
+            markdown_table(
+                [
+                    "model",
+                    "parameters",
+                    "PSNR (dB)",
+                    "SSIM",
+                    "gain over bicubic (dB)",
+                    "s / pair (CPU)",
+                    "gain range over pairs",
+                ],
+                rows,
+            )
+        )
         print()
     return 0
 

@@ -7,6 +7,7 @@ layer-normalised 64-channel features. For each LR test size (one pair, inference
 inference_mode) and for training (30x90 patches, batch 8 and 32: forward + backward): best time of each
 method, its peak memory, and the largest deviation of the plan from a float64 run of Algorithm 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,11 @@ def scores(batch: int, hw: tuple[int, int], device: torch.device) -> torch.Tenso
 
 def step(method: str, m: torch.Tensor, iters: int, train: bool):
     if not train:
+
         def run():
             with torch.inference_mode():
                 return sinkhorn(m, iters, method=method)
+
         return run
     x = m.clone().requires_grad_(True)
     weight = torch.randn_like(m)
@@ -40,6 +43,7 @@ def step(method: str, m: torch.Tensor, iters: int, train: bool):
     def run():
         x.grad = None
         (sinkhorn(x, iters, method=method) * weight).sum().backward()
+
     return run
 
 
@@ -50,8 +54,10 @@ def main(argv=None) -> int:
     parser.add_argument("--iters", type=int, default=10, help="Sinkhorn iterations (DEAM: 10)")
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
-        print("needs CUDA: the Triton kernel runs on CUDA devices only (its CPU check is the interpreter test, "
-              "tests/test_sinkhorn_triton.py)")
+        print(
+            "needs CUDA: the Triton kernel runs on CUDA devices only (its CPU check is the interpreter test, "
+            "tests/test_sinkhorn_triton.py)"
+        )
         return 0
     device = torch.device("cuda")
     torch.backends.cuda.matmul.allow_tf32 = False  # the scaling form's products in full float32
@@ -67,11 +73,21 @@ def main(argv=None) -> int:
         mem = {method: peak_memory_mib(fn, device) for method, fn in fns.items()}
         ref = sinkhorn_log(m.double(), args.iters)
         with torch.inference_mode():
-            err = {method: (sinkhorn(m, args.iters, method=method).double() - ref).abs().max().item()
-                   for method in METHODS}
+            err = {
+                method: (sinkhorn(m, args.iters, method=method).double() - ref).abs().max().item() for method in METHODS
+            }
         for method in METHODS:
-            rows.append([label, "train" if train else "inference", method, ms[method], ms[method] / ms["log"],
-                         mem[method], err[method]])
+            rows.append(
+                [
+                    label,
+                    "train" if train else "inference",
+                    method,
+                    ms[method],
+                    ms[method] / ms["log"],
+                    mem[method],
+                    err[method],
+                ]
+            )
         print(f"  {label}: " + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items()), file=sys.stderr)
     print(markdown_table(["size (H x W)", "mode", "method", "ms", "x log", "peak MiB", "max err vs f64"], rows))
     return 0

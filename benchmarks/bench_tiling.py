@@ -7,6 +7,7 @@ and once in tiles of --tile LR rows with the default context; the table gives th
 (float outputs in [0, 1], peak 1). Without --weights the model is randomly initialised with its residual
 branches switched on (N(0, --perturb^2) layer scales; the zero init would make every block an identity).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,16 +63,21 @@ def main():
         if not (STEREO / name).is_dir():
             print(f"| {name} | missing | | | | | |")
             continue
-        l, r = (imresize(read_image(STEREO / name / f"{v}.png")[:, :, :3], 0.25).astype(np.float32) / 255
-                for v in ("left", "right"))
+        l, r = (
+            imresize(read_image(STEREO / name / f"{v}.png")[:, :, :3], 0.25).astype(np.float32) / 255
+            for v in ("left", "right")
+        )
         for tlsc in (tlsc_window, None):
             model.set_tlsc(tlsc)
             full, _ = upscale_pair(model, l, r, tile=None)
             tiles = []
             tiled, _ = upscale_pair(model, l, r, tile=args.tile, on_tile=lambda b, n: tiles.append(b))
             diff = np.abs(full - tiled).max() * 255
-            print(f"| {name} | {l.shape[1]}x{l.shape[0]} | {'on' if tlsc else 'off'} | {default_context(model)} | "
-                  f"{len(tiles)} | {psnr(full, tiled):.1f} | {diff:.3f} |", flush=True)
+            print(
+                f"| {name} | {l.shape[1]}x{l.shape[0]} | {'on' if tlsc else 'off'} | {default_context(model)} | "
+                f"{len(tiles)} | {psnr(full, tiled):.1f} | {diff:.3f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

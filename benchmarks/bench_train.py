@@ -18,6 +18,7 @@ peak memory (see benchlib). Variants:
                      CUDA only: CUDA graphs)
 All variants of a model are timed round-robin in one run, so their ratios hold on a loaded machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,6 +70,7 @@ def make_step(name: str, variant: str, args, device):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+
     return step, model
 
 
@@ -87,7 +89,8 @@ def sgemm(device, n: int):
 
     def run():
         return a @ b
-    return run, 2 * n ** 3 / 1e9
+
+    return run, 2 * n**3 / 1e9
 
 
 def main(argv=None) -> int:
@@ -95,12 +98,21 @@ def main(argv=None) -> int:
     add_common_arguments(parser)
     parser.set_defaults(rounds=3)
     parser.add_argument("--models", nargs="+", default=["msinet_small_x4", "nafssr_t"], help="registry names")
-    parser.add_argument("--variants", nargs="+", default=None, choices=VARIANTS,
-                        help="default: eager channels_last checkpoint (CPU); all (CUDA)")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=None,
+        choices=VARIANTS,
+        help="default: eager channels_last checkpoint (CPU); all (CUDA)",
+    )
     parser.add_argument("--batch", type=int, default=8, help="patch pairs per step (default 8)")
     parser.add_argument("--patch", type=int, nargs=2, default=[30, 90], metavar=("H", "W"), help="LR patch")
-    parser.add_argument("--sgemm-size", type=int, default=None, help="matrix size of the sgemm reference "
-                        "(default 1024 on CPU, 8192 on CUDA)")
+    parser.add_argument(
+        "--sgemm-size",
+        type=int,
+        default=None,
+        help="matrix size of the sgemm reference (default 1024 on CPU, 8192 on CUDA)",
+    )
     args = parser.parse_args(argv)
     device = setup(args)
     variants = args.variants or (["eager", "channels_last", "checkpoint"] if device.type == "cpu" else list(VARIANTS))
@@ -108,8 +120,9 @@ def main(argv=None) -> int:
         raise SystemExit("error: the compile variant is for CUDA (train.compile is eager elsewhere)")
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # as train.tf32 (default)
-    print(f"# Training steps, batch {args.batch} of {args.patch[0]}x{args.patch[1]} LR patches; "
-          f"{environment(device)}\n")
+    print(
+        f"# Training steps, batch {args.batch} of {args.patch[0]}x{args.patch[1]} LR patches; {environment(device)}\n"
+    )
     gemm, gemm_gflop = sgemm(device, args.sgemm_size or (8192 if device.type == "cuda" else 1024))
     rows = []
     for name in args.models:
@@ -125,14 +138,42 @@ def main(argv=None) -> int:
         gflop = counted_gflop(name, args, device)
         for variant in variants:
             achieved = gflop / ms[variant] * 1e3
-            rows.append([name, variant, ms[variant], args.batch * 1e3 / ms[variant], ms[variant] / ms[variants[0]],
-                         gflop, achieved, 100 * achieved / rate, peak_memory_mib(steps[variant], device)])
-        print(f"  {name}: " + ", ".join(f"{v} {ms[v]:.0f} ms" for v in variants)
-              + f"; sgemm {rate:.0f} GFLOP/s", file=sys.stderr)
-        rows.append([name, "(sgemm reference)", ms["sgemm"], float("nan"), float("nan"), gemm_gflop, rate, 100.0,
-                     float("nan")])
-    print(markdown_table(["model", "variant", "ms/step", "pairs/s", f"x {variants[0]}", "GFLOP/step", "GFLOP/s",
-                          "% of sgemm", "peak MiB"], rows))
+            rows.append(
+                [
+                    name,
+                    variant,
+                    ms[variant],
+                    args.batch * 1e3 / ms[variant],
+                    ms[variant] / ms[variants[0]],
+                    gflop,
+                    achieved,
+                    100 * achieved / rate,
+                    peak_memory_mib(steps[variant], device),
+                ]
+            )
+        print(
+            f"  {name}: " + ", ".join(f"{v} {ms[v]:.0f} ms" for v in variants) + f"; sgemm {rate:.0f} GFLOP/s",
+            file=sys.stderr,
+        )
+        rows.append(
+            [name, "(sgemm reference)", ms["sgemm"], float("nan"), float("nan"), gemm_gflop, rate, 100.0, float("nan")]
+        )
+    print(
+        markdown_table(
+            [
+                "model",
+                "variant",
+                "ms/step",
+                "pairs/s",
+                f"x {variants[0]}",
+                "GFLOP/step",
+                "GFLOP/s",
+                "% of sgemm",
+                "peak MiB",
+            ],
+            rows,
+        )
+    )
     return 0
 
 

@@ -5,6 +5,7 @@
 Uses the real 960x540 SceneFlow pair from ../shared/data/stereo when present (random pixels otherwise);
 weights are random (speed and memory do not depend on them). Prints one table row per run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,14 +49,24 @@ def main():
     rows = auto_tile_rows(model, h, w, device, ctx) if args.tile == "auto" else int(args.tile)
     tiles = []
     t0 = time.perf_counter()
-    sr_l, sr_r = upscale_pair(model, left, right, tile=rows, device=device,
-                              on_tile=lambda tile, r: tiles.append((tile, time.perf_counter() - t0)))
+    sr_l, sr_r = upscale_pair(
+        model,
+        left,
+        right,
+        tile=rows,
+        device=device,
+        on_tile=lambda tile, r: tiles.append((tile, time.perf_counter() - t0)),
+    )
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB (Linux)
-    print(f"input: {source}, LR {w}x{h} -> {sr_l.shape[1]}x{sr_l.shape[0]}, model {args.model}, "
-          f"threads {torch.get_num_threads()}, device {device}")
-    print(f"estimated tile memory: {bytes_per_row(model, w) * (rows + 2 * ctx) / 2**30:.2f} GiB "
-          f"({rows} core rows + 2 x {ctx} context rows)")
+    print(
+        f"input: {source}, LR {w}x{h} -> {sr_l.shape[1]}x{sr_l.shape[0]}, model {args.model}, "
+        f"threads {torch.get_num_threads()}, device {device}"
+    )
+    print(
+        f"estimated tile memory: {bytes_per_row(model, w) * (rows + 2 * ctx) / 2**30:.2f} GiB "
+        f"({rows} core rows + 2 x {ctx} context rows)"
+    )
     print("| model | LR size | tile rows | context | tiles | wall (s) | peak RSS (GiB) |")
     print("|---|---|---|---|---|---|---|")
     print(f"| {args.model} | {w}x{h} | {rows} | {ctx} | {len(tiles)} | {wall:.0f} | {peak:.2f} |")

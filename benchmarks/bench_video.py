@@ -6,6 +6,7 @@
 The clip is made from the real CREStereo pair in ../shared/data/stereo (each view downscaled to --view, a
 slow pan, AAC audio) and upscaled by the command's own code path; frames/s counts every frame end to end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,16 @@ def sbs_frames(view_w: int, view_h: int, count: int):
     views = [read_image(PAIR / f"{v}.png")[:, :, :3] for v in ("left", "right")]
     pan = 4  # source pixels per frame
     size = (views[0].shape[1] - pan * count, views[0].shape[0])
-    return [join(*(cv2.resize(v[:, pan * i:pan * i + size[0]], (view_w, view_h), interpolation=cv2.INTER_AREA)
-                   for v in views), "sbs") for i in range(count)]
+    return [
+        join(
+            *(
+                cv2.resize(v[:, pan * i : pan * i + size[0]], (view_w, view_h), interpolation=cv2.INTER_AREA)
+                for v in views
+            ),
+            "sbs",
+        )
+        for i in range(count)
+    ]
 
 
 def figure(path: Path, model_name: str | None) -> None:
@@ -54,11 +63,16 @@ def figure(path: Path, model_name: str | None) -> None:
     crop = (slice(40 * 4, 80 * 4), slice(60 * 4, 120 * 4))  # the same LR window of the left view, x4
     fig = plt.figure(figsize=(10, 6.2))
     grid = fig.add_gridspec(2, 2, height_ratios=[1, 1.25])
-    panels = [(grid[0, :], before, f"input frame: side by side, 2 x {before.shape[1] // 2}x{before.shape[0]}",
-               "nearest"),
-              (grid[1, 0], cv2.resize(before, None, fx=4, fy=4, interpolation=cv2.INTER_NEAREST)[crop],
-               "input, left view (crop, pixels x4)", "nearest"),
-              (grid[1, 1], after[crop], f"{name} x4, left view (same crop)", "nearest")]
+    panels = [
+        (grid[0, :], before, f"input frame: side by side, 2 x {before.shape[1] // 2}x{before.shape[0]}", "nearest"),
+        (
+            grid[1, 0],
+            cv2.resize(before, None, fx=4, fy=4, interpolation=cv2.INTER_NEAREST)[crop],
+            "input, left view (crop, pixels x4)",
+            "nearest",
+        ),
+        (grid[1, 1], after[crop], f"{name} x4, left view (same crop)", "nearest"),
+    ]
     for spec, img, title, interp in panels:
         ax = fig.add_subplot(spec)
         ax.imshow(img, interpolation=interp)
@@ -90,19 +104,33 @@ def main():
     w, h = (int(v) for v in args.view.split("x"))
     with tempfile.TemporaryDirectory() as tmp:
         clip = write_clip(Path(tmp) / "clip.mp4", sbs_frames(w, h, args.frames), fps=24, audio_seconds=1.0)
-        argv = ["upscale", str(clip), "--layout", "sbs", "-o", str(Path(tmp) / "sr.mp4"), "--device", args.device,
-                "--precision", args.precision] + (["--model", args.model] if args.model else [])
+        argv = [
+            "upscale",
+            str(clip),
+            "--layout",
+            "sbs",
+            "-o",
+            str(Path(tmp) / "sr.mp4"),
+            "--device",
+            args.device,
+            "--precision",
+            args.precision,
+        ] + (["--model", args.model] if args.model else [])
         t0, cpu0 = time.perf_counter(), time.process_time()
         assert cli(argv) == 0
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     load = os.getloadavg()[0]
     model = args.model or default_model_name()
-    print("| model | view (LR) | frames | device | threads | precision | wall (s) | frames/s | CPU s/frame | "
-          "peak RSS (GiB) | load avg |")
+    print(
+        "| model | view (LR) | frames | device | threads | precision | wall (s) | frames/s | CPU s/frame | "
+        "peak RSS (GiB) | load avg |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {model} | {w}x{h} | {args.frames} | {args.device} | {torch.get_num_threads()} | {args.precision} | "
-          f"{wall:.1f} | {args.frames / wall:.4f} | {cpu / args.frames:.0f} | {peak:.2f} | {load:.1f} |")
+    print(
+        f"| {model} | {w}x{h} | {args.frames} | {args.device} | {torch.get_num_threads()} | {args.precision} | "
+        f"{wall:.1f} | {args.frames / wall:.4f} | {cpu / args.frames:.0f} | {peak:.2f} | {load:.1f} |"
+    )
 
 
 if __name__ == "__main__":

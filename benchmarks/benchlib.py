@@ -7,6 +7,7 @@ Peak memory: on CUDA, torch's allocator high-water mark; on CPU, the process's p
 glibc is told to map every block over 64 KiB separately, so that freed memory is not silently reused
 (only while measuring: it costs page faults, which would distort timings).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -21,7 +22,7 @@ import torch
 # KITTI 2012/2015 1242x375 -> 310x93; Middlebury 2014 half resolution 1482x994 -> 370x248;
 # Flickr1024 (pair 0026) 1100x700 -> 275x175.
 SIZES = {"kitti": (93, 310), "middlebury": (248, 370), "flickr1024": (175, 275)}
-TRAIN_PATCH = (30, 90)   # LR training patch of MSINet / NAFSSR
+TRAIN_PATCH = (30, 90)  # LR training patch of MSINet / NAFSSR
 TRAIN_BATCH = 8
 
 
@@ -69,8 +70,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_interleaved(variants: dict[str, Callable[[], object]], device: torch.device, rounds: int,
-                     warmup: int = 1) -> dict[str, float]:
+def time_interleaved(
+    variants: dict[str, Callable[[], object]], device: torch.device, rounds: int, warmup: int = 1
+) -> dict[str, float]:
     """Best (minimum) wall time in ms of each variant over `rounds`, measured round-robin."""
     for fn in variants.values():
         for _ in range(warmup):
@@ -97,7 +99,7 @@ def peak_memory_mib(fn: Callable[[], object], device: torch.device) -> float:
         sync(device)
         peak = torch.cuda.max_memory_allocated(device) - before
         del result
-        return peak / 2 ** 20
+        return peak / 2**20
     if not os.path.exists("/proc/self/clear_refs"):
         return float("nan")
     _malloc_tuning(mmap_threshold=1 << 16, trim_threshold=0)
@@ -124,8 +126,8 @@ def _status_kib(key: str) -> int:
 def _malloc_tuning(mmap_threshold: int, trim_threshold: int) -> None:
     try:
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-1, trim_threshold)   # M_TRIM_THRESHOLD
-        libc.mallopt(-3, mmap_threshold)   # M_MMAP_THRESHOLD
+        libc.mallopt(-1, trim_threshold)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, mmap_threshold)  # M_MMAP_THRESHOLD
         libc.malloc_trim(0)
     except (OSError, AttributeError):
         pass
@@ -134,8 +136,10 @@ def _malloc_tuning(mmap_threshold: int, trim_threshold: int) -> None:
 def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
     cells = [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in cells]
     return "\n".join(lines)
 

@@ -13,6 +13,7 @@ names `.gpu` in `carry` (the working tree that travels is limited to 64 MiB in a
 
 benchmarks/gpu_session.py reads only the repository and this folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,7 @@ from msinet.train.config import load_config  # noqa: E402
 
 # on the device image (python 3.12, torch 2.11) these are missing; both are pure Python
 WHEELS = ("lion-pytorch==0.2.5", "platformdirs==4.14.9")
-LIMIT_BYTES = 64 * 2 ** 20
+LIMIT_BYTES = 64 * 2**20
 
 
 def encode_lossless(array: np.ndarray, path: Path) -> None:
@@ -61,15 +62,33 @@ def pack_folder(folder: Path, dest: Path) -> int:
 def fetch_wheels(dest: Path) -> list[str]:
     dest.mkdir(parents=True, exist_ok=True)
     for spec in WHEELS:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                        "--python-version", "3.12", "--implementation", "py", "-d", str(dest), spec], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.12",
+                "--implementation",
+                "py",
+                "-d",
+                str(dest),
+                spec,
+            ],
+            check=True,
+        )
     return sorted(p.name for p in dest.glob("*.whl"))
 
 
 def tree_bytes() -> int:
     """Bytes of what travels besides the carried folder: tracked plus untracked-not-ignored files (0 outside git)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True
+    )
     if listed.returncode:
         return 0
     names = [n.decode() for n in listed.stdout.split(b"\0") if n]
@@ -102,12 +121,15 @@ def main(argv=None) -> int:
             total += pack_folder(src, ROOT / packed)
     shutil.copyfile(carry, out / "start.safetensors")
     wheels = sorted(p.name for p in (out / "wheels").glob("*.whl")) if args.no_wheels else fetch_wheels(out / "wheels")
-    (out / "pack.json").write_text(json.dumps({"config": args.config, "folders": folders,
-                                               "start": carry.name, "wheels": wheels}, indent=1))
+    (out / "pack.json").write_text(
+        json.dumps({"config": args.config, "folders": folders, "start": carry.name, "wheels": wheels}, indent=1)
+    )
     carried = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     travels = carried + tree_bytes()
-    print(f"{len(folders)} folders, {total / 2 ** 20:.1f} MiB of lossless WebP; {out} holds {carried / 2 ** 20:.1f} "
-          f"MiB; with the working tree {travels / 2 ** 20:.1f} MiB travel (limit {LIMIT_BYTES / 2 ** 20:.0f})")
+    print(
+        f"{len(folders)} folders, {total / 2**20:.1f} MiB of lossless WebP; {out} holds {carried / 2**20:.1f} "
+        f"MiB; with the working tree {travels / 2**20:.1f} MiB travel (limit {LIMIT_BYTES / 2**20:.0f})"
+    )
     if travels > LIMIT_BYTES:
         raise SystemExit("gpu_pack: what travels is over the device's 64 MiB limit")
     return 0

@@ -21,6 +21,7 @@ validation curve, benchmark tables), x4_best.safetensors (EMA weights of the bes
 improvement, so a run cut short still returns them), x4_final.safetensors (EMA weights at the schedule's end),
 metrics.jsonl.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,9 @@ class Session:
         self.log(f"{title}: {' '.join(args)} (limit {limit:.0f} s)")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
         try:
-            done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                                  timeout=limit)
+            done = subprocess.run(
+                [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=limit
+            )
             text, rc = done.stdout + (f"\n(stderr)\n{done.stderr[-3000:]}" if done.returncode else ""), done.returncode
         except subprocess.TimeoutExpired as exc:
             out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
@@ -92,14 +94,18 @@ def session_config(pack: Path, out: Path, rehearse: bool) -> dict:
         config["data"][key] = [mapped[name] for name in config["data"][key]]
     config["name"] = "gpu_x4"
     config["model"]["init"] = str(root_pack / "start.safetensors")
-    config["checkpoint"].update(carry=str(out / "x4_best.safetensors"), every=10 ** 9, keep=1)
-    config["log"].update(out_dir=str(Path(os.environ.get("TMPDIR", "/tmp")) / f"gpu_session_{os.getpid()}"),
-                         tensorboard=False, progress=False)
+    config["checkpoint"].update(carry=str(out / "x4_best.safetensors"), every=10**9, keep=1)
+    config["log"].update(
+        out_dir=str(Path(os.environ.get("TMPDIR", "/tmp")) / f"gpu_session_{os.getpid()}"),
+        tensorboard=False,
+        progress=False,
+    )
     # memory_check off: each chunk's fit() would re-run it while the caching allocator holds the last chunk's
     # memory (seen on the H200: "needs 100 GiB but 60.8 GiB free" before the second chunk); the probe has run
     # the chosen batch already
-    config["train"].update(device="cpu" if rehearse else "cuda", channels_last=False, tf32=True, precision="fp32",
-                           memory_check=False)
+    config["train"].update(
+        device="cpu" if rehearse else "cuda", channels_last=False, tf32=True, precision="fp32", memory_check=False
+    )
     if rehearse:
         config["data"].update(lr_patch=[8, 24], hr_scales=[1.0], workers=0)
     else:
@@ -183,8 +189,9 @@ def probe(session: Session, config: dict) -> dict:
         with autocast(device, precision):
             sr = model(lr_l, lr_r)
         loss_fn(tuple(v.float() for v in sr), (hr_l, hr_r)).backward()
-        grads[precision] = torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).flatten().double()
-                                      for p in model.parameters()])
+        grads[precision] = torch.cat(
+            [(torch.zeros_like(p) if p.grad is None else p.grad).flatten().double() for p in model.parameters()]
+        )
     cosine = float(torch.nn.functional.cosine_similarity(grads["fp32"], grads["bf16"], dim=0))
     best_fp32 = max(rates, key=rates.get)
     bf16_rate = rate(best_fp32, "bf16")
@@ -193,8 +200,13 @@ def probe(session: Session, config: dict) -> dict:
 
     # the data pipeline: samples/s of the training DataLoader with the session's workers
     dataset = StereoPatches.from_folders(d["train"], scale=4, lr_patch=d["lr_patch"], seed=0, hr_scales=d["hr_scales"])
-    loader = DataLoader(dataset, batch_size=max(rates), num_workers=d["workers"],
-                        sampler=range(10 ** 9), prefetch_factor=4 if d["workers"] else None)
+    loader = DataLoader(
+        dataset,
+        batch_size=max(rates),
+        num_workers=d["workers"],
+        sampler=range(10**9),
+        prefetch_factor=4 if d["workers"] else None,
+    )
     it = iter(loader)
     next(it)
     start, n = time.perf_counter(), 0
@@ -207,11 +219,14 @@ def probe(session: Session, config: dict) -> dict:
     fed = {b: min(r, data_rate) for b, r in rates.items()}
     top = max(fed.values())
     batch = min(b for b, r in fed.items() if r >= 0.95 * top)
-    rows += ["", f"data pipeline ({d['workers']} workers): {data_rate:.0f} patch pairs / s",
-             f"bf16 vs fp32 weight gradients at the starting weights: cosine {cosine:.4f} "
-             f"({'bf16 allowed' if cosine >= 0.99 else 'bf16 refused'}, needs >= 0.99)",
-             f"chosen: batch {batch}, {'bf16 autocast' if use_bf16 else 'fp32 + TF32'}, "
-             f"about {fed[batch] / batch:.2f} steps / s"]
+    rows += [
+        "",
+        f"data pipeline ({d['workers']} workers): {data_rate:.0f} patch pairs / s",
+        f"bf16 vs fp32 weight gradients at the starting weights: cosine {cosine:.4f} "
+        f"({'bf16 allowed' if cosine >= 0.99 else 'bf16 refused'}, needs >= 0.99)",
+        f"chosen: batch {batch}, {'bf16 autocast' if use_bf16 else 'fp32 + TF32'}, "
+        f"about {fed[batch] / batch:.2f} steps / s",
+    ]
     session.table("(b) throughput probe", "\n".join(rows))
     del model, grads
     if device.type == "cuda":
@@ -234,8 +249,10 @@ def train(session: Session, config: dict, choice: dict, seconds: float) -> None:
     config["val"]["every"] = every
     config["log"]["every"] = max(1, min(50, every // 4))
     deadline = time.monotonic() + seconds
-    session.log(f"(c) train: {steps} steps of batch {choice['batch']} ({choice['precision']}) planned, validation "
-                f"every {every} steps, budget {seconds:.0f} s")
+    session.log(
+        f"(c) train: {steps} steps of batch {choice['batch']} ({choice['precision']}) planned, validation "
+        f"every {every} steps, budget {seconds:.0f} s"
+    )
     trainer = Trainer(config, force=True)
     if trainer.ema is not None:
         trainer.ema.warmup = False  # continue the carried average at full decay
@@ -256,8 +273,10 @@ def train(session: Session, config: dict, choice: dict, seconds: float) -> None:
             resized = max(trainer.step + 1, int(rate * (left - vals * val_seconds) * 0.95))
             resized = min(resized, 4) if session.rehearse else resized
             trainer.config["train"]["steps"] = resized
-            session.log(f"measured {rate:.2f} steps/s over the first {trainer.step} steps; schedule re-sized to "
-                        f"{resized} steps (was {total})")
+            session.log(
+                f"measured {rate:.2f} steps/s over the first {trainer.step} steps; schedule re-sized to "
+                f"{resized} steps (was {total})"
+            )
         elif trainer.step < total and time.monotonic() + chunk > deadline:
             session.log(f"stopping at step {trainer.step} of {total}: the next chunk would pass the deadline")
             trainer.validate(_Quiet(session))
@@ -271,8 +290,11 @@ def train(session: Session, config: dict, choice: dict, seconds: float) -> None:
         vals = ([{"step": 0, **start}] if start else []) + vals
         rows = ["| step | val PSNR (dB) | gain over bicubic (dB) | SSIM |", "|---|---|---|---|"]
         rows += [f"| {v['step']} | {v['val_psnr']:.3f} | {v['val_gain_db']:+.3f} | {v['val_ssim']:.4f} |" for v in vals]
-        session.table(f"(c) x4 training: {trainer.step} steps of batch {choice['batch']} ({choice['precision']}), "
-                      f"validation (EMA weights)", "\n".join(rows))
+        session.table(
+            f"(c) x4 training: {trainer.step} steps of batch {choice['batch']} ({choice['precision']}), "
+            f"validation (EMA weights)",
+            "\n".join(rows),
+        )
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -308,14 +330,19 @@ def main(argv=None) -> int:
 
     import torch
 
-    session.log(f"python {sys.version.split()[0]}, torch {torch.__version__}, cuda "
-                f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}; budget {args.seconds:.0f} s")
+    session.log(
+        f"python {sys.version.split()[0]}, torch {torch.__version__}, cuda "
+        f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}; budget {args.seconds:.0f} s"
+    )
     if not args.rehearse and not torch.cuda.is_available():
         raise SystemExit("gpu_session: no CUDA device (use --rehearse for the CPU rehearsal)")
     device = "cpu" if args.rehearse else "cuda"
 
-    session.command("(a) msinet doctor", ["-m", "msinet", "doctor", "--device", device,
-                                          "--seconds", "0" if args.rehearse else "3"], limit=45)
+    session.command(
+        "(a) msinet doctor",
+        ["-m", "msinet", "doctor", "--device", device, "--seconds", "0" if args.rehearse else "3"],
+        limit=45,
+    )
     config = session_config(args.pack, out, args.rehearse)
     try:
         choice = probe(session, config)
@@ -326,15 +353,42 @@ def main(argv=None) -> int:
     bench_reserve = 15 if args.rehearse else 75
     train(session, config, choice, seconds=max(10.0, session.left() - bench_reserve))
     if torch.cuda.is_available():  # the benchmarks run in processes of their own: give them the cached memory
-        torch.cuda.empty_cache()   # (else bench_train can run out of memory beside the cached 78 GiB, seen on an H200)
+        torch.cuda.empty_cache()  # (else bench_train can run out of memory beside the cached 78 GiB, seen on an H200)
 
     if args.rehearse:
-        models, train_args = ["--models", "bicubic_x4", "--rounds", "1", "--no-train"], [
-            "--models", "msinet_tiny_x4", "--variants", "eager", "--rounds", "1", "--batch", "1", "--patch", "8", "24"]
+        models, train_args = (
+            ["--models", "bicubic_x4", "--rounds", "1", "--no-train"],
+            [
+                "--models",
+                "msinet_tiny_x4",
+                "--variants",
+                "eager",
+                "--rounds",
+                "1",
+                "--batch",
+                "1",
+                "--patch",
+                "8",
+                "24",
+            ],
+        )
     else:
-        models, train_args = ["--device", "cuda", "--sizes", "kitti", "--rounds", "2", "--no-train"], [
-            "--device", "cuda", "--models", "msinet_small_x4", "--variants", "eager", "bf16", "--rounds", "3",
-            "--batch", str(choice["batch"])]
+        models, train_args = (
+            ["--device", "cuda", "--sizes", "kitti", "--rounds", "2", "--no-train"],
+            [
+                "--device",
+                "cuda",
+                "--models",
+                "msinet_small_x4",
+                "--variants",
+                "eager",
+                "bf16",
+                "--rounds",
+                "3",
+                "--batch",
+                str(choice["batch"]),
+            ],
+        )
     session.command("(d) bench_train.py", ["benchmarks/bench_train.py", *train_args], limit=session.left() / 2 - 5)
     session.command("(d) bench_models.py", ["benchmarks/bench_models.py", *models], limit=session.left() - 5)
     session.log(f"session done; failures: {session.failures or 'none'}")

@@ -1,4 +1,5 @@
 """Tiny stereo test clips cut from a real pair: side-by-side frames, a sine on an AAC track."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,10 +13,12 @@ from msinet.data.image_io import read_image
 def real_view_windows(shared_data: Path, count: int, size=(48, 64), step: int = 3):
     """`count` (left, right) windows of `size` (H, W) panning across a real pair downscaled x4."""
     folder = shared_data / "stereo" / "crestereo_test"
-    views = [cv2.resize(read_image(folder / f"{v}.png")[:, :, :3], (320, 180), interpolation=cv2.INTER_AREA)
-             for v in ("left", "right")]
+    views = [
+        cv2.resize(read_image(folder / f"{v}.png")[:, :, :3], (320, 180), interpolation=cv2.INTER_AREA)
+        for v in ("left", "right")
+    ]
     h, w = size
-    return [tuple(v[40:40 + h, 60 + step * i:60 + step * i + w] for v in views) for i in range(count)]
+    return [tuple(v[40 : 40 + h, 60 + step * i : 60 + step * i + w] for v in views) for i in range(count)]
 
 
 def write_clip(path: Path, frames, fps: int = 6, audio_seconds: float | None = 2.0, codec: str = "libx264"):
@@ -40,7 +43,7 @@ def write_clip(path: Path, frames, fps: int = 6, audio_seconds: float | None = 2
             n = int(44100 * audio_seconds)
             tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 44100)).astype(np.float32)
             for k in range(0, n, 1024):
-                af = av.AudioFrame.from_ndarray(tone[None, k:k + 1024], format="fltp", layout="mono")
+                af = av.AudioFrame.from_ndarray(tone[None, k : k + 1024], format="fltp", layout="mono")
                 af.sample_rate, af.pts = 44100, k
                 out.mux(audio.encode(af))
             out.mux(audio.encode())
@@ -53,8 +56,13 @@ def stream_facts(path: Path) -> dict:
 
     with av.open(str(path)) as c:
         v = c.streams.video[0]
-        facts = {"rate": v.average_rate, "codec": v.codec_context.name, "pix_fmt": v.codec_context.pix_fmt,
-                 "frames": [f.to_ndarray(format="rgb24") for f in c.decode(v)], "audio": None}
+        facts = {
+            "rate": v.average_rate,
+            "codec": v.codec_context.name,
+            "pix_fmt": v.codec_context.pix_fmt,
+            "frames": [f.to_ndarray(format="rgb24") for f in c.decode(v)],
+            "audio": None,
+        }
     with av.open(str(path)) as c:
         if c.streams.audio:
             a = c.streams.audio[0]

@@ -1,4 +1,5 @@
 """Checks every architecture's tests share."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,9 @@ def assert_round_trip(model, tmp_path, size=(7, 11)) -> None:
 
 def reference_pair(ref, crop: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The LR views of crop a/b/c of a `<name>_reference.npz` as the authors' code got them: (1,3,h,w), uint8/255."""
-    return tuple(torch.from_numpy(ref[f"{crop}_lr_{view}"]).permute(2, 0, 1)[None].float() / 255
-                 for view in ("left", "right"))
+    return tuple(
+        torch.from_numpy(ref[f"{crop}_lr_{view}"]).permute(2, 0, 1)[None].float() / 255 for view in ("left", "right")
+    )
 
 
 def reference_diffs(model, ref, crop: str) -> tuple[float, float]:
@@ -45,9 +47,9 @@ def assert_batch_items_independent(model, batch: int, size) -> None:
     with torch.no_grad():
         batched = model(left, right)
         for i in range(batch):
-            single = model(left[i:i + 1], right[i:i + 1])
+            single = model(left[i : i + 1], right[i : i + 1])
             for a, b in zip(batched, single):
-                torch.testing.assert_close(a[i:i + 1], b, atol=1e-5, rtol=0)
+                torch.testing.assert_close(a[i : i + 1], b, atol=1e-5, rtol=0)
 
 
 def load_error(path, error=ValueError, **overrides) -> str:

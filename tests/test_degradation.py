@@ -4,6 +4,7 @@
 the RCAN Set5 LRBI files; each must miss the other's files (so the tests can tell the rules apart), and only
 on the LR pixels whose kernel reaches past the image border.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -83,11 +84,12 @@ def test_symmetric_padding_equals_resizing_a_mirror_padded_image(scale, shape):
     ref = imresize(padded, scale, padding="replicate")
     off = int(round(pad * scale))
     ours = imresize(img, scale, padding="symmetric")
-    np.testing.assert_allclose(ours, ref[off:off + ours.shape[0], off:off + ours.shape[1]], atol=1e-9)
+    np.testing.assert_allclose(ours, ref[off : off + ours.shape[0], off : off + ours.shape[1]], atol=1e-9)
     # the torch path follows the same rule
     t = torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
-    np.testing.assert_allclose(imresize_torch(t, scale, padding="symmetric")[0].numpy().transpose(1, 2, 0), ours,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        imresize_torch(t, scale, padding="symmetric")[0].numpy().transpose(1, 2, 0), ours, atol=1e-9
+    )
 
 
 def test_rules_agree_inside_and_keep_constants():

@@ -1,5 +1,6 @@
 """`msinet doctor` end to end on CPU: every section present, exit 0; a failing fast path or a corrupt cached
 weights file gives FAILED lines and exit 1."""
+
 import re
 
 import pytest
@@ -46,8 +47,9 @@ def test_doctor_on_cpu_reports_every_section_and_exits_0(capsys, empty_cache):
     assert re.search(r"^  fused-lska cpu +ok: max deviation \S+ \(allowed \S+\), \d+\.\d\d s$", out, re.M)
     assert re.search(r"^  cuda-graph-replay cpu +not available \(needs CUDA\)$", out, re.M)
     assert re.search(r"^  triton-sinkhorn cpu +not available \((needs CUDA|triton is not installed)\)$", out, re.M)
-    assert re.search(r"^speed +msinet_small_x4 \(random weights\), LR pair 32x64, cpu, fp32, .* per pair over \d+ runs?",
-                     out, re.M)
+    assert re.search(
+        r"^speed +msinet_small_x4 \(random weights\), LR pair 32x64, cpu, fp32, .* per pair over \d+ runs?", out, re.M
+    )
     assert lines[-1] == "result: ok"
 
 

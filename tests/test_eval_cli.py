@@ -1,4 +1,5 @@
 """`msinet eval` end to end, and the stereo self-ensemble."""
+
 import csv
 import json
 from pathlib import Path
@@ -18,6 +19,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stereo"
 
 class LeftBiased(torch.nn.Module):
     """Bicubic that adds 0.1 to whatever it is told is the left view: not symmetric under a view swap."""
+
     scale = 2
 
     def forward(self, left, right):
@@ -54,8 +56,23 @@ def _make_set(root: Path, n=2, size=(40, 96)):
 def test_eval_cli_writes_tables_csv_json(tmp_path, capsys):
     _make_set(tmp_path / "data" / "Flickr1024")
     out = tmp_path / "res"
-    args = ["eval", "--model", "bicubic_x4", "--data", str(tmp_path / "data"), "--sets", "Flickr1024",
-            "--protocol", "all", "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "-q", "-v"]
+    args = [
+        "eval",
+        "--model",
+        "bicubic_x4",
+        "--data",
+        str(tmp_path / "data"),
+        "--sets",
+        "Flickr1024",
+        "--protocol",
+        "all",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "-q",
+        "-v",
+    ]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "Flickr1024 (x4, 2 pairs" in text and "scene1" in text
@@ -64,8 +81,11 @@ def test_eval_cli_writes_tables_csv_json(tmp_path, capsys):
     mean = data["sets"]["Flickr1024"]["methods"]["bicubic_x4"]["mean"]
     assert set(mean) == set(msinet.metrics.PROTOCOLS)
     # the JSON means equal the metrics recomputed independently from the files
-    hr = [np.asarray(Image.open(tmp_path / "data" / "Flickr1024" / "hr" / f"scene{i}" / f"hr{v}.png"))
-          for i in range(2) for v in (0, 1)]
+    hr = [
+        np.asarray(Image.open(tmp_path / "data" / "Flickr1024" / "hr" / f"scene{i}" / f"hr{v}.png"))
+        for i in range(2)
+        for v in (0, 1)
+    ]
 
     def bicubic_psnr(padding):  # LR made by the given border rule (the set has no LR files)
         psnrs = []
@@ -99,9 +119,26 @@ def test_eval_cli_real_pairs_custom_set_with_a_network(tmp_path, capsys):
     weights = tmp_path / "tiny.safetensors"
     msinet.save_weights(msinet.create_model("msinet_tiny_x4", num_blocks=2), weights)
     sr_dir = tmp_path / "sr"
-    rc = main(["eval", "--model", str(weights), "--data", str(DATA), "--sets", "custom",
-               "--only", "middlebury*quarter", "--out", str(tmp_path / "res"), "--save-sr", str(sr_dir),
-               "--cache-dir", str(tmp_path / "cache"), "-q"])
+    rc = main(
+        [
+            "eval",
+            "--model",
+            str(weights),
+            "--data",
+            str(DATA),
+            "--sets",
+            "custom",
+            "--only",
+            "middlebury*quarter",
+            "--out",
+            str(tmp_path / "res"),
+            "--save-sr",
+            str(sr_dir),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "-q",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "tiny " in text and "bicubic_x4" in text and "LR made with MATLAB-exact bicubic" in text
@@ -119,8 +156,9 @@ def test_eval_cli_errors_are_one_line(tmp_path, capsys):
         (["--sets", "KITTI2012", "--model", "msinet_small_x4", "--scale", "3"], "no x3 variant of 'msinet_small_x4'"),
     ]
     for extra, msg in cases:
-        rc = main(["eval", "--model", "bicubic_x4", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "o"),
-                   "-q", *extra])
+        rc = main(
+            ["eval", "--model", "bicubic_x4", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "o"), "-q", *extra]
+        )
         err = capsys.readouterr().err
         assert rc == 2 and err.startswith("msinet eval: error:") and msg in err, err
 
@@ -128,12 +166,31 @@ def test_eval_cli_errors_are_one_line(tmp_path, capsys):
 def test_eval_save_sr_resumes_with_skip_existing(tmp_path, capsys):
     _make_set(tmp_path / "data" / "Flickr1024")
     out, sr = tmp_path / "res", tmp_path / "sr"
-    argv = ["eval", "--model", "bicubic_x4", "--data", str(tmp_path / "data"), "--sets", "Flickr1024", "--out",
-            str(out), "--save-sr", str(sr), "--cache-dir", str(tmp_path / "cache"), "-q", "--no-bicubic"]
+    argv = [
+        "eval",
+        "--model",
+        "bicubic_x4",
+        "--data",
+        str(tmp_path / "data"),
+        "--sets",
+        "Flickr1024",
+        "--out",
+        str(out),
+        "--save-sr",
+        str(sr),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "-q",
+        "--no-bicubic",
+    ]
     assert main(argv) == 0
     folder = sr / "Flickr1024"
-    assert sorted(p.name for p in folder.glob("*.png")) == ["scene0_L.png", "scene0_R.png", "scene1_L.png",
-                                                            "scene1_R.png"]
+    assert sorted(p.name for p in folder.glob("*.png")) == [
+        "scene0_L.png",
+        "scene0_R.png",
+        "scene1_L.png",
+        "scene1_R.png",
+    ]
     kept = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.glob("*.png")}
     (out / "bicubic_x4_x4.csv").unlink()  # an interrupted run: no results, one saved image missing
     (out / "bicubic_x4_x4.json").unlink()

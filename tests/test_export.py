@@ -1,5 +1,6 @@
 """Export: ONNX with dynamic height/width matches PyTorch in onnxruntime on real image crops (TLSC and DEAM
 Sinkhorn on), the .pt2 program runs, and the CLI writes what it says and refuses what it should."""
+
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ def _real_pair():
 
 
 def _crop(x, top, left, h, w):
-    return x[..., top:top + h, left:left + w].contiguous()
+    return x[..., top : top + h, left : left + w].contiguous()
 
 
 WINDOW = (12, 36)  # TLSC window small enough that crops of a few dozen pixels straddle it
@@ -72,8 +73,10 @@ def test_onnx_matches_pytorch_on_real_crops_at_several_sizes(tmp_path):
     assert result.sinkhorn_iters == 10
 
     proto = onnx.load(str(tmp_path / "m.onnx"))
-    dims = [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
-            for v in list(proto.graph.input) + list(proto.graph.output)]
+    dims = [
+        [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+        for v in list(proto.graph.input) + list(proto.graph.output)
+    ]
     assert [v.name for v in proto.graph.input] == ["left", "right"]
     assert [v.name for v in proto.graph.output] == ["sr_left", "sr_right"]
     assert dims == [[1, 3, "height", "width"]] * 2 + [[1, 3, "4*height", "4*width"]] * 2
@@ -125,8 +128,10 @@ def test_cli_export_static_from_weights_file(tmp_path, capsys):
     weights = tmp_path / "tiny.safetensors"
     msinet.save_weights(_busy_model(num_blocks=1), weights)
     out = tmp_path / "tiny.onnx"
-    assert main(["export", "--model", str(weights), "--onnx", str(out), "--static",
-                 "--height", "24", "--width", "40"]) == 0
+    assert (
+        main(["export", "--model", str(weights), "--onnx", str(out), "--static", "--height", "24", "--width", "40"])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "max |diff|" in text and str(out) in text
     assert out.stat().st_mode & 0o777 == umask_mode() == weights.stat().st_mode & 0o777  # one mode for every kind
@@ -143,18 +148,23 @@ def test_cli_export_static_from_weights_file(tmp_path, capsys):
     np.testing.assert_allclose(got_l, ref_l.numpy(), atol=1e-4, rtol=0)
 
     # never replaces a file without --overwrite
-    assert main(["export", "--model", str(weights), "--onnx", str(out), "--static",
-                 "--height", "24", "--width", "40"]) == 2
+    assert (
+        main(["export", "--model", str(weights), "--onnx", str(out), "--static", "--height", "24", "--width", "40"])
+        == 2
+    )
     assert "exists" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["export", "--model", "msinet_tiny_x4"], "nothing to write"),
-    (["export", "--model", "msinet_tiny_x4", "--onnx", "out.txt"], "should end in .onnx"),
-    (["export", "--model", "msinet_tiny_x4", "--onnx", "a.onnx", "--height", "30"], "both --height and --width"),
-    (["export", "--model", "msinet_tiny_x4", "--onnx", "a.onnx", "--static"], "--static needs"),
-    (["export", "--model", "no_such_model", "--onnx", "a.onnx"], "neither a registered model"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["export", "--model", "msinet_tiny_x4"], "nothing to write"),
+        (["export", "--model", "msinet_tiny_x4", "--onnx", "out.txt"], "should end in .onnx"),
+        (["export", "--model", "msinet_tiny_x4", "--onnx", "a.onnx", "--height", "30"], "both --height and --width"),
+        (["export", "--model", "msinet_tiny_x4", "--onnx", "a.onnx", "--static"], "--static needs"),
+        (["export", "--model", "no_such_model", "--onnx", "a.onnx"], "neither a registered model"),
+    ],
+)
 def test_cli_export_bad_input_is_one_line_error(tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2

@@ -5,6 +5,7 @@ Checked on CPU: the mechanism itself, the fused LSKA (fused=True runs on CPU), C
 runner's stand-in capture, and the Triton Sinkhorn under Triton's interpreter in a subprocess
 (tests/triton_fastpath_cases.py; TRITON_INTERPRET must be set before triton is imported).
 """
+
 import importlib.util
 import os
 import warnings
@@ -36,6 +37,7 @@ def _warnings(capsys) -> list[str]:
 
 
 # ---- the mechanism -----------------------------------------------------------------------------------------
+
 
 def _path():
     return fastpath.FastPath("test-path", "a test", rtol=1e-4, atol=1e-6)
@@ -109,6 +111,7 @@ def test_every_fast_path_is_registered_with_a_probe():
 
 # ---- fused LSKA ----------------------------------------------------------------------------------------------
 
+
 def _lska(fused=True):
     torch.manual_seed(0)
     layer = MultiScaleLSKA(16, branch_of_group=(0, 1, 2, 2))
@@ -170,6 +173,7 @@ def test_a_model_with_a_wrong_fused_lska_gives_the_reference_output(capsys, monk
 
 # ---- CUDA graph replay (the runner with its CPU stand-in capture) ---------------------------------------------
 
+
 def _model():
     torch.manual_seed(0)
     return msinet.create_model("nafssr_t_x2", num_blocks=2, channels=8).eval()
@@ -183,6 +187,7 @@ def _pair(seed, h=10, w=24):
 def _bad_capture(fault):
     """eager_capture's contract, with a replay that writes wrong values (e.g. a captured side effect that
     does not repeat) or raises."""
+
     def capture(fn, static_inputs):
         outputs, replay = eager_capture(fn, static_inputs)
 
@@ -191,7 +196,9 @@ def _bad_capture(fault):
                 raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
             replay()
             outputs[0].add_(0.01)
+
         return outputs, bad_replay
+
     return capture
 
 
@@ -227,6 +234,7 @@ def test_a_correct_replay_passes_its_check_once_and_is_used(capsys):
 
 
 # ---- the Triton Sinkhorn, under Triton's interpreter ----------------------------------------------------------
+
 
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed (dev extra)")
 def test_the_triton_sinkhorn_checks_itself_under_the_interpreter():

@@ -5,6 +5,7 @@ Our loaded model is compared with `reference_forward`, a functional float64 re-i
 reference codes' forward pass written over those foreign keys (it uses none of msinet's modules), at sizes
 where the test-time local statistics (TLSC) are active and where they fall back to global pooling.
 """
+
 from __future__ import annotations
 
 import math
@@ -81,7 +82,7 @@ def reference_state(family: str, channels: int, num_blocks: int, scale: int, see
                 _conv(sd, f + name, c, c, 1, 1, g)
             _scale(sd, f + "beta", c, g)
             _scale(sd, f + "gamma", c, g)
-    _conv(sd, "up.0", 3 * scale ** 2, c, 3, 3, g)
+    _conv(sd, "up.0", 3 * scale**2, c, 3, 3, g)
     return sd
 
 
@@ -162,7 +163,7 @@ def f_cross(x_l, x_r, sd, p, family):
     q_r = f_conv(f_layernorm(x_r, sd, p + "norm_r"), sd, p + "r_proj1").permute(0, 2, 1, 3)  # B,H,C,W
     v_l = f_conv(x_l, sd, p + "l_proj2").permute(0, 2, 3, 1).contiguous()
     v_r = f_conv(x_r, sd, p + "r_proj2").permute(0, 2, 3, 1).contiguous()
-    a = q_l.contiguous() @ q_r.contiguous() * c ** -0.5  # B,H,W_left,W_right
+    a = q_l.contiguous() @ q_r.contiguous() * c**-0.5  # B,H,W_left,W_right
     if family == "msinet":
         r2l = f_sinkhorn(a)
         l2r = r2l.transpose(-1, -2).contiguous()
@@ -235,8 +236,10 @@ def test_real_pair_matches_reference(tmp_path, shared_data):
     from PIL import Image
 
     folder = shared_data / "stereo" / "kitti2015_000046"
-    views = [torch.from_numpy(np.asarray(Image.open(folder / f"{v}.png").convert("RGB"), dtype=np.float32) / 255)
-             for v in ("left", "right")]
+    views = [
+        torch.from_numpy(np.asarray(Image.open(folder / f"{v}.png").convert("RGB"), dtype=np.float32) / 255)
+        for v in ("left", "right")
+    ]
     left, right = (v.permute(2, 0, 1)[None, :, 100:164, 300:500].contiguous() for v in views)  # (1,3,64,200)
     sd = reference_state("msinet", channels=16, num_blocks=3, scale=4, seed=5)
     with torch.no_grad():
@@ -258,13 +261,16 @@ def test_training_mode_uses_global_pooling(tmp_path):
 # recognising the checkpoint
 
 
-@pytest.mark.parametrize("family,channels,blocks,scale,name,params", [
-    ("msinet", 64, 32, 4, "msinet_x4_released", 2_042_672),
-    ("msinet", 64, 32, 2, "msinet_x2_released", None),
-    ("nafssr", 48, 16, 4, "nafssr_t_x4", 460_656),
-    ("nafssr", 64, 32, 2, "nafssr_s_x2", None),
-    ("nafssr", 96, 64, 4, "nafssr_b_x4", None),
-])
+@pytest.mark.parametrize(
+    "family,channels,blocks,scale,name,params",
+    [
+        ("msinet", 64, 32, 4, "msinet_x4_released", 2_042_672),
+        ("msinet", 64, 32, 2, "msinet_x2_released", None),
+        ("nafssr", 48, 16, 4, "nafssr_t_x4", 460_656),
+        ("nafssr", 64, 32, 2, "nafssr_s_x2", None),
+        ("nafssr", 96, 64, 4, "nafssr_b_x4", None),
+    ],
+)
 def test_infers_published_models(tmp_path, family, channels, blocks, scale, name, params):
     sd = reference_state(family, channels, blocks, scale)
     model = msinet.load_model(save_pth(tmp_path, {"params": sd}))
@@ -296,7 +302,9 @@ def test_checkpoint_without_fusion_and_fusion_override(tmp_path):
     sd = reference_state("nafssr", channels=16, num_blocks=2, scale=4)
     path = save_pth(tmp_path, {"params": sd})
     model = msinet.load_model(path, fusion="deam")  # e.g. the paper's NAFBlock + DEAM ablation
-    assert model.config["fusion"] == "deam" and model.model_name == path.stem  # not a published network: the file's name
+    assert (
+        model.config["fusion"] == "deam" and model.model_name == path.stem
+    )  # not a published network: the file's name
     left, right = pair(30, 90)
     with torch.no_grad():
         ours = model(left, right)
@@ -343,7 +351,6 @@ def test_wrappers_and_prefixes_give_identical_models(tmp_path):
 
 # ----------------------------------------------------------------------------------------------------------
 # refusals: one line naming the problem
-
 
 
 def test_unplaceable_missing_and_misshaped_keys_are_named(tmp_path):
@@ -477,15 +484,34 @@ def test_eval_cli_scores_an_authors_checkpoint(tmp_path, shared_data):
     sd["up.0.bias"].zero_()
     ckpt = save_pth(tmp_path, {"params": sd}, "NAFSSR-zero_4x.pth")
     out = tmp_path / "results"
-    assert cli_main(["eval", "--model", str(ckpt), "--data", str(tmp_path), "--sets", "KITTI2015", "--scale", "4",
-                     "--no-bicubic", "-q", "--no-cache", "--out", str(out)]) == 0
+    assert (
+        cli_main(
+            [
+                "eval",
+                "--model",
+                str(ckpt),
+                "--data",
+                str(tmp_path),
+                "--sets",
+                "KITTI2015",
+                "--scale",
+                "4",
+                "--no-bicubic",
+                "-q",
+                "--no-cache",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     got = json.loads((out / "NAFSSR-zero_4x_x4.json").read_text())["sets"]["KITTI2015"]["methods"]
     psnr = got["NAFSSR-zero_4x"]["mean"]["stereo"]["psnr"]
 
     def expected_psnr(lr, hr):
         sr = F.interpolate(lr.double(), scale_factor=4, mode="bilinear", align_corners=False)
         sr = np.round(sr[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255)
-        return 10 * np.log10(255 ** 2 / np.mean((sr - hr) ** 2))
+        return 10 * np.log10(255**2 / np.mean((sr - hr) ** 2))
 
     assert psnr == pytest.approx((expected_psnr(lrs[0], hrs[0]) + expected_psnr(lrs[1], hrs[1])) / 2, abs=1e-3)
 
@@ -499,8 +525,9 @@ def test_convert_options_change_the_saved_config(tmp_path, capsys):
     left, right = pair(60, 160)
     with torch.no_grad():
         ours = msinet.load_model(dst)(left, right)
-    ref = reference_forward(reference_state("msinet", 16, 2, 4), left.double(), right.double(), "msinet",
-                            window=None, route=PAPER_ROUTE)
+    ref = reference_forward(
+        reference_state("msinet", 16, 2, 4), left.double(), right.double(), "msinet", window=None, route=PAPER_ROUTE
+    )
     assert max_diff(ours, ref) < 1e-5
     naf = save_pth(tmp_path, {"params": reference_state("nafssr", 16, 2, 4)}, "naf.pth")
     assert cli_main(["convert", str(naf), str(tmp_path / "n.safetensors"), "--paper-lska"]) == 2

@@ -1,5 +1,6 @@
 """CUDA graph inference: the replay runner's logic (tested on CPU with a stand-in capture of the same contract:
 static buffers rewritten by replay), host-sync detection and fallbacks, same-shape tiles, the CLI option."""
+
 import numpy as np
 import pytest
 import torch
@@ -76,8 +77,9 @@ def test_a_failed_capture_falls_back_to_eager():
     x = _pair(8, 16, 0)
     with torch.inference_mode():
         torch.testing.assert_close(graphed(*x)[0], model(*x)[0])
-    assert notes == ["note: CUDA graphs off, running eagerly: capture failed (operation not permitted when "
-                     "stream is capturing)"]
+    assert notes == [
+        "note: CUDA graphs off, running eagerly: capture failed (operation not permitted when stream is capturing)"
+    ]
 
 
 @pytest.mark.parametrize("height,tile_rows,context", [(37, 8, 3), (20, 8, 30), (16, 16, 2), (9, 4, 0)])
@@ -118,8 +120,9 @@ def test_upscale_pair_through_graph_replay_equals_eager_with_the_same_bands(monk
 
     def fake_graphs(replay: bool):
         def make(m, device, mode):
-            runners.append(GraphedForward(m, capture_after=1 if replay else 10 ** 9, capture=eager_capture))
+            runners.append(GraphedForward(m, capture_after=1 if replay else 10**9, capture=eager_capture))
             return runners[-1]
+
         return make
 
     results = {}
@@ -149,8 +152,20 @@ def test_graphs_are_eager_on_cpu_and_the_option_is_checked(tmp_path, capsys):
     msinet.save_weights(model, weights)
     outs = {}
     for mode in ("on", "off"):
-        args = ["upscale", str(tmp_path / "p_L.png"), str(tmp_path / "p_R.png"), "--model", str(weights),
-                "-o", str(tmp_path / mode), "--device", "cpu", "--cuda-graphs", mode, "-q"]
+        args = [
+            "upscale",
+            str(tmp_path / "p_L.png"),
+            str(tmp_path / "p_R.png"),
+            "--model",
+            str(weights),
+            "-o",
+            str(tmp_path / mode),
+            "--device",
+            "cpu",
+            "--cuda-graphs",
+            mode,
+            "-q",
+        ]
         assert main(args) == 0
         outs[mode] = np.asarray(Image.open(tmp_path / mode / "p_L.png"))
     assert capsys.readouterr().err.strip() == "note: --cuda-graphs needs a CUDA device; running eagerly on cpu"

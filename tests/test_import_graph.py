@@ -2,6 +2,7 @@
 
 Every import counts, at module level or inside a function (a lazy import is still a dependency).
 """
+
 from __future__ import annotations
 
 import ast
@@ -94,9 +95,13 @@ def test_layers_only_look_down():
     # the reader sees real edges, lazy ones included (so the rules below are not checked against nothing)
     assert "msinet.runtime.devices" in graph["msinet.infer.upscale"]
     assert "msinet.models.foreign" in graph["msinet.models.loading"]  # imported inside a function
-    wrong = sorted((m, d) for m, deps in graph.items() for d in deps
-                   if _package(d) in FORBIDDEN.get(_package(m), ()) or
-                   (_package(m) != "msinet" and _package(d) == "msinet" and _package(m) != "cli"))
+    wrong = sorted(
+        (m, d)
+        for m, deps in graph.items()
+        for d in deps
+        if _package(d) in FORBIDDEN.get(_package(m), ())
+        or (_package(m) != "msinet" and _package(d) == "msinet" and _package(m) != "cli")
+    )
     assert wrong == []
 
 

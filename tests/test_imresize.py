@@ -1,4 +1,5 @@
 """MATLAB-exact imresize: against MATLAB-made LR files, Pillow's float resampler, and its own torch path."""
+
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,9 @@ def test_matches_matlab_lr_files(scale):
 
 def _pillow_float(img2d: np.ndarray, size_wh) -> np.ndarray:
     """Pillow's BICUBIC (also a = -0.5, antialiased) in float mode: an independent reference for the interior."""
-    return np.asarray(Image.fromarray(img2d.astype(np.float32), mode="F").resize(size_wh, Image.BICUBIC), dtype=np.float64)
+    return np.asarray(
+        Image.fromarray(img2d.astype(np.float32), mode="F").resize(size_wh, Image.BICUBIC), dtype=np.float64
+    )
 
 
 @pytest.mark.parametrize("scale", [1 / 4, 1 / 3, 1 / 2, 2, 3, 4])

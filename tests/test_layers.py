@@ -1,4 +1,5 @@
 """Layers: LayerNorm2d, LSKA receptive fields, cross-view fusion (DEAM / SCAM) properties."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -88,7 +89,7 @@ def test_deam_against_hand_written_equations():
     v_l, v_r = fusion.value_l(x_l)[0], fusion.value_r(x_r)[0]
     out_l, out_r = torch.empty_like(x_l[0]), torch.empty_like(x_r[0])
     for h in range(3):
-        m = u_l[:, h, :].T @ u_r[:, h, :] / 6 ** 0.5  # (W_left, W_right)
+        m = u_l[:, h, :].T @ u_r[:, h, :] / 6**0.5  # (W_left, W_right)
         t = sinkhorn_log(m, 10)
         out_l[:, h, :] = x_l[0, :, h, :] + fusion.scale_l[0, :, 0, :] * (t @ v_r[:, h, :].T).T
         out_r[:, h, :] = x_r[0, :, h, :] + fusion.scale_r[0, :, 0, :] * (t.T @ v_l[:, h, :].T).T
@@ -101,6 +102,7 @@ def test_scam_view_swap_symmetry():
     """Swapping the views and the left/right weights swaps SCAM's outputs exactly."""
     fusion = _random_fusion(SCAM)
     swapped = SCAM(6).double()
+
     def swap(key):  # norm_l.weight <-> norm_r.weight, scale_l <-> scale_r, ...
         return key.replace("_l", "\0").replace("_r", "_l").replace("\0", "_r")
 
@@ -123,8 +125,11 @@ def test_deam_keeps_plan_only_when_asked():
     torch.testing.assert_close(fusion.last_plan.sum(-1), torch.ones(1, 2, 9, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("kernels,route", [((7, 11, 23, 35), None), ((7, 11, 23, 35), (0, 1, 2, 2)),
-                                          ((35, 7, 23, 11), (3, 0, 1, 2))], ids=["paper", "released", "mixed"])
+@pytest.mark.parametrize(
+    "kernels,route",
+    [((7, 11, 23, 35), None), ((7, 11, 23, 35), (0, 1, 2, 2)), ((35, 7, 23, 11), (3, 0, 1, 2))],
+    ids=["paper", "released", "mixed"],
+)
 def test_fused_lska_equals_per_branch_forward_and_gradients(kernels, route):
     """One depthwise conv per stage (zero-padded kernels, grouped 1x1) is the per-branch LSKA, exactly in
     float64; gradients reach the branches' own parameters. 'mixed' interleaves dilations 3,2,3,2."""

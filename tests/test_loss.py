@@ -1,4 +1,5 @@
 """The training loss (paper eq. 4) against a NumPy float64 computation."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """PSNR/SSIM and stereo protocols: published RCAN Set5 numbers, scikit-image as an independent reference."""
+
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ def test_psnr_matches_skimage_and_y_matches_rgb2ycbcr():
     y_ref = rgb2ycbcr(hr.astype(np.float64) / 255.0)[..., 0]  # BT.601 studio range, on 0..255
     np.testing.assert_allclose(rgb_to_y(hr), y_ref, atol=1e-9)
     a, b = rgb_to_y(sr), rgb_to_y(hr)
-    expect = 10 * np.log10(255 ** 2 / np.mean((a[3:-3, 3:-3] - b[3:-3, 3:-3]) ** 2))
+    expect = 10 * np.log10(255**2 / np.mean((a[3:-3, 3:-3] - b[3:-3, 3:-3]) ** 2))
     assert psnr(sr, hr, y_channel=True, shave=3) == pytest.approx(expect, abs=1e-10)
     assert psnr(hr, hr) == float("inf")
 
@@ -56,8 +57,9 @@ def test_psnr_matches_skimage_and_y_matches_rgb2ycbcr():
 def test_ssim_windows_match_skimage():
     sr, hr = _noisy_pair(1)
     uniform = structural_similarity(hr, sr, channel_axis=2, data_range=255)  # skimage defaults: 7x7 box
-    gauss = structural_similarity(hr, sr, channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5,
-                                  use_sample_covariance=False)
+    gauss = structural_similarity(
+        hr, sr, channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
     assert ssim(sr, hr, window="uniform") == pytest.approx(uniform, abs=1e-10)
     assert ssim(sr, hr, window="gaussian") == pytest.approx(gauss, abs=1e-10)
     assert uniform != pytest.approx(gauss, abs=1e-4)  # the choice matters

@@ -1,4 +1,5 @@
 """Models: registry, parameter counts, shapes and scale rules, ablation switches, stochastic depth."""
+
 import pytest
 import torch
 
@@ -56,8 +57,9 @@ def test_msinet_x4_matches_the_released_count_exactly():
     assert n_params(msinet.create_model("msinet_x4_released")) == 2_042_672
 
 
-@pytest.mark.parametrize("name,scale", [("msinet_tiny_x2", 2), ("msinet_tiny_x4", 4), ("nafssr_t_x2", 2),
-                                        ("bicubic_x3", 3)])
+@pytest.mark.parametrize(
+    "name,scale", [("msinet_tiny_x2", 2), ("msinet_tiny_x4", 4), ("nafssr_t_x2", 2), ("bicubic_x3", 3)]
+)
 @pytest.mark.parametrize("h,w,b", [(7, 13, 1), (10, 31, 2)])
 def test_forward_shapes(name, scale, h, w, b):
     model = msinet.create_model(name, **({} if name.startswith("bicubic") else {"num_blocks": 2})).eval()
@@ -88,12 +90,14 @@ def test_batch_items_are_independent():
     left, right = torch.rand(3, 3, 5, 12), torch.rand(3, 3, 5, 12)
     with torch.no_grad():
         full = model(left, right)[0]
-        single = torch.cat([model(left[i:i + 1], right[i:i + 1])[0] for i in range(3)])
+        single = torch.cat([model(left[i : i + 1], right[i : i + 1])[0] for i in range(3)])
     torch.testing.assert_close(full, single, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("row,fusion_cls,multiscale", [("none", None, False), ("scam", SCAM, False),
-                                                        ("deam", DEAM, False), ("deam_mscam", DEAM, True)])
+@pytest.mark.parametrize(
+    "row,fusion_cls,multiscale",
+    [("none", None, False), ("scam", SCAM, False), ("deam", DEAM, False), ("deam_mscam", DEAM, True)],
+)
 def test_ablation_switches(row, fusion_cls, multiscale):
     model = msinet.create_model(f"msinet_x4_ablation_{row}", num_blocks=2)
     for block in model.blocks:
@@ -130,8 +134,11 @@ def test_old_option_name_width_still_builds_the_same_network(tmp_path):
 
     legacy = {k if k != "channels" else "width": v for k, v in new.config.items()}
     path = tmp_path / "legacy.safetensors"
-    save_file({k: v.contiguous() for k, v in new.state_dict().items()}, str(path),
-              metadata={"msinet_config": json.dumps(legacy)})
+    save_file(
+        {k: v.contiguous() for k, v in new.state_dict().items()},
+        str(path),
+        metadata={"msinet_config": json.dumps(legacy)},
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         loaded = msinet.load_model(path)

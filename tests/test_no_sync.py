@@ -4,6 +4,7 @@ device-to-host synchronisation that drains the queue) or whose output shape depe
 Checked on CPU with a TorchDispatchMode that records every aten op the models run, in training and eval
 mode, for every registered model at tiny sizes.
 """
+
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -15,10 +16,21 @@ from msinet.registry import get_entry
 aten = torch.ops.aten
 # ops that read a tensor's value on the host, or return a data-dependent shape, named explicitly; any op
 # tagged data_dependent_output / dynamic_output_shape is refused too (aten.index.Tensor only with a bool mask)
-SYNCING = {aten._local_scalar_dense.default, aten.is_nonzero.default, aten.item.default, aten.equal.default,
-           aten.allclose.default, aten.nonzero.default, aten.argwhere.default, aten.masked_select.default,
-           aten.unique_consecutive.default, aten._unique2.default, aten.unique_dim.default,
-           aten.repeat_interleave.Tensor, aten.bincount.default}
+SYNCING = {
+    aten._local_scalar_dense.default,
+    aten.is_nonzero.default,
+    aten.item.default,
+    aten.equal.default,
+    aten.allclose.default,
+    aten.nonzero.default,
+    aten.argwhere.default,
+    aten.masked_select.default,
+    aten.unique_consecutive.default,
+    aten._unique2.default,
+    aten.unique_dim.default,
+    aten.repeat_interleave.Tensor,
+    aten.bincount.default,
+}
 SHAPE_TAGS = (torch.Tag.data_dependent_output, torch.Tag.dynamic_output_shape)
 
 

@@ -1,4 +1,5 @@
 """The one pair scanner (data/pair_scan.py) under the three commands' policies, and the import layering."""
+
 import ast
 from pathlib import Path
 
@@ -18,9 +19,22 @@ def _img(path: Path) -> Path:
 
 
 def _tree(root: Path) -> None:
-    for rel in ("a_L.png", "a_R.png", "b_L.png", "lonely.png", "scene/left.png", "scene/right.png",
-                "scene/disp_left.png", "deep/x/im0.png", "deep/x/im1.png", "half/hr0.png",
-                "left/p.png", "right/p.png", "right/q.png", ".hidden_L.png"):
+    for rel in (
+        "a_L.png",
+        "a_R.png",
+        "b_L.png",
+        "lonely.png",
+        "scene/left.png",
+        "scene/right.png",
+        "scene/disp_left.png",
+        "deep/x/im0.png",
+        "deep/x/im1.png",
+        "half/hr0.png",
+        "left/p.png",
+        "right/p.png",
+        "right/q.png",
+        ".hidden_L.png",
+    ):
         _img(root / rel)
 
 
@@ -28,8 +42,12 @@ def test_scan_sorts_every_image_into_pairs_halves_and_others(tmp_path):
     _tree(tmp_path)
     found = scan(tmp_path, UPSCALE_POLICY)
     got = {(p.kind, p.folder.relative_to(tmp_path).as_posix(), p.stem) for p in found.pairs}
-    assert got == {("suffixed", ".", "a"), ("in-folder", "scene", None), ("in-folder", "deep/x", None),
-                   ("siblings", ".", "p")}
+    assert got == {
+        ("suffixed", ".", "a"),
+        ("in-folder", "scene", None),
+        ("in-folder", "deep/x", None),
+        ("siblings", ".", "p"),
+    }
     halves = {p.relative_to(tmp_path).as_posix(): why for p, why in found.halves}
     assert set(halves) == {"b_L.png", "half/hr0.png", "right/q.png"}
     assert "b_L has no b_R view" in halves["b_L.png"] and "no 'hr1' view" in halves["half/hr0.png"]

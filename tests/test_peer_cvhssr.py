@@ -4,6 +4,7 @@ The reference outputs in ../shared/peers were computed by the authors' own code 
 its test config: TLSC with train_size (1, 6, 30, 90)) on three real LR crops; crop b is larger than the 45x135
 pooling window, so it checks the test-time local statistics too.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,8 +49,14 @@ def test_global_pooling_misses_the_reference_on_a_crop_larger_than_the_window(sh
 def test_parameter_counts_are_the_published_ones(name):
     model = msinet.create_model(name)
     assert sum(p.numel() for p in model.parameters()) == PUBLISHED_PARAMS[name]
-    assert model.config == {"arch": "cvhssr", "scale": 2 if name.endswith("x2") else 4, "channels": 48,
-                            "num_blocks": 16, "drop_path_rate": 0.0, "tlsc_window": [45, 135]}
+    assert model.config == {
+        "arch": "cvhssr",
+        "scale": 2 if name.endswith("x2") else 4,
+        "channels": 48,
+        "num_blocks": 16,
+        "drop_path_rate": 0.0,
+        "tlsc_window": [45, 135],
+    }
     rows = dict(parameter_breakdown(model))  # `msinet models --breakdown`
     assert rows["total"] == PUBLISHED_PARAMS[name] and rows["CVIM (blocks.*.fusion)"] == 16 * 16_320
 
@@ -57,10 +64,13 @@ def test_parameter_counts_are_the_published_ones(name):
 def test_other_layouts_are_not_claimed(shared_peers):
     for path in sorted(shared_peers.glob("*.pth")):
         assert cvhssr.matches(read_checkpoint(path)) == path.stem.startswith("cvhssr"), path.name
-    nafssr = {"intro.weight": torch.zeros(1), "body.0.module.blk.sca.1.weight": torch.zeros(1),
-              "body.0.module.fusion.l_proj1.weight": torch.zeros(1), "up.0.weight": torch.zeros(1)}
+    nafssr = {
+        "intro.weight": torch.zeros(1),
+        "body.0.module.blk.sca.1.weight": torch.zeros(1),
+        "body.0.module.fusion.l_proj1.weight": torch.zeros(1),
+        "up.0.weight": torch.zeros(1),
+    }
     assert not cvhssr.matches(nafssr)
-
 
 
 def test_damaged_checkpoints_name_the_key(shared_peers, tmp_path):
@@ -137,8 +147,8 @@ def test_output_shapes_odd_sizes_and_batch_independence(name, scale, h, w):
         sr_l, sr_r = model(left, right)
         assert sr_l.shape == sr_r.shape == (3, 3, scale * h, scale * w)
         for i in range(3):
-            one_l, one_r = model(left[i:i + 1], right[i:i + 1])
-            assert (one_l - sr_l[i:i + 1]).abs().max() < 1e-5 and (one_r - sr_r[i:i + 1]).abs().max() < 1e-5
+            one_l, one_r = model(left[i : i + 1], right[i : i + 1])
+            assert (one_l - sr_l[i : i + 1]).abs().max() < 1e-5 and (one_r - sr_r[i : i + 1]).abs().max() < 1e-5
 
 
 def test_bad_inputs_and_options_are_one_line_errors():

@@ -1,6 +1,7 @@
 """EHFSSR-S (jianwensong/EHFSSR): the authors' released checkpoints load as they are and reproduce the outputs
 of the authors' own code (../shared/peers/<name>_reference.npz, three real crops), and the model behaves as
 a msinet model (shapes, batching, training, save / load, damaged checkpoints)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -124,7 +125,9 @@ def test_checkpoint_of_another_size_loads_as_that_size(shared_peers, tmp_path):
 def test_the_full_ehfssr_is_refused_in_one_line(shared_peers, tmp_path):
     state = authors_state(shared_peers, "ehfssr_s_x4")
     state["body.0.body.1.selfatn.to_q.weight"] = state.pop("body.0.body.1.selfatn.to_qk.weight")
-    assert "body.0.body.1.selfatn.to_q.weight" in load_error(save_pth(tmp_path, {"params": state}, "full.pth"), WeightsError)
+    assert "body.0.body.1.selfatn.to_q.weight" in load_error(
+        save_pth(tmp_path, {"params": state}, "full.pth"), WeightsError
+    )
 
 
 def test_only_this_family_is_claimed(shared_peers):
@@ -220,10 +223,10 @@ def test_exported_program_holds_at_every_size_above_one_window():
 def test_token_shift_moves_four_groups_one_pixel():
     x = torch.rand(1, 16, 5, 6)
     y = shift_channel_groups(x, 8)  # groups of 2 channels
-    torch.testing.assert_close(y[:, 0:2, :, :-1], x[:, 0:2, :, 1:])   # from the right neighbour
-    torch.testing.assert_close(y[:, 2:4, :, 1:], x[:, 2:4, :, :-1])   # from the left neighbour
-    torch.testing.assert_close(y[:, 4:6, :-1], x[:, 4:6, 1:])         # from below
-    torch.testing.assert_close(y[:, 6:8, 1:], x[:, 6:8, :-1])         # from above
+    torch.testing.assert_close(y[:, 0:2, :, :-1], x[:, 0:2, :, 1:])  # from the right neighbour
+    torch.testing.assert_close(y[:, 2:4, :, 1:], x[:, 2:4, :, :-1])  # from the left neighbour
+    torch.testing.assert_close(y[:, 4:6, :-1], x[:, 4:6, 1:])  # from below
+    torch.testing.assert_close(y[:, 6:8, 1:], x[:, 6:8, :-1])  # from above
     torch.testing.assert_close(y[:, 8:], x[:, 8:])
     assert (y[:, 0:2, :, -1] == 0).all() and (y[:, 2:4, :, 0] == 0).all()
     assert (y[:, 4:6, -1] == 0).all() and (y[:, 6:8, 0] == 0).all()

@@ -1,5 +1,6 @@
 """NAFRSSR (JNUChenYiHong/NAFRSSR): the authors' released checkpoints load as they are and reproduce the
 outputs of the authors' own code (reference crops in /work/shared/peers), and the model behaves as a model."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,6 +31,7 @@ TOLERANCE = 1e-4
 
 # ---- exactness against the authors' code ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", RELEASED)
 def test_released_checkpoint_reproduces_the_authors_outputs(shared_peers, name):
     model = msinet.load_model(shared_peers / f"{name}.pth")
@@ -58,18 +60,31 @@ def test_the_matcher_claims_nafrssr_checkpoints_only(shared_peers):
     for path in sorted(shared_peers.glob("*.pth")):
         assert matches(read_checkpoint(path)) == path.name.startswith("nafrssr_"), path.name
     # MSINet / NAFSSR layout (body.<i>)
-    assert not matches({"intro.weight": torch.zeros(1), "body.0.module.blk.conv1.weight": torch.zeros(1),
-                        "up.0.weight": torch.zeros(1)})
+    assert not matches(
+        {
+            "intro.weight": torch.zeros(1),
+            "body.0.module.blk.conv1.weight": torch.zeros(1),
+            "up.0.weight": torch.zeros(1),
+        }
+    )
 
 
 # ---- damaged and unknown checkpoints -------------------------------------------------------------------------
 
+
 def test_a_checkpoint_with_a_key_removed_names_the_key(shared_peers, tmp_path):
     state = authors_state(shared_peers, "nafrssr_m_x4")
-    for key in ("mid.2.module.fusion.l_proj1.weight", "blur.weight", "weight", "body1.1.module.blk.conv3.bias",
-                "up.0.weight"):
+    for key in (
+        "mid.2.module.fusion.l_proj1.weight",
+        "blur.weight",
+        "weight",
+        "body1.1.module.blk.conv3.bias",
+        "up.0.weight",
+    ):
         damaged = {k: v for k, v in state.items() if k != key}
-        assert f"missing key {key!r}" in load_error(save_pth(tmp_path, {"params": damaged}, "damaged.pth"), WeightsError)
+        assert f"missing key {key!r}" in load_error(
+            save_pth(tmp_path, {"params": damaged}, "damaged.pth"), WeightsError
+        )
 
 
 def test_a_tensor_of_the_wrong_shape_names_the_key(shared_peers, tmp_path):
@@ -113,6 +128,7 @@ def test_convert_writes_a_safetensors_file_with_the_same_outputs(shared_peers, t
 
 
 # ---- behaviour -------------------------------------------------------------------------------------------------
+
 
 def _random_model(scale=4, **overrides) -> torch.nn.Module:
     """nafrssr_m with random weights everywhere, zero-initialised scales included (so every branch counts)."""

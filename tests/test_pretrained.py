@@ -1,5 +1,6 @@
 """Trained weights: the table, `msinet weights [pull]`, verified downloads from a loopback server (direct and the
 Google Drive confirm flow), the cache, and loading by name that never falls back to random weights silently."""
+
 from __future__ import annotations
 
 import hashlib
@@ -27,14 +28,19 @@ from msinet.registry import list_models
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 ISSUE_DRIVE_IDS = {  # from NAFNet's docs/StereoSR.md
-    "nafssr_t_x4": "1owfYG1KTXFMl4wHpUZefWAcVlBpLohe5", "nafssr_s_x4": "1RpfS2lemsgetIQwBwkZpZwLBJfOTDCU5",
-    "nafssr_b_x4": "1Su0OTp66_NsXUbqTAIi1msvsp0G5WVxp", "nafssr_l_x4": "1TIdQhPtBrZb2wrBdAp9l8NHINLeExOwb",
-    "nafssr_t_x2": "1sBivtt5KaFMjMhBwyajYy1uemIEFQBvW", "nafssr_s_x2": "1caVrp3fFSpwiU8RPGXe-zDD1tU110yxA",
-    "nafssr_b_x2": "1gOfDTfyCaff_xNm86u8sN_3MtAZvnQEk", "nafssr_l_x2": "1SZ6bQVYTVS_AXedBEr-_mBCC-qGYHLmf",
+    "nafssr_t_x4": "1owfYG1KTXFMl4wHpUZefWAcVlBpLohe5",
+    "nafssr_s_x4": "1RpfS2lemsgetIQwBwkZpZwLBJfOTDCU5",
+    "nafssr_b_x4": "1Su0OTp66_NsXUbqTAIi1msvsp0G5WVxp",
+    "nafssr_l_x4": "1TIdQhPtBrZb2wrBdAp9l8NHINLeExOwb",
+    "nafssr_t_x2": "1sBivtt5KaFMjMhBwyajYy1uemIEFQBvW",
+    "nafssr_s_x2": "1caVrp3fFSpwiU8RPGXe-zDD1tU110yxA",
+    "nafssr_b_x2": "1gOfDTfyCaff_xNm86u8sN_3MtAZvnQEk",
+    "nafssr_l_x2": "1SZ6bQVYTVS_AXedBEr-_mBCC-qGYHLmf",
 }
 
 
 # ---- a loopback server -----------------------------------------------------------------------------------
+
 
 class Server:
     """Serves `routes` ({path with query: (body, content type)}) on 127.0.0.1; `truncate` paths send a
@@ -138,13 +144,16 @@ def _one_line_error(capsys, command: str) -> str:
 
 # ---- the table ---------------------------------------------------------------------------------------------
 
+
 def test_table_records_are_pinned_verifiable_and_carry_published_figures():
     table = pretrained.weights_table()
     assert set(table) <= set(list_models())
     released = table["msinet_x4_released"]
     assert released.source == "github-blob" and released.format == ".pth"
-    assert released.url == ("https://raw.githubusercontent.com/xu3385/msinet/"
-                            "da3767481cbad29f579a401eac328bd62ddf0b7d/experiments/MSINet_x4.pth")
+    assert released.url == (
+        "https://raw.githubusercontent.com/xu3385/msinet/"
+        "da3767481cbad29f579a401eac328bd62ddf0b7d/experiments/MSINet_x4.pth"
+    )
     assert released.git_blob == "625516f2b81cec3939b34631bffe0549c9998098"
     for name, drive_id in ISSUE_DRIVE_IDS.items():
         assert table[name].source == "gdrive" and table[name].url.endswith("id=" + drive_id)
@@ -172,6 +181,7 @@ def test_aliases_share_the_record():
 
 # ---- loading by name ---------------------------------------------------------------------------------------
 
+
 def test_no_silent_random_weights(cache):
     with pytest.raises(NoWeightsError) as err:
         msinet.load_model("msinet_x4")
@@ -196,9 +206,11 @@ def test_shipped_default_and_scale_without_default():
 
 # ---- pull -> verify -> cache -> load ----------------------------------------------------------------------
 
+
 def _register_tiny(table, url, **verify):
-    table(WeightsRecord("msinet_tiny_x4", "github-blob", ".safetensors", url=url, published=({"source": "t"},),
-                        **verify))
+    table(
+        WeightsRecord("msinet_tiny_x4", "github-blob", ".safetensors", url=url, published=({"source": "t"},), **verify)
+    )
 
 
 @pytest.fixture
@@ -245,15 +257,23 @@ def test_pulled_file_loads_by_name_with_identical_outputs(server, cache, table, 
 def test_bad_downloads_are_refused_and_leave_nothing(server, cache, table, tiny_served, capsys, case):
     _, src = tiny_served
     url = server.url + "/t.safetensors"
-    verify = {"git_blob": {"git_blob": "0" * 40}, "sha256": {"sha256": "f" * 64},
-              "size": {"size": src.stat().st_size + 1}, "truncated": {"git_blob": _git_blob(src)}}[case]
+    verify = {
+        "git_blob": {"git_blob": "0" * 40},
+        "sha256": {"sha256": "f" * 64},
+        "size": {"size": src.stat().st_size + 1},
+        "truncated": {"git_blob": _git_blob(src)},
+    }[case]
     if case == "truncated":
         server.truncate.add("/t.safetensors")
     _register_tiny(table, url, **verify)
     assert main(["weights", "pull", "msinet_tiny_x4", "-q"]) == 2
     line = _one_line_error(capsys, "weights")
-    expected = {"git_blob": "git blob id", "sha256": "has sha256", "size": "bytes, expected",
-                "truncated": "truncated download"}[case]
+    expected = {
+        "git_blob": "git blob id",
+        "sha256": "has sha256",
+        "size": "bytes, expected",
+        "truncated": "truncated download",
+    }[case]
     assert expected in line and url in line
     assert not any(cache.iterdir())  # no file, no temporary, no index entry
 
@@ -317,18 +337,31 @@ def _nafssr_pth(tmp_path) -> tuple[torch.nn.Module, Path]:
     return model, path
 
 
-def test_drive_confirm_flow_records_first_sha256_and_refuses_a_different_file(tmp_path, server, cache, table,
-                                                                             capsys):
+def test_drive_confirm_flow_records_first_sha256_and_refuses_a_different_file(tmp_path, server, cache, table, capsys):
     model, pth = _nafssr_pth(tmp_path)
-    server.routes["/uc?export=download&id=FAKEID"] = (CONFIRM_PAGE.format(action=server.url + "/download")
-                                                      .encode(), "text/html; charset=utf-8")
-    server.routes["/download?id=FAKEID&export=download&confirm=t&uuid=1234-abcd"] = (pth.read_bytes(),
-                                                                                      "application/octet-stream")
-    table(WeightsRecord("nafssr_t_x4", "gdrive", ".pth", url=server.url + "/uc?export=download&id=FAKEID",
-                        page="https://drive.google.com/file/d/FAKEID/view", published=({"source": "t"},)))
+    server.routes["/uc?export=download&id=FAKEID"] = (
+        CONFIRM_PAGE.format(action=server.url + "/download").encode(),
+        "text/html; charset=utf-8",
+    )
+    server.routes["/download?id=FAKEID&export=download&confirm=t&uuid=1234-abcd"] = (
+        pth.read_bytes(),
+        "application/octet-stream",
+    )
+    table(
+        WeightsRecord(
+            "nafssr_t_x4",
+            "gdrive",
+            ".pth",
+            url=server.url + "/uc?export=download&id=FAKEID",
+            page="https://drive.google.com/file/d/FAKEID/view",
+            published=({"source": "t"},),
+        )
+    )
     assert main(["weights", "pull", "nafssr_t", "-q"]) == 0  # the alias pulls the x4 record
-    assert server.hits == {"/uc?export=download&id=FAKEID": 1,
-                           "/download?id=FAKEID&export=download&confirm=t&uuid=1234-abcd": 1}
+    assert server.hits == {
+        "/uc?export=download&id=FAKEID": 1,
+        "/download?id=FAKEID&export=download&confirm=t&uuid=1234-abcd": 1,
+    }
     cached = cache / "nafssr_t_x4.pth"
     assert cached.read_bytes() == pth.read_bytes()  # kept as downloaded
     index = json.loads((cache / "index.json").read_text())
@@ -345,22 +378,33 @@ def test_drive_confirm_flow_records_first_sha256_and_refuses_a_different_file(tm
 
 def test_drive_page_without_a_file_and_wrong_structure_are_refused(tmp_path, server, cache, table, capsys):
     server.routes["/uc?export=download&id=QUOTA"] = (b"<html><body>Quota exceeded</body></html>", "text/html")
-    table(WeightsRecord("nafssr_t_x4", "gdrive", ".pth", url=server.url + "/uc?export=download&id=QUOTA",
-                        published=({"source": "t"},)))
+    table(
+        WeightsRecord(
+            "nafssr_t_x4",
+            "gdrive",
+            ".pth",
+            url=server.url + "/uc?export=download&id=QUOTA",
+            published=({"source": "t"},),
+        )
+    )
     assert main(["weights", "pull", "nafssr_t_x4"]) == 2
     assert "Google Drive answered with a page" in _one_line_error(capsys, "weights")
 
     # a valid checkpoint of another size is not the record's model: refused by structure, nothing lands
     _, pth = _nafssr_pth(tmp_path)
     server.routes["/uc?export=download&id=S"] = (pth.read_bytes(), "application/octet-stream")
-    table(WeightsRecord("nafssr_s_x4", "gdrive", ".pth", url=server.url + "/uc?export=download&id=S",
-                        published=({"source": "t"},)))
+    table(
+        WeightsRecord(
+            "nafssr_s_x4", "gdrive", ".pth", url=server.url + "/uc?export=download&id=S", published=({"source": "t"},)
+        )
+    )
     assert main(["weights", "pull", "nafssr_s_x4", "-q"]) == 2
     assert "holds a different network" in _one_line_error(capsys, "weights")
     assert not any(cache.iterdir())
 
 
 # ---- msinet weights -------------------------------------------------------------------------------------------
+
 
 def test_weights_lists_every_registered_model_once_with_a_state(cache, capsys):
     assert main(["weights"]) == 0
@@ -389,4 +433,6 @@ def test_git_blob_id_matches_gits_published_constants(tmp_path):
     assert fetch.git_blob_id(empty) == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"  # git's well-known empty blob
     hello = tmp_path / "hello"
     hello.write_bytes(b"hello world\n")
-    assert fetch.git_blob_id(hello) == "3b18e512dba79e4c8300dd08aeb37f8e728b8dad"  # `echo 'hello world' | git hash-object --stdin`
+    assert (
+        fetch.git_blob_id(hello) == "3b18e512dba79e4c8300dd08aeb37f8e728b8dad"
+    )  # `echo 'hello world' | git hash-object --stdin`

@@ -1,7 +1,8 @@
-"""Nothing left behind, nothing skipped in silence (issue 26): a refused job leaves the file system as it found
+"""Nothing left behind, nothing skipped in silence: a refused job leaves the file system as it found
 it, a scan skips only the folders msinet made and says so, every command checks where it writes before it
 works, every file gets the umask's mode, SIGTERM is handled as SIGINT, output to a log is plain lines, and every
 message names the file and says what to do. End-to-end through the command line, on small images."""
+
 from __future__ import annotations
 
 import os
@@ -71,13 +72,13 @@ def child(code: str, *argv, timeout: int = 120) -> subprocess.CompletedProcess:
     """`python -c code argv...` with this checkout's msinet; stdout and stderr are pipes, not terminals, and
     are decoded as written (no newline translation: a carriage return stays one)."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", code, *map(str, argv)], env=env, capture_output=True,
-                          timeout=timeout)
+    proc = subprocess.run([sys.executable, "-c", code, *map(str, argv)], env=env, capture_output=True, timeout=timeout)
     proc.stdout, proc.stderr = proc.stdout.decode(), proc.stderr.decode()
     return proc
 
 
 # ---- 1. a refused job leaves the file system as it found it, and later scans still see every pair ----------
+
 
 @pytest.mark.parametrize("case", ["own folder", "sizes", "truncated", "unknown model", "scale 3"])
 def test_a_refused_job_leaves_no_marker_and_later_scans_see_every_pair(tmp_path, capsys, case):
@@ -105,8 +106,12 @@ def test_a_refused_job_leaves_no_marker_and_later_scans_see_every_pair(tmp_path,
 
     rc, _, err = run(capsys, "upscale", "--input", shots, "-o", tmp_path / "all", *MODEL)
     assert rc == 0 and "2 pair(s): 2 written" in err, err
-    assert sorted(p.name for p in (tmp_path / "all").glob("*.png")) == ["day1_a_L.png", "day1_a_R.png",
-                                                                        "day2_b_L.png", "day2_b_R.png"]
+    assert sorted(p.name for p in (tmp_path / "all").glob("*.png")) == [
+        "day1_a_L.png",
+        "day1_a_R.png",
+        "day2_b_L.png",
+        "day2_b_R.png",
+    ]
 
 
 def test_the_marker_comes_with_the_first_result_and_says_what_it_is(tmp_path, capsys):
@@ -127,6 +132,7 @@ def test_the_marker_comes_with_the_first_result_and_says_what_it_is(tmp_path, ca
 
 # ---- 2. -o inside --input ---------------------------------------------------------------------------------
 
+
 def test_output_inside_the_input_that_holds_pairs_is_refused_not_dropped(tmp_path, capsys):
     shots = images(tmp_path / "shots", "a_L.png", "a_R.png", "sub/b_L.png", "sub/b_R.png")
     before = tree(shots)
@@ -137,8 +143,7 @@ def test_output_inside_the_input_that_holds_pairs_is_refused_not_dropped(tmp_pat
 
     rc, _, err = run(capsys, "upscale", "--input", shots, "-o", shots / "x4", *MODEL)  # a new sub-folder: fine
     assert rc == 0 and "2 pair(s): 2 written" in err, err
-    assert sorted(p.name for p in (shots / "x4").glob("*.png")) == ["a_L.png", "a_R.png", "sub_b_L.png",
-                                                                    "sub_b_R.png"]
+    assert sorted(p.name for p in (shots / "x4").glob("*.png")) == ["a_L.png", "a_R.png", "sub_b_L.png", "sub_b_R.png"]
     # a later scan skips msinet's folder, and says so in one line naming it and the marker
     rc, _, err = run(capsys, "upscale", "--input", shots, "-o", tmp_path / "again", *MODEL)
     assert rc == 0 and "2 pair(s): 2 written" in err
@@ -149,6 +154,7 @@ def test_output_inside_the_input_that_holds_pairs_is_refused_not_dropped(tmp_pat
 
 
 # ---- 3. MPO and --layout outputs are msinet's too; MPO files in a folder are named -------------------------
+
 
 def test_mpo_and_layout_results_are_never_rescanned(tmp_path, capsys):
     rng = np.random.default_rng(3)
@@ -171,8 +177,21 @@ def test_mpo_and_layout_results_are_never_rescanned(tmp_path, capsys):
 
 def test_eval_saved_images_are_msinet_s_folder_too(tmp_path, capsys):
     scene = images(tmp_path / "set", "s1/hr0.png", "s1/hr1.png", size=(16, 24))
-    rc, _, err = run(capsys, "eval", *MODEL, "--data", scene, "--sets", "custom", "--no-cache", "-q",
-                     "--save-sr", tmp_path / "sr", "--out", tmp_path / "results")
+    rc, _, err = run(
+        capsys,
+        "eval",
+        *MODEL,
+        "--data",
+        scene,
+        "--sets",
+        "custom",
+        "--no-cache",
+        "-q",
+        "--save-sr",
+        tmp_path / "sr",
+        "--out",
+        tmp_path / "results",
+    )
     saved = tmp_path / "sr" / "set"
     assert rc == 0 and sorted(p.name for p in saved.iterdir()) == [OUTPUT_MARKER, "s1_L.png", "s1_R.png"], err
     rc, _, err = run(capsys, "upscale", "--input", tmp_path, "-o", tmp_path / "x4", *MODEL)
@@ -191,6 +210,7 @@ def test_an_mpo_with_more_than_two_pictures_says_what_it_leaves_out(tmp_path, ca
 
 # ---- 4, 5. every command checks where it writes before it works --------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def authors_pth(tmp_path_factory) -> Path:
     from test_foreign import reference_state
@@ -207,8 +227,9 @@ def test_convert_to_an_unwritable_place_is_one_line_before_any_work(tmp_path, ca
     monkeypatch.setattr(foreign, "load_foreign", lambda *a, **k: pytest.fail("read the checkpoint first"))
     rc, _, err = run(capsys, "convert", authors_pth, "/proc/x.safetensors")
     line = one_error_line(err, "convert")
-    assert rc == 2 and line.endswith("cannot write into /proc: files cannot be created there; choose another "
-                                     "output folder")
+    assert rc == 2 and line.endswith(
+        "cannot write into /proc: files cannot be created there; choose another output folder"
+    )
     rc, _, err = run(capsys, "convert", authors_pth, tmp_path)  # a folder where the file should go
     assert rc == 2
 
@@ -217,7 +238,8 @@ def test_convert_and_upscale_on_a_read_only_file_system(tmp_path, capsys, author
     ro = tmpfs("ro,size=1m")
     rc, _, err = run(capsys, "convert", authors_pth, ro / "x.safetensors")
     assert rc == 2 and one_error_line(err, "convert").endswith(
-        f"cannot write into {ro}: the file system is read-only; choose another output folder")
+        f"cannot write into {ro}: the file system is read-only; choose another output folder"
+    )
     src = images(tmp_path / "in", "a_L.png", "a_R.png")
     rc, _, err = run(capsys, "upscale", src / "a_L.png", src / "a_R.png", "-o", ro, *MODEL)
     line = one_error_line(err)
@@ -251,7 +273,8 @@ def test_train_checks_its_run_folder_before_loading_anything(tmp_path, capsys, t
     rc, _, err = run(capsys, "train", "--config", tmp_path / "t.yaml")
     assert rc == 2 and one_error_line(err, "train").endswith(
         f"cannot create the output folder {ro / 'runs' / 't'}: the file system is read-only; choose another output "
-        "folder")
+        "folder"
+    )
 
 
 def test_upscale_to_proc_says_what_it_is(tmp_path, capsys):
@@ -266,22 +289,33 @@ def test_upscale_to_proc_says_what_it_is(tmp_path, capsys):
 
 # ---- 6. one mode for every file msinet writes: the umask's --------------------------------------------------
 
+
 def test_weights_images_and_training_files_get_the_umask_mode(tmp_path, capsys, umask, authors_pth):
     from train_utils import tiny_config, write_synthetic_pairs
 
     assert run(capsys, "convert", authors_pth, tmp_path / "c.safetensors")[0] == 0
     src = images(tmp_path / "in", "a_L.png", "a_R.png")
     assert run(capsys, "upscale", src / "a_L.png", src / "a_R.png", "-o", tmp_path / "up", *MODEL)[0] == 0
-    config = tiny_config(write_synthetic_pairs(tmp_path / "data", count=1), tmp_path / "runs",
-                         train={"steps": 2, "ema_decay": 0.5}, checkpoint={"every": 2})
+    config = tiny_config(
+        write_synthetic_pairs(tmp_path / "data", count=1),
+        tmp_path / "runs",
+        train={"steps": 2, "ema_decay": 0.5},
+        checkpoint={"every": 2},
+    )
     (tmp_path / "t.yaml").write_text(yaml.safe_dump(config))
     assert run(capsys, "train", "--config", tmp_path / "t.yaml")[0] == 0
     run_dir = tmp_path / "runs" / "t"
-    written = [tmp_path / "c.safetensors", tmp_path / "up" / "a_L.png", tmp_path / "up" / OUTPUT_MARKER,
-               run_dir / "final.safetensors", *(run_dir / "checkpoints").glob("step_*/*")]
+    written = [
+        tmp_path / "c.safetensors",
+        tmp_path / "up" / "a_L.png",
+        tmp_path / "up" / OUTPUT_MARKER,
+        run_dir / "final.safetensors",
+        *(run_dir / "checkpoints").glob("step_*/*"),
+    ]
     assert {p.name for p in written} >= {"final.safetensors", "model.safetensors", "ema.safetensors", "state.pt"}
-    assert {p.relative_to(tmp_path).as_posix(): oct(p.stat().st_mode & 0o777) for p in written} == \
-        {p.relative_to(tmp_path).as_posix(): oct(umask) for p in written}
+    assert {p.relative_to(tmp_path).as_posix(): oct(p.stat().st_mode & 0o777) for p in written} == {
+        p.relative_to(tmp_path).as_posix(): oct(umask) for p in written
+    }
 
 
 # ---- 7. SIGTERM gets what SIGINT gets ----------------------------------------------------------------------
@@ -322,6 +356,7 @@ def test_sigterm_cleans_up_and_explains_like_sigint(tmp_path):
 
 # ---- 8. messages that name the file and say what to do -------------------------------------------------------
 
+
 def test_folders_and_binary_files_where_files_are_expected(tmp_path, capsys):
     src = images(tmp_path / "in", "a_L.png", "a_R.png")
     rc, _, err = run(capsys, "upscale", src / "a_L.png", src / "a_R.png", "-o", tmp_path / "o", "--model", src)
@@ -340,8 +375,19 @@ def test_eval_names_the_size_of_a_one_pixel_image(tmp_path, capsys):
     scene = tmp_path / "set" / "s1"
     for view in ("hr0", "hr1"):
         images(scene, f"{view}.png", size=(1, 1))
-    rc, _, err = run(capsys, "eval", "--model", "bicubic_x4", "--data", tmp_path / "set", "--sets", "custom",
-                     "--no-cache", "--out", tmp_path / "results")
+    rc, _, err = run(
+        capsys,
+        "eval",
+        "--model",
+        "bicubic_x4",
+        "--data",
+        tmp_path / "set",
+        "--sets",
+        "custom",
+        "--no-cache",
+        "--out",
+        tmp_path / "results",
+    )
     assert rc == 2 and f"{scene / 'hr0.png'}: 1x1 is too small for x4" in err and "0x0" not in err
     assert "\r" not in err  # no progress bar frame before the error (stderr is no terminal here)
 
@@ -357,14 +403,22 @@ def test_context_zero_with_tiles_warns_and_the_seams_are_real(tmp_path, capsys, 
     from msinet.data.imresize import imresize
 
     model = msinet.load_model()
-    views = [imresize(np.asarray(Image.open(shared_data / "stereo" / "middlebury2014_motorcycle_quarter" /
-                                            f"{v}.png").convert("RGB")), 0.25)[40:72, :96] for v in ("left", "right")]
+    views = [
+        imresize(
+            np.asarray(
+                Image.open(shared_data / "stereo" / "middlebury2014_motorcycle_quarter" / f"{v}.png").convert("RGB")
+            ),
+            0.25,
+        )[40:72, :96]
+        for v in ("left", "right")
+    ]
     whole = model.upscale(*views, tile=None)[0].astype(int)
     assert np.abs(model.upscale(*views, tile=16, context=0)[0] - whole).max() >= 20
     assert np.abs(model.upscale(*views, tile=16, context="auto")[0] - whole).max() <= 1
 
 
 # ---- 9. output to a log file or a pipe is plain lines ---------------------------------------------------------
+
 
 def test_progress_into_a_pipe_is_plain_lines(tmp_path):
     src = images(tmp_path / "in", "a_L.png", "a_R.png", "b_L.png", "b_R.png", "c_L.png", "c_R.png")
@@ -379,8 +433,9 @@ def test_progress_into_a_pipe_is_plain_lines(tmp_path):
     assert [line.split(":")[0] for line in proc.stdout.splitlines()] == ["[1/3] a", "[2/3] b", "[3/3] c"]
     # one pair in a folder, taking over a second: the pair bar and the row bar would nest
     one = images(tmp_path / "one", "w_L.png", "w_R.png", size=(64, 320))
-    proc = child(run_main, "upscale", "--input", one, "-o", tmp_path / "o1", "--model", "msinet_tiny_x4",
-                 "--random-init")
+    proc = child(
+        run_main, "upscale", "--input", one, "-o", tmp_path / "o1", "--model", "msinet_tiny_x4", "--random-init"
+    )
     assert proc.returncode == 0 and "\r" not in proc.stderr and "\x1b" not in proc.stderr, repr(proc.stderr)
 
 
@@ -399,8 +454,10 @@ def test_plain_progress_is_a_line_now_and_then():
     every.update(1)
     every.set_postfix({"loss": 0.5})
     every.update(1)
-    assert log.getvalue().splitlines() == ["rows: 1/4 rows (25%) after 0:00",
-                                           "rows: 2/4 rows (50%) after 0:00, loss=0.5"]
+    assert log.getvalue().splitlines() == [
+        "rows: 1/4 rows (25%) after 0:00",
+        "rows: 2/4 rows (50%) after 0:00, loss=0.5",
+    ]
     download = PlainProgress(total=8 << 20, desc="w", unit="B", file=log, plain_every=0.0)
     download.update(3 << 20)
     assert log.getvalue().splitlines()[-1] == "w: 3.0 MB of 8.0 MB (38%) after 0:00"

@@ -1,5 +1,6 @@
 """Long and interrupted jobs finish cleanly: results land whole, --skip-existing resumes, outputs are
 never inputs, the output is checked before the model loads, progress/summary/warnings, the scanner's layouts."""
+
 from __future__ import annotations
 
 import errno
@@ -77,13 +78,15 @@ def interrupt_rename(monkeypatch, at: int, after: bool = False):
 
 # each landing renames: the journal, the left view, the right view; the first one puts the folder's marker in place
 # before its journal (calls 1..4); pair b is the 2nd landing (calls 5..7)
-@pytest.mark.parametrize("at, after, b_state", [
-    (5, False, "none"),       # before the renames: only temps were written, and they are removed at once
-    (7, False, "left only"),  # between the two renames: b_L.png in place, journal and b_R temp left
-    (7, True, "both"),        # after both renames, before the journal is deleted
-])
-def test_interrupted_landing_then_skip_existing_completes_every_pair(tmp_path, capsys, monkeypatch, at, after,
-                                                                     b_state):
+@pytest.mark.parametrize(
+    "at, after, b_state",
+    [
+        (5, False, "none"),  # before the renames: only temps were written, and they are removed at once
+        (7, False, "left only"),  # between the two renames: b_L.png in place, journal and b_R temp left
+        (7, True, "both"),  # after both renames, before the journal is deleted
+    ],
+)
+def test_interrupted_landing_then_skip_existing_completes_every_pair(tmp_path, capsys, monkeypatch, at, after, b_state):
     src, out = make_folder(tmp_path / "in"), tmp_path / "out"
     out.mkdir()
     write_png(out / "c_L.png", np.zeros((5, 5, 3), np.uint8))  # a file the user had: never touched
@@ -142,8 +145,13 @@ sys.exit(main(sys.argv[2:]))
 def test_signal_to_a_child_process_mid_landing(tmp_path, capsys, sig):
     src, out = make_folder(tmp_path / "in"), tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", CHILD, sig, "upscale", "--input", str(src), "-o", str(out),
-                           *MODEL, "-q"], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, sig, "upscale", "--input", str(src), "-o", str(out), *MODEL, "-q"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if sig in ("SIGINT", "SIGTERM"):  # held back during the renames: pair b lands whole, then the job stops
         assert proc.returncode == 128 + getattr(signal, sig), proc.stderr  # 130, 143: as a shell reports them
         assert {p.name for p in out.glob("b_*")} == {"b_L.png", "b_R.png"} and not hidden_leftovers(out)
@@ -175,13 +183,16 @@ def test_output_inside_input_is_never_scanned(tmp_path, capsys):
     assert "is the --input folder" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("case, reason", [
-    ("read-only", "cannot write into {out}: the file system is read-only"),
-    ("denied", "cannot write into {out}: permission denied"),
-    ("full", "not enough free space in {out}: the outputs need about"),
-    ("file", "cannot write into {out}: it is an existing file, not a folder"),
-    ("parent-file", "cannot create the output folder {out}/sub: a part of the path is a file, not a folder"),
-])
+@pytest.mark.parametrize(
+    "case, reason",
+    [
+        ("read-only", "cannot write into {out}: the file system is read-only"),
+        ("denied", "cannot write into {out}: permission denied"),
+        ("full", "not enough free space in {out}: the outputs need about"),
+        ("file", "cannot write into {out}: it is an existing file, not a folder"),
+        ("parent-file", "cannot create the output folder {out}/sub: a part of the path is a file, not a folder"),
+    ],
+)
 def test_unwritable_output_fails_before_the_model_is_built(tmp_path, capsys, monkeypatch, case, reason):
     import msinet.cli.preflight as preflight
     import msinet.cli.upscale as upscale
@@ -240,8 +251,22 @@ def test_skip_existing_single_pair_and_flag_conflict(tmp_path, capsys):
 
 def test_progress_summary_and_slow_setting_warnings(tmp_path, capsys):
     src, out = make_folder(tmp_path / "in", names=("a", "b")), tmp_path / "out"
-    rc = main(["upscale", "--input", str(src), "-o", str(out), *MODEL, "--precision", "fp16", "--tile", "4",
-               "--device", "cpu"])
+    rc = main(
+        [
+            "upscale",
+            "--input",
+            str(src),
+            "-o",
+            str(out),
+            *MODEL,
+            "--precision",
+            "fp16",
+            "--tile",
+            "4",
+            "--device",
+            "cpu",
+        ]
+    )
     got = capsys.readouterr()
     assert rc == 0
     assert "warning: --precision fp16 on CPU" in got.err and "warning: --tile 4" in got.err
@@ -297,10 +322,20 @@ def test_landing_recovery_leaves_live_processes_alone(tmp_path):
 
 def test_scanner_case_variants_and_kitti_layouts(tmp_path):
     img = np.zeros((4, 6, 3), np.uint8)
-    files = ["low/a_l.png", "low/a_r.png", "mixed/B_L.PNG", "mixed/B_r.png", "scene/Left.PNG", "scene/Right.PNG",
-             "kitti15/training/image_2/000000_10.png", "kitti15/training/image_3/000000_10.png",
-             "kitti12/colored_0/000001_10.png", "kitti12/colored_1/000001_10.png",
-             "upper/LEFT/u.png", "upper/RIGHT/u.png"]
+    files = [
+        "low/a_l.png",
+        "low/a_r.png",
+        "mixed/B_L.PNG",
+        "mixed/B_r.png",
+        "scene/Left.PNG",
+        "scene/Right.PNG",
+        "kitti15/training/image_2/000000_10.png",
+        "kitti15/training/image_3/000000_10.png",
+        "kitti12/colored_0/000001_10.png",
+        "kitti12/colored_1/000001_10.png",
+        "upper/LEFT/u.png",
+        "upper/RIGHT/u.png",
+    ]
     for f in files:
         (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
         write_png(tmp_path / f, img)
@@ -310,8 +345,10 @@ def test_scanner_case_variants_and_kitti_layouts(tmp_path):
         "low_a": ("low/a_l.png", "low/a_r.png"),
         "mixed_B": ("mixed/B_L.PNG", "mixed/B_r.png"),
         "scene": ("scene/Left.PNG", "scene/Right.PNG"),
-        "kitti15_training_000000_10": ("kitti15/training/image_2/000000_10.png",
-                                       "kitti15/training/image_3/000000_10.png"),
+        "kitti15_training_000000_10": (
+            "kitti15/training/image_2/000000_10.png",
+            "kitti15/training/image_3/000000_10.png",
+        ),
         "kitti12_000001_10": ("kitti12/colored_0/000001_10.png", "kitti12/colored_1/000001_10.png"),
         "upper_u": ("upper/LEFT/u.png", "upper/RIGHT/u.png"),
     }
@@ -350,8 +387,7 @@ def test_mpo_outputs_land_together_and_skip_existing(tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["upscale", str(src), "-o", str(out), *MODEL, "--mpo-output", "both"]
     assert main(argv) == 0
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["cam.mpo", "cam_L.png",
-                                                                                   "cam_R.png"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["cam.mpo", "cam_L.png", "cam_R.png"]
     kept = (out / "cam.mpo").stat().st_mtime_ns
     (out / "cam_R.png").unlink()
     capsys.readouterr()

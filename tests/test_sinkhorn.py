@@ -1,4 +1,5 @@
 """Sinkhorn (paper Algorithm 1) against an independent float64 NumPy implementation, plus its properties."""
+
 import math
 
 import numpy as np
@@ -69,8 +70,9 @@ def test_finite_for_large_costs_in_float32(scale):
 def test_view_swap_symmetry_at_convergence():
     # transporting right->left with M^T gives the transpose of the plan for M (once converged)
     m = torch.randn(1, 2, 10, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
-    torch.testing.assert_close(sinkhorn_log(m.transpose(-1, -2), 400), sinkhorn_log(m, 400).transpose(-1, -2),
-                               atol=1e-9, rtol=1e-9)
+    torch.testing.assert_close(
+        sinkhorn_log(m.transpose(-1, -2), 400), sinkhorn_log(m, 400).transpose(-1, -2), atol=1e-9, rtol=1e-9
+    )
 
 
 def test_rejects_non_square_scores():

@@ -1,5 +1,6 @@
 """The anchored scaling Sinkhorn where it re-anchors its kernel mid-way (wide lines, or a forced period):
 forward against the float64 reference (Algorithm 1), and the exact unrolled gradient across anchors."""
+
 import math
 
 import pytest
@@ -18,7 +19,7 @@ def test_anchor_period_is_the_largest_that_the_bound_allows(w):
     floor = -math.log(torch.finfo(torch.float32).tiny)  # 87.3
     p = anchor_period(w)
     assert 16 + 2 * (p + 1) * math.log(w) <= floor < 16 + 2 * (p + 2) * math.log(w) or p == 1
-    assert anchor_period(1) >= 10 ** 6 and anchor_period(w, torch.float64) >= 20
+    assert anchor_period(1) >= 10**6 and anchor_period(w, torch.float64) >= 20
 
 
 def test_schedule_at_deam_widths():

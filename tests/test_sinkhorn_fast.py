@@ -4,6 +4,7 @@ Costs cover the regime the scaling form handles itself and the adversarial ones 
 log-domain fallback; the `accepted` helper checks which of the two actually ran, so that an equivalence test
 cannot pass only because everything fell back.
 """
+
 import math
 
 import pytest
@@ -69,8 +70,11 @@ def test_float32_matches_float64_reference(name, iters):
     torch.testing.assert_close(got.double(), ref, rtol=1e-5, atol=1e-6)
     keep = accepted(m32, iters)
     if iters == 10:
-        assert {"all": bool(keep.all()), "none": not bool(keep.any()),
-                "some": bool(keep.any()) and not bool(keep.all())}[expect], keep
+        assert {
+            "all": bool(keep.all()),
+            "none": not bool(keep.any()),
+            "some": bool(keep.any()) and not bool(keep.all()),
+        }[expect], keep
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -133,8 +137,7 @@ def test_gradcheck_float64(case):
         iters, chunk = 3, 1
     m.requires_grad_(True)
     # fast mode (random projections of the Jacobian) except for the plain case, to keep the suite quick
-    assert torch.autograd.gradcheck(lambda x: sinkhorn(x, iters, chunk_bytes=chunk), (m,),
-                                    fast_mode=case != "random")
+    assert torch.autograd.gradcheck(lambda x: sinkhorn(x, iters, chunk_bytes=chunk), (m,), fast_mode=case != "random")
 
 
 def test_float32_gradient_matches_log_domain_autograd():
@@ -191,13 +194,16 @@ def test_method_log_is_the_reference():
     assert torch.equal(sinkhorn(m, 10, method="log"), sinkhorn_log(m, 10))
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(scores=torch.zeros(1, 3, 4)), "square"),
-    (dict(scores=torch.zeros(3)), "square"),
-    (dict(scores=torch.zeros(2, 2), method="fast"), "method"),
-    (dict(scores=torch.zeros(2, 2), iters=0), "iteration"),
-    (dict(scores=torch.zeros(2, 2), chunk_bytes=0), "chunk_bytes"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(scores=torch.zeros(1, 3, 4)), "square"),
+        (dict(scores=torch.zeros(3)), "square"),
+        (dict(scores=torch.zeros(2, 2), method="fast"), "method"),
+        (dict(scores=torch.zeros(2, 2), iters=0), "iteration"),
+        (dict(scores=torch.zeros(2, 2), chunk_bytes=0), "chunk_bytes"),
+    ],
+)
 def test_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sinkhorn(**kwargs)

@@ -4,6 +4,7 @@ TRITON_INTERPRET must be set before triton is first imported, and it turns every
 process into interpreted numpy: so the cases run in a pytest subprocess with the variable set, and this
 process (and every other test module) never sees it.
 """
+
 import importlib.util
 import os
 import subprocess
@@ -24,11 +25,21 @@ def test_triton_kernel_matches_float64_reference_under_the_interpreter():
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed (dev extra)")
 def test_triton_kernels_compile_for_an_h100_without_a_gpu(tmp_path):
     # the interpreter does not run the backend's type checks and lowering: compile to a cubin for sm_90
-    env = {**os.environ, "TRITON_CACHE_DIR": str(tmp_path), "TRITON_DEFAULT_FP_FUSION": "1",
-           "PYTHONPATH": os.pathsep.join([str(TESTS.parent / "src"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "TRITON_CACHE_DIR": str(tmp_path),
+        "TRITON_DEFAULT_FP_FUSION": "1",
+        "PYTHONPATH": os.pathsep.join([str(TESTS.parent / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
     env.pop("TRITON_INTERPRET", None)
-    run = subprocess.run([sys.executable, str(TESTS / "triton_compile_check.py")], cwd=TESTS.parent, env=env,
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, str(TESTS / "triton_compile_check.py")],
+        cwd=TESTS.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "_forward_kernel cubin" in run.stdout and "_backward_kernel cubin" in run.stdout
 

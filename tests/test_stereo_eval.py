@@ -1,6 +1,7 @@
 """Downstream stereo evaluation: ground-truth readers (synthetic files and the real ones), hole filling and
 error measures against brute-force references, SGBM on the real HR pairs vs bicubic x4, matcher plug-ins,
 and `msinet stereo-eval` end to end."""
+
 import csv
 import struct
 from pathlib import Path
@@ -28,10 +29,13 @@ def _write_pfm(path, arr, little_endian=True, scale=1.0):
     fmt = "<f" if little_endian else ">f"
     rows = arr[::-1].reshape(-1)
     payload = b"".join(struct.pack(fmt, float(v)) for v in rows)
-    path.write_bytes(kind + b"\n" + f"{w} {h}\n".encode() + f"{-scale if little_endian else scale}\n".encode() + payload)
+    path.write_bytes(
+        kind + b"\n" + f"{w} {h}\n".encode() + f"{-scale if little_endian else scale}\n".encode() + payload
+    )
 
 
 # ---------------------------------------------------------------- readers
+
 
 @pytest.mark.parametrize("little_endian", [True, False])
 def test_pfm_round_trip_orientation_and_unknowns(tmp_path, little_endian):
@@ -124,6 +128,7 @@ def test_real_masks():
 
 # ---------------------------------------------------------------- error measures
 
+
 def _fill_reference(disp):
     out = disp.copy()
     for y in range(disp.shape[0]):
@@ -163,6 +168,7 @@ def test_disparity_errors_by_hand():
 
 # ---------------------------------------------------------------- SGBM on the real pairs
 
+
 def test_sgbm_on_real_hr_pairs_is_sane_and_bicubic_x4_is_worse():
     """Measured (block 5, 8 paths): EPE HR / bicubic x4 = KITTI 0.94 / 1.29, Middlebury 1.93 / 2.58,
     SceneFlow 7.41 / 6.07 px; bad-1 21 / 37, 14 / 28, 51 / 56 %. SceneFlow's large textureless box defeats
@@ -196,6 +202,7 @@ def test_sgbm_on_real_hr_pairs_is_sane_and_bicubic_x4_is_worse():
 
 # ---------------------------------------------------------------- matchers
 
+
 def test_sgbm_recovers_a_known_shift():
     """A textured image and its copy shifted by 7 px: SGBM finds 7 everywhere it can see."""
     from msinet.downstream.matchers import SGBMMatcher
@@ -226,7 +233,8 @@ def _fake_raft_stereo(root: Path) -> Path:
         "        assert image1.shape[-2] % 32 == 0 and image1.shape[-1] % 32 == 0\n"
         "        assert image1.max() > 1.5  # fed in [0, 255]\n"
         "        flow = -self.level * torch.ones_like(image1[:, :1])\n"
-        "        return flow[..., ::4, ::4], flow\n")
+        "        return flow[..., ::4, ::4], flow\n"
+    )
     return root
 
 
@@ -265,6 +273,7 @@ def test_plugin_spec_errors(tmp_path):
 
 # ---------------------------------------------------------------- CLI
 
+
 def _scene_copy(tmp_path, scene):
     """A user's own folder: symlinks to one real scene (the data itself is never copied)."""
     root = tmp_path / "mydata" / scene
@@ -287,10 +296,21 @@ def test_cli_end_to_end_with_a_weights_file_and_a_plugin_matcher(tmp_path, capsy
         "def build(checkpoint=None, device=None):\n"
         "    m = SGBMMatcher(block_size=3, mode='3way')\n"
         "    m.name = 'sgbm3'\n"
-        "    return m\n")
+        "    return m\n"
+    )
     out = tmp_path / "out"
-    argv = ["stereo-eval", "--data", str(data), "--models", f"bicubic,{weights}", "--matcher", f"{plugin}:build",
-            "-o", str(out), "--save-disparity"]
+    argv = [
+        "stereo-eval",
+        "--data",
+        str(data),
+        "--models",
+        f"bicubic,{weights}",
+        "--matcher",
+        f"{plugin}:build",
+        "-o",
+        str(out),
+        "--save-disparity",
+    ]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "tiny" in captured.out and "sgbm3" in captured.err
@@ -316,13 +336,16 @@ def test_cli_end_to_end_with_a_weights_file_and_a_plugin_matcher(tmp_path, capsy
     assert "exists" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--models", "msinet_tiny_x2"], "upscales x2"),
-    (["--models", "no_such_model"], "neither a registered model"),
-    (["--max-disparity", "lots"], "--max-disparity"),
-    (["--only", "zzz*"], "matches --only"),
-    (["--matcher", "sgmb"], "unknown matcher"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--models", "msinet_tiny_x2"], "upscales x2"),
+        (["--models", "no_such_model"], "neither a registered model"),
+        (["--max-disparity", "lots"], "--max-disparity"),
+        (["--only", "zzz*"], "matches --only"),
+        (["--matcher", "sgmb"], "unknown matcher"),
+    ],
+)
 def test_cli_bad_input_is_one_line_error(tmp_path, capsys, extra, message):
     _need_data()
     data = _scene_copy(tmp_path, "kitti2015_000046")

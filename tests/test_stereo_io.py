@@ -1,4 +1,5 @@
 """msinet.io on real pairs: MPO round trip with EXIF, every layout split/join exact, and the CLI on both."""
+
 from __future__ import annotations
 
 import io
@@ -29,6 +30,7 @@ def exif_block() -> bytes:
 
 
 # ---- MPO -------------------------------------------------------------------------------------------------
+
 
 def jpeg_roundtrip(view: np.ndarray, quality: int) -> np.ndarray:
     buf = io.BytesIO()
@@ -85,6 +87,7 @@ def test_cli_upscales_an_mpo_to_an_mpo_with_exif(tmp_path, shared_data, capsys):
 
 # ---- layouts ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("scene", SCENES)
 @pytest.mark.parametrize("layout", ["sbs", "sbs-half", "tb", "tb-half", "cross"])
 def test_layout_split_join_exact_on_real_pairs(shared_data, scene, layout):
@@ -132,8 +135,8 @@ def test_bad_layout_inputs_one_line_errors(tmp_path, shared_data, capsys):
 
 
 def test_guess_layout_only_when_unambiguous():
-    assert guess_layout(3840, 1080) == "sbs"   # two 16:9 views
-    assert guess_layout(2560, 960) == "sbs"    # two 4:3 views
+    assert guess_layout(3840, 1080) == "sbs"  # two 16:9 views
+    assert guess_layout(2560, 960) == "sbs"  # two 4:3 views
     for w, h in ((1920, 1080), (1080, 1920), (2048, 1024), (1920, 2160)):  # 2D, portrait, 360 mono, tb?
         with pytest.raises(ValueError, match="pass --layout"):
             guess_layout(w, h)

@@ -1,4 +1,5 @@
 """Stereo test-set readers: every layout, LR from files / the kits' degradation / cache, and clear errors."""
+
 from pathlib import Path
 
 import numpy as np
@@ -143,8 +144,9 @@ def test_prepare_cli_converts_raw_downloads_and_eval_reads_them(tmp_path, capsys
     assert "missing KITTI2012" in log and "missing KITTI2015" in log
     hr = read_rgb8(out / "test" / "Flickr1024" / "hr" / "0001" / "hr0.png")
     np.testing.assert_array_equal(hr, _img(7, 33, 50)[:32, :48])
-    np.testing.assert_array_equal(read_rgb8(out / "test" / "Flickr1024" / "lr_x4" / "0001" / "lr0.png"),
-                                  degrade(hr, 4, "kit"))  # as the published kits
+    np.testing.assert_array_equal(
+        read_rgb8(out / "test" / "Flickr1024" / "lr_x4" / "0001" / "lr0.png"), degrade(hr, 4, "kit")
+    )  # as the published kits
     mid = read_rgb8(out / "train" / "middlebury_Motorcycle" / "hr0.png")
     np.testing.assert_array_equal(mid, imresize(_img(9, 90, 200), 1 / 2))  # Middlebury halved for training
     assert (out / "train" / "flickr1024_0002" / "hr1.png").is_file()

@@ -7,6 +7,7 @@ result is replicate-padded back to H x W with (kh-1)//2 rows on top and (kw-1)//
 pixel (i, j) gets the mean of the window whose top-left corner is (i - (kh-1)//2, j - (kw-1)//2), shifted
 to stay inside the image. Where the window covers the whole image in both directions, the global mean.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +30,7 @@ def brute_force_local_mean(x: np.ndarray, window) -> np.ndarray:
         r = min(max(i - (kh - 1) // 2, 0), h - kh)
         for j in range(w):
             c = min(max(j - (kw - 1) // 2, 0), w - kw)
-            out[..., i, j] = x[..., r:r + kh, c:c + kw].mean(axis=(-2, -1))
+            out[..., i, j] = x[..., r : r + kh, c : c + kw].mean(axis=(-2, -1))
     return out
 
 

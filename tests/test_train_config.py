@@ -1,4 +1,5 @@
 """Training configs: schema, dotted overrides, validation that names the key; CLI errors; patch dataset."""
+
 from pathlib import Path
 
 import numpy as np
@@ -51,21 +52,24 @@ def test_overrides_are_typed_and_nested():
     assert load_config(None, ["data.degradation=rcan"])["data"]["degradation"] == "rcan"
 
 
-@pytest.mark.parametrize("override, message", [
-    ("optim.lrr=1", "unknown key 'optim.lrr'"),
-    ("trian.steps=1", "unknown key 'trian'"),
-    ("optim.lr=-1e-4", "'optim.lr' must be positive"),
-    ("optim.lr=fast", "'optim.lr' must be a number"),
-    ("train.steps=0", "'train.steps' must be positive"),
-    ("train.steps=1.5", "'train.steps' must be an integer"),
-    ("train.precision=fp8", "'train.precision' must be one of"),
-    ("data.degradation=matlab", "'data.degradation' must be one of kit, rcan, got 'matlab'"),
-    ("optim.betas=[0.9]", "'optim.betas'"),
-    ("data.lr_patch=[30, -2]", "'data.lr_patch'"),
-    ("train.ema_decay=1.0", "'train.ema_decay'"),
-    ("scheduler.eta_min=1.0", "'scheduler.eta_min'"),
-    ("optim.lr", "not of the form key=value"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("optim.lrr=1", "unknown key 'optim.lrr'"),
+        ("trian.steps=1", "unknown key 'trian'"),
+        ("optim.lr=-1e-4", "'optim.lr' must be positive"),
+        ("optim.lr=fast", "'optim.lr' must be a number"),
+        ("train.steps=0", "'train.steps' must be positive"),
+        ("train.steps=1.5", "'train.steps' must be an integer"),
+        ("train.precision=fp8", "'train.precision' must be one of"),
+        ("data.degradation=matlab", "'data.degradation' must be one of kit, rcan, got 'matlab'"),
+        ("optim.betas=[0.9]", "'optim.betas'"),
+        ("data.lr_patch=[30, -2]", "'data.lr_patch'"),
+        ("train.ema_decay=1.0", "'train.ema_decay'"),
+        ("scheduler.eta_min=1.0", "'scheduler.eta_min'"),
+        ("optim.lr", "not of the form key=value"),
+    ],
+)
 def test_bad_values_name_the_key(override, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(")):
         load_config(CONFIGS / "msinet_tiny_x4.yaml", [override])
@@ -152,27 +156,34 @@ def test_lr_patches_are_crops_of_the_whole_image_lr(tmp_path, scale, size, kind)
     folder.mkdir()
     rng = np.random.default_rng(3)
     base = rng.integers(0, 256, (size[0] // 4 + 2, size[1] // 4 + 2, 3)).astype(np.float64)
-    views = [np.clip(imresize(base + rng.normal(0, 20, base.shape), 4), 0, 255).astype(np.uint8)[:size[0], :size[1]]
-             for _ in range(2)]
+    views = [
+        np.clip(imresize(base + rng.normal(0, 20, base.shape), 4), 0, 255).astype(np.uint8)[: size[0], : size[1]]
+        for _ in range(2)
+    ]
     for name, v in zip(("left.png", "right.png"), views):
         Image.fromarray(v).save(folder / name)
-    views = [v[:size[0] // scale * scale, :size[1] // scale * scale] for v in views]  # kits crop HR to k*s
+    views = [v[: size[0] // scale * scale, : size[1] // scale * scale] for v in views]  # kits crop HR to k*s
     whole = [degrade(v, scale, kind) for v in views]
     ph, pw = 8 * scale, 12 * scale
-    ds = StereoPatches.from_folders([folder], scale=scale, lr_patch=(8, 12), seed=5, hflip=False, vflip=False,
-                                    rgb_perm=False, degradation=kind)
+    ds = StereoPatches.from_folders(
+        [folder], scale=scale, lr_patch=(8, 12), seed=5, hflip=False, vflip=False, rgb_perm=False, degradation=kind
+    )
     to_u8 = lambda t: (t.permute(1, 2, 0) * 255).round().byte().numpy()  # noqa: E731
     seen_edges = set()
     for i in range(60):
         lr_l, lr_r, hr_l, hr_r = (to_u8(t) for t in ds[i])
         # locate the HR crop in the source, then compare with the whole-image LR at the same place
-        hits = [(y, x) for y in range(0, size[0] - ph + 1, scale) for x in range(0, size[1] - pw + 1, scale)
-                if np.array_equal(views[0][y:y + ph, x:x + pw], hr_l)]
+        hits = [
+            (y, x)
+            for y in range(0, size[0] - ph + 1, scale)
+            for x in range(0, size[1] - pw + 1, scale)
+            if np.array_equal(views[0][y : y + ph, x : x + pw], hr_l)
+        ]
         assert len(hits) == 1
         y, x = hits[0]
-        assert np.array_equal(views[1][y:y + ph, x:x + pw], hr_r)
+        assert np.array_equal(views[1][y : y + ph, x : x + pw], hr_r)
         for lr, full in ((lr_l, whole[0]), (lr_r, whole[1])):
-            assert np.array_equal(lr, full[y // scale:y // scale + 8, x // scale:x // scale + 12])
+            assert np.array_equal(lr, full[y // scale : y // scale + 8, x // scale : x // scale + 12])
         seen_edges |= {"top"} if y == 0 else set()
         seen_edges |= {"left"} if x == 0 else set()
         seen_edges |= {"bottom"} if y + ph == views[0].shape[0] else set()

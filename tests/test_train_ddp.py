@@ -1,4 +1,5 @@
 """DDP: a two-process torchrun (gloo, CPU) run equals a single-process run over the same global batch."""
+
 import json
 import os
 import subprocess
@@ -23,13 +24,30 @@ HERE = Path(__file__).resolve().parent
 def test_two_process_ddp_matches_single_process(tmp_path):
     pairs = write_synthetic_pairs(tmp_path / "pairs", count=2)
     # SGD is linear in the gradients, so averaging over ranks = one big batch up to float rounding
-    cfg = tiny_config(pairs, tmp_path / "ddp", optim={"name": "sgd", "lr": 0.05, "betas": [0.9, 0.99]},
-                      train={"steps": 3, "batch_size": 4, "seed": 5})
+    cfg = tiny_config(
+        pairs,
+        tmp_path / "ddp",
+        optim={"name": "sgd", "lr": 0.05, "betas": [0.9, 0.99]},
+        train={"steps": 3, "batch_size": 4, "seed": 5},
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         str(HERE / "train_ddp_worker.py"), json.dumps(cfg), str(tmp_path)],
-        capture_output=True, text=True, env=env, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(HERE / "train_ddp_worker.py"),
+            json.dumps(cfg),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "effective batch size 4 = 2 per process x 2 process(es)" in proc.stdout + proc.stderr
     rank0, rank1 = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))

@@ -1,5 +1,6 @@
 """Training that never goes silently wrong: non-finite gradients skip the step (Lion's sign(NaN) = 0 would freeze
 every weight), ten in a row stop the run; `train.precision: auto`; the carry file continues a run elsewhere."""
+
 from __future__ import annotations
 
 import json
@@ -78,8 +79,14 @@ def test_the_carry_file_continues_a_run_on_another_machine(tmp_path):
     carry = tmp_path / "carried" / "run.safetensors"
     dirs = write_synthetic_pairs(tmp_path / "data", count=2)
     val = dirs[1:]
-    config = tiny_config(dirs[:1], tmp_path / "runs", data={"val": val}, val={"every": 2},
-                         train={"steps": 6, "ema_decay": 0.5}, checkpoint={"every": 2, "carry": str(carry)})
+    config = tiny_config(
+        dirs[:1],
+        tmp_path / "runs",
+        data={"val": val},
+        val={"every": 2},
+        train={"steps": 6, "ema_decay": 0.5},
+        checkpoint={"every": 2, "carry": str(carry)},
+    )
     first = Trainer(load_config(base=config), resume="auto")
     first.fit(stop_after=4)
     state, metadata = read_safetensors(carry)
@@ -113,13 +120,19 @@ def test_sigterm_to_the_whole_process_group_still_checkpoints(tmp_path):
     import yaml
 
     dirs = write_synthetic_pairs(tmp_path / "data", count=1)
-    config = tiny_config(dirs, tmp_path / "runs", train={"steps": 100000}, data={"workers": 1},
-                         checkpoint={"every": 100000})
+    config = tiny_config(
+        dirs, tmp_path / "runs", train={"steps": 100000}, data={"workers": 1}, checkpoint={"every": 100000}
+    )
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "msinet", "train", "--config", str(tmp_path / "c.yaml")],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "msinet", "train", "--config", str(tmp_path / "c.yaml")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     metrics = tmp_path / "runs" / "t" / "metrics.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 3):

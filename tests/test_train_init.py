@@ -1,4 +1,5 @@
 """`model.init`: training starts from existing weights (file, registry name with weights, authors' .pth)."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,11 @@ TINY = {"num_blocks": 1, "channels": 8}
 
 def _trainer(tmp_path, init, partial=False, name="msinet_tiny_x4", **extra):
     data = tmp_path / "data"
-    folders = ([str(p) for p in sorted(data.iterdir())] if data.exists()
-               else write_synthetic_pairs(data, count=1, size=(48, 144)))
+    folders = (
+        [str(p) for p in sorted(data.iterdir())]
+        if data.exists()
+        else write_synthetic_pairs(data, count=1, size=(48, 144))
+    )
     cfg = tiny_config(folders, tmp_path / "runs", **extra)
     cfg["model"] = {"name": name, "options": dict(TINY), "init": str(init), "init_partial": partial}
     return Trainer(load_config(base=cfg))

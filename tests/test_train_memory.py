@@ -1,5 +1,6 @@
 """Training memory: per-block activation checkpointing (same gradients), graph-friendly drop-path (same
 result), the saved-activation count behind the pre-flight memory check, and its one-line refusal."""
+
 import json
 
 import pytest
@@ -78,8 +79,11 @@ def test_saved_activations_scale_with_the_batch_and_checkpointing_keeps_less():
     for batch in (1, 3):
         lr = [torch.rand(batch, 3, 8, 24) for _ in range(2)]
         hr = [torch.rand(batch, 3, 32, 96) for _ in range(2)]
-        counts.append(count_saved_activations(lambda: StereoSRLoss(0.01)(model(*lr), hr), model.blocks,
-                                              exclude=list(model.parameters())))
+        counts.append(
+            count_saved_activations(
+                lambda: StereoSRLoss(0.01)(model(*lr), hr), model.blocks, exclude=list(model.parameters())
+            )
+        )
     one, three = counts
     assert len(one.blocks) == 8 and min(one.blocks) > 0 and one.outside > 0
     assert one.block_input == 2 * 8 * 8 * 24 * 4  # both views, 8 channels, float32
@@ -119,8 +123,9 @@ def test_training_refuses_a_run_that_cannot_fit_before_its_first_step(pairs, tmp
 
 
 def test_checkpointed_training_run_and_compile_fallback_on_cpu(pairs, tmp_path, capsys):
-    config = tiny_config(pairs, tmp_path, train={"steps": 2, "batch_size": 2, "checkpoint_blocks": True,
-                                                 "compile": "reduce-overhead"})
+    config = tiny_config(
+        pairs, tmp_path, train={"steps": 2, "batch_size": 2, "checkpoint_blocks": True, "compile": "reduce-overhead"}
+    )
     trainer = Trainer(load_config(base=config))
     assert trainer.model.checkpoint_blocks and trainer.step_model is trainer.ddp_model  # eager on CPU
     summary = trainer.fit()
@@ -137,8 +142,11 @@ def test_channels_last_training_takes_the_same_steps(pairs, tmp_path):
         trainer = Trainer(load_config(base=config))
         assert trainer.model.intro.weight.is_contiguous(memory_format=torch.channels_last) == fmt
         trainer.fit()
-        losses[fmt] = [r["train_loss"] for r in map(json.loads, (tmp_path / str(fmt) / "t" / "metrics.jsonl")
-                                                    .read_text().splitlines()) if "train_loss" in r]
+        losses[fmt] = [
+            r["train_loss"]
+            for r in map(json.loads, (tmp_path / str(fmt) / "t" / "metrics.jsonl").read_text().splitlines())
+            if "train_loss" in r
+        ]
     assert len(losses[True]) == 3
     np_close = [abs(a - b) <= 1e-4 * abs(b) for a, b in zip(losses[True], losses[False])]
     assert all(np_close), (losses[True], losses[False])
@@ -155,8 +163,9 @@ def test_shipped_recipe_fits_in_24_gib_with_checkpointing():
     model = msinet.create_model(config["model"]["name"], drop_path_rate=0.0).train()
     h, w = config["data"]["lr_patch"]
     lr, hr = [torch.rand(1, 3, h, w) for _ in range(2)], [torch.rand(1, 3, 4 * h, 4 * w) for _ in range(2)]
-    count = count_saved_activations(lambda: StereoSRLoss(0.01)(model(*lr), hr), model.blocks,
-                                    exclude=list(model.parameters()))
+    count = count_saved_activations(
+        lambda: StereoSRLoss(0.01)(model(*lr), hr), model.blocks, exclude=list(model.parameters())
+    )
     fixed = fixed_bytes(model, config["optim"]["name"], config["data"]["workers"])
     batch, budget = config["train"]["batch_size"], 24 * (1 << 30)
     assert batch == 32

@@ -1,5 +1,6 @@
 """A short real training: a tiny MSINet on patches of the "train" pairs of ../shared/data/stereo lowers its loss
 and beats MATLAB-bicubic PSNR on (a crop of) a held-out pair."""
+
 import json
 
 import pytest
@@ -17,17 +18,19 @@ TRAIN = ("flickr1024_0026", "middlebury2014_playtablep_half", "crestereo_test", 
 @pytest.mark.slow
 def test_short_real_training_beats_bicubic(shared_data, tmp_path):
     stereo = shared_data / "stereo"
-    config = load_config(base={
-        "name": "real",
-        "model": {"name": "msinet_tiny_x4", "options": {"num_blocks": 1, "channels": 8}},
-        "data": {"train": [str(stereo / n) for n in TRAIN], "lr_patch": [16, 48], "workers": 0},
-        "loss": {"freq_weight": 0.0},
-        "optim": {"name": "lion", "lr": 4.0e-3, "betas": [0.9, 0.99]},
-        "scheduler": {"eta_min": 1.0e-6, "warmup_steps": 10},
-        "train": {"steps": 400, "batch_size": 8, "seed": 0},
-        "log": {"out_dir": str(tmp_path), "every": 50, "tensorboard": False, "progress": False},
-        "checkpoint": {"every": 1000},
-    })
+    config = load_config(
+        base={
+            "name": "real",
+            "model": {"name": "msinet_tiny_x4", "options": {"num_blocks": 1, "channels": 8}},
+            "data": {"train": [str(stereo / n) for n in TRAIN], "lr_patch": [16, 48], "workers": 0},
+            "loss": {"freq_weight": 0.0},
+            "optim": {"name": "lion", "lr": 4.0e-3, "betas": [0.9, 0.99]},
+            "scheduler": {"eta_min": 1.0e-6, "warmup_steps": 10},
+            "train": {"steps": 400, "batch_size": 8, "seed": 0},
+            "log": {"out_dir": str(tmp_path), "every": 50, "tensorboard": False, "progress": False},
+            "checkpoint": {"every": 1000},
+        }
+    )
     trainer = Trainer(config)
     trainer.fit()
     losses = [r["train_loss"] for r in map(json.loads, (tmp_path / "real" / "metrics.jsonl").read_text().splitlines())]

@@ -1,4 +1,5 @@
 """Checkpoints: N steps straight == N/2 steps, stop, resume, N/2 steps (bit for bit on CPU); atomic saves."""
+
 import json
 
 import pytest
@@ -14,8 +15,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _losses(run_dir):
-    return [(r["step"], r["train_loss"]) for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
-            if "train_loss" in r]
+    return [
+        (r["step"], r["train_loss"])
+        for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
+        if "train_loss" in r
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +29,10 @@ def pairs(tmp_path_factory):
 
 def test_resume_is_bit_exact(pairs, tmp_path):
     # drop-path 0.5 consumes the torch RNG and EMA adds state: both must be restored exactly
-    extra = dict(model={"name": "msinet_tiny_x4", "options": {"num_blocks": 2, "channels": 8, "drop_path_rate": 0.5}},
-                 train={"steps": 6, "batch_size": 2, "seed": 3, "ema_decay": 0.9, "grad_clip": 0.05})
+    extra = dict(
+        model={"name": "msinet_tiny_x4", "options": {"num_blocks": 2, "channels": 8, "drop_path_rate": 0.5}},
+        train={"steps": 6, "batch_size": 2, "seed": 3, "ema_decay": 0.9, "grad_clip": 0.05},
+    )
     straight = load_config(base=tiny_config(pairs, tmp_path / "a", **extra))
     Trainer(straight).fit()
 
@@ -147,9 +153,14 @@ def test_sigterm_checkpoints_a_background_run(pairs, tmp_path):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(yaml.safe_dump(tiny_config(pairs, tmp_path / "runs", train={"steps": 100000, "batch_size": 2})))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "msinet", "train", "--config", str(cfg)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "msinet", "train", "--config", str(cfg)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     metrics = tmp_path / "runs" / "t" / "metrics.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 3):

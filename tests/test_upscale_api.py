@@ -1,4 +1,5 @@
 """msinet.infer: image kinds in and out, row tiling, memory fallbacks, precision fallback, disparity."""
+
 from __future__ import annotations
 
 import warnings
@@ -53,6 +54,7 @@ def motorcycle_lr():
 
 # ---- image kinds -----------------------------------------------------------------------------------------
 
+
 def test_uint8_rgb_matches_independent_bicubic():
     rng = np.random.default_rng(0)
     l, r = (rng.integers(0, 256, (13, 17, 3), dtype=np.uint8) for _ in range(2))
@@ -102,10 +104,12 @@ def test_rgba_alpha_upscaled_separately_or_dropped():
 def test_pil_images_come_back_as_pil_of_the_same_mode():
     rng = np.random.default_rng(4)
     model = msinet.create_model("bicubic_x2")
-    arrays = {"RGB": rng.integers(0, 256, (6, 7, 3), dtype=np.uint8),
-              "L": rng.integers(0, 256, (6, 7), dtype=np.uint8),
-              "RGBA": rng.integers(0, 256, (6, 7, 4), dtype=np.uint8),
-              "I;16": rng.integers(0, 65536, (6, 7), dtype=np.uint16)}
+    arrays = {
+        "RGB": rng.integers(0, 256, (6, 7, 3), dtype=np.uint8),
+        "L": rng.integers(0, 256, (6, 7), dtype=np.uint8),
+        "RGBA": rng.integers(0, 256, (6, 7, 4), dtype=np.uint8),
+        "I;16": rng.integers(0, 65536, (6, 7), dtype=np.uint16),
+    }
     for mode, arr in arrays.items():
         img = Image.fromarray(arr)
         assert img.mode == mode
@@ -135,24 +139,34 @@ def test_training_mode_is_restored():
     assert model.training
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.zeros((5, 6, 2), np.uint8), "HxWx3"),
-    (np.zeros((5, 6, 3), np.int32), "unsupported pixel type"),
-    (np.full((5, 6, 3), np.nan, np.float32), "NaN"),
-    (torch.zeros(5, 6, 7), "channels"),
-    (torch.zeros(1, 3, 6, 7, dtype=torch.uint8), "floating point"),
-    ("left.png", "numpy array, a PIL image or a torch tensor"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.zeros((5, 6, 2), np.uint8), "HxWx3"),
+        (np.zeros((5, 6, 3), np.int32), "unsupported pixel type"),
+        (np.full((5, 6, 3), np.nan, np.float32), "NaN"),
+        (torch.zeros(5, 6, 7), "channels"),
+        (torch.zeros(1, 3, 6, 7, dtype=torch.uint8), "floating point"),
+        ("left.png", "numpy array, a PIL image or a torch tensor"),
+    ],
+)
 def test_bad_images_are_named(bad, message):
     with pytest.raises(ValueError, match=message):
         upscale_pair(msinet.create_model("bicubic_x2"), bad, np.zeros((5, 6, 3), np.uint8))
 
 
-@pytest.mark.parametrize("option, message", [
-    (dict(tile=0), "tile"), (dict(tile="big"), "tile"), (dict(context=-1), "context"),
-    (dict(precision="fp64"), "precision"), (dict(alpha="keep"), "alpha"), (dict(device="cuda"), "CUDA"),
-    (dict(device="tpu"), "device"),
-])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (dict(tile=0), "tile"),
+        (dict(tile="big"), "tile"),
+        (dict(context=-1), "context"),
+        (dict(precision="fp64"), "precision"),
+        (dict(alpha="keep"), "alpha"),
+        (dict(device="cuda"), "CUDA"),
+        (dict(device="tpu"), "device"),
+    ],
+)
 def test_bad_options_are_named(option, message):
     if option.get("device") == "cuda" and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
@@ -176,6 +190,7 @@ def test_views_of_different_size_need_pad_common():
 
 
 # ---- tiling ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("height, tile_rows, context", [(1, 1, 0), (37, 8, 3), (64, 64, 10), (100, 33, 50), (7, 3, 1)])
 def test_tile_cores_cover_every_row_once(height, tile_rows, context):
@@ -238,8 +253,10 @@ class RowLimitedModel(StereoSRModel):
         self.seen.append(left.shape[-2])
         if left.shape[-2] > self.max_rows:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return (F.interpolate(left, scale_factor=2, mode="bicubic", align_corners=False),
-                F.interpolate(right, scale_factor=2, mode="bicubic", align_corners=False))
+        return (
+            F.interpolate(left, scale_factor=2, mode="bicubic", align_corners=False),
+            F.interpolate(right, scale_factor=2, mode="bicubic", align_corners=False),
+        )
 
 
 def test_out_of_memory_halves_the_tile_and_keeps_done_rows():
@@ -270,6 +287,7 @@ def test_run_tiled_stitches_per_row_maps():
 
 # ---- precision -------------------------------------------------------------------------------------------
 
+
 class OverflowModel(StereoSRModel):
     """A 1x1 conv through 1e5 and back: exact in fp32, Inf in fp16 (max 65504)."""
 
@@ -284,6 +302,7 @@ class OverflowModel(StereoSRModel):
     def forward(self, left, right):
         def f(x):
             return F.interpolate(self.down(self.up(x)), scale_factor=2, mode="nearest")
+
         return f(left), f(right)
 
 
@@ -307,6 +326,7 @@ def test_bf16_is_close_to_fp32_without_fallback(motorcycle_lr):
 
 
 # ---- disparity -------------------------------------------------------------------------------------------
+
 
 def test_disparity_of_a_shifting_plan_is_the_shift():
     w, d = 12, 3

@@ -1,4 +1,5 @@
 """`msinet upscale` end to end: real pairs, folders, the demo, every bad input and the no-overwrite rule."""
+
 from __future__ import annotations
 
 import os
@@ -63,11 +64,13 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 
 # ---- real pairs ------------------------------------------------------------------------------------------
 
+
 def test_real_pair_with_model_file_tiles_and_disparity(tmp_path, capsys, tiny_weights):
     left, right = real_lr_pair(tmp_path, "kitti2015_000046", crop=(slice(30, 70), slice(0, 200)))
     out = tmp_path / "out"
-    rc, stdout, err = run_cli(capsys, left, right, "-o", out, "--model", tiny_weights, "--tile", "16",
-                              "--save-disparity")
+    rc, stdout, err = run_cli(
+        capsys, left, right, "-o", out, "--model", tiny_weights, "--tile", "16", "--save-disparity"
+    )
     assert rc == 0, err
     sr_l, sr_r = read_image(out / "kitti2015_000046_L.png"), read_image(out / "kitti2015_000046_R.png")
     assert sr_l.shape == sr_r.shape == (160, 800, 3) and sr_l.dtype == np.uint8
@@ -107,16 +110,16 @@ def test_folder_batch_mixed_layouts_bad_pair_and_unpaired(tmp_path, capsys):
     need_data("kitti2012_000000", "flickr1024_0026")
     src = tmp_path / "in"
     crop = (slice(0, 24), slice(0, 40))
-    real_lr_pair(src, "kitti2012_000000", crop, name="a")                     # a_L.png / a_R.png
+    real_lr_pair(src, "kitti2012_000000", crop, name="a")  # a_L.png / a_R.png
     l, r = real_lr_pair(tmp_path, "flickr1024_0026", crop, name="b")
     (src / "left").mkdir(), (src / "right").mkdir()
     os.replace(l, src / "left" / "b.png"), os.replace(r, src / "right" / "b.png")  # left/ + right/
     (src / "scene_c").mkdir()
-    write_png(src / "scene_c" / "im0.png", read_image(src / "a_L.png"))           # SCENE/im0 + im1
+    write_png(src / "scene_c" / "im0.png", read_image(src / "a_L.png"))  # SCENE/im0 + im1
     write_png(src / "scene_c" / "im1.png", read_image(src / "a_R.png"))
-    (src / "broken_L.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")      # a bad pair
+    (src / "broken_L.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")  # a bad pair
     write_png(src / "broken_R.png", read_image(src / "a_R.png"))
-    write_png(src / "lonely.png", read_image(src / "a_R.png"))                    # unpaired
+    write_png(src / "lonely.png", read_image(src / "a_R.png"))  # unpaired
     out = tmp_path / "out"
     rc, stdout, err = run_cli(capsys, "--input", src, "-o", out, "--model", "bicubic_x2")
     assert rc == 1
@@ -129,6 +132,7 @@ def test_folder_batch_mixed_layouts_bad_pair_and_unpaired(tmp_path, capsys):
 
 
 # ---- the demo --------------------------------------------------------------------------------------------
+
 
 def test_demo_runs_offline_and_reports_true_psnr(tmp_path, capsys):
     from msinet.data.image_io import mod_crop
@@ -153,12 +157,14 @@ def test_demo_runs_offline_and_reports_true_psnr(tmp_path, capsys):
 
 
 def test_entry_point_runs_as_a_program(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "msinet", "upscale", "--help"], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "msinet", "upscale", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0 and "--save-disparity" in proc.stdout and "--pad-common" in proc.stdout
 
 
 # ---- never overwrite -------------------------------------------------------------------------------------
+
 
 def test_nothing_is_overwritten_without_overwrite(tmp_path, capsys):
     rng = np.random.default_rng(0)
@@ -181,6 +187,7 @@ def test_nothing_is_overwritten_without_overwrite(tmp_path, capsys):
 
 # ---- input kinds -----------------------------------------------------------------------------------------
 
+
 def test_grayscale_rgba_16bit_and_exif(tmp_path, capsys):
     rng = np.random.default_rng(1)
     cases = {
@@ -196,8 +203,17 @@ def test_grayscale_rgba_16bit_and_exif(tmp_path, capsys):
         assert got.shape == shape and got.dtype == arr.dtype, name
         if name == "rgba":
             assert "has an alpha channel; it is upscaled separately" in err
-    rc, _, err = run_cli(capsys, tmp_path / "rgba_L.png", tmp_path / "rgba_R.png", "-o", tmp_path / "drop",
-                         "--model", "bicubic_x2", "--alpha", "drop")
+    rc, _, err = run_cli(
+        capsys,
+        tmp_path / "rgba_L.png",
+        tmp_path / "rgba_R.png",
+        "-o",
+        tmp_path / "drop",
+        "--model",
+        "bicubic_x2",
+        "--alpha",
+        "drop",
+    )
     assert rc == 0 and "dropped" in err
     assert read_image(tmp_path / "drop" / "rgba_L.png").shape == (14, 18, 3)
     # JPEG whose EXIF says "rotate 90": stored 16 wide x 8 high, displayed 8 wide x 16 high
@@ -206,8 +222,9 @@ def test_grayscale_rgba_16bit_and_exif(tmp_path, capsys):
     exif[0x0112] = 6
     for tag in "LR":
         img.save(tmp_path / f"photo_{tag}.jpg", exif=exif.tobytes())
-    rc, _, err = run_cli(capsys, tmp_path / "photo_L.jpg", tmp_path / "photo_R.jpg", "-o", tmp_path / "out",
-                         "--model", "bicubic_x2")
+    rc, _, err = run_cli(
+        capsys, tmp_path / "photo_L.jpg", tmp_path / "photo_R.jpg", "-o", tmp_path / "out", "--model", "bicubic_x2"
+    )
     assert rc == 0, err
     assert read_image(tmp_path / "out" / "photo_L.png").shape == (32, 16, 3)
 
@@ -218,8 +235,10 @@ def test_different_sizes_error_or_pad_common(tmp_path, capsys):
     r = write_png(tmp_path / "p_R.png", rng.integers(0, 256, (11, 12, 3), dtype=np.uint8))
     rc, _, err = run_cli(capsys, l, r, "-o", tmp_path / "out", "--model", "bicubic_x2")
     assert rc == 2
-    assert err.strip() == ("msinet upscale: error: left and right views differ in size: left 13x10, right 12x11 "
-                           "(WxH); pass --pad-common (pad_common=True) to pad both to a common frame")
+    assert err.strip() == (
+        "msinet upscale: error: left and right views differ in size: left 13x10, right 12x11 "
+        "(WxH); pass --pad-common (pad_common=True) to pad both to a common frame"
+    )
     rc, _, err = run_cli(capsys, l, r, "-o", tmp_path / "out", "--model", "bicubic_x2", "--pad-common")
     assert rc == 0, err
     assert read_image(tmp_path / "out" / "p_L.png").shape == (20, 26, 3)
@@ -228,27 +247,33 @@ def test_different_sizes_error_or_pad_common(tmp_path, capsys):
 
 # ---- bad input: one line, exit code 2 --------------------------------------------------------------------
 
+
 def _good_pair(tmp_path):
     rng = np.random.default_rng(3)
-    return (write_png(tmp_path / "g_L.png", rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)),
-            write_png(tmp_path / "g_R.png", rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)))
+    return (
+        write_png(tmp_path / "g_L.png", rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)),
+        write_png(tmp_path / "g_R.png", rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)),
+    )
 
 
-@pytest.mark.parametrize("case, message", [
-    ("missing", "image not found: {tmp}/nope.png"),
-    ("corrupt", "cannot read image {tmp}/bad.png: not a recognised image file"),
-    ("truncated", "cannot read image {tmp}/cut.png"),
-    ("empty", "cannot read image {tmp}/empty.png: the file is empty"),
-    ("model", "'no_such_model' is neither a registered model nor an existing weights file"),
-    ("tile", "tile must be 'auto' or a number of rows >= 1, got '0'"),
-    ("device", "device 'cuda' requested but CUDA is not available"),
-    ("no_output", "missing -o OUTDIR"),
-    ("two_modes", "give exactly one of: LEFT RIGHT, --input DIR, --demo"),
-    ("no_right", "missing RIGHT"),
-    ("scale", "tiny.safetensors upscales x4, not x2"),
-    ("disparity", "has no DEAM transport plan"),
-    ("empty_dir", "no stereo pairs found in {tmp}/nothing"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", "image not found: {tmp}/nope.png"),
+        ("corrupt", "cannot read image {tmp}/bad.png: not a recognised image file"),
+        ("truncated", "cannot read image {tmp}/cut.png"),
+        ("empty", "cannot read image {tmp}/empty.png: the file is empty"),
+        ("model", "'no_such_model' is neither a registered model nor an existing weights file"),
+        ("tile", "tile must be 'auto' or a number of rows >= 1, got '0'"),
+        ("device", "device 'cuda' requested but CUDA is not available"),
+        ("no_output", "missing -o OUTDIR"),
+        ("two_modes", "give exactly one of: LEFT RIGHT, --input DIR, --demo"),
+        ("no_right", "missing RIGHT"),
+        ("scale", "tiny.safetensors upscales x4, not x2"),
+        ("disparity", "has no DEAM transport plan"),
+        ("empty_dir", "no stereo pairs found in {tmp}/nothing"),
+    ],
+)
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, capsys, tiny_weights, case, message):
     if case == "device" and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
@@ -299,11 +324,15 @@ def test_scale_picks_the_registered_variant(tmp_path, capsys):
 
 # ---- trained weights only --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("argv, message", [
-    (["--model", "msinet_x4"], "msinet_x4 has no trained weights"),
-    (["--scale", "3"], "no default x3 model ships with msinet"),
-    (["--model", "msinet_x4", "--scale", "2"], "msinet_x2 has no trained weights"),
-])
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "msinet_x4"], "msinet_x4 has no trained weights"),
+        (["--scale", "3"], "no default x3 model ships with msinet"),
+        (["--model", "msinet_x4", "--scale", "2"], "msinet_x2 has no trained weights"),
+    ],
+)
 def test_models_without_trained_weights_are_refused(tmp_path, capsys, argv, message):
     good_l, good_r = _good_pair(tmp_path)
     out = tmp_path / "out"
@@ -335,8 +364,15 @@ def test_scale_picks_a_shipped_default_of_that_scale(tmp_path, capsys, monkeypat
     model = msinet.create_model("msinet_small_x2").eval()
     folder = tmp_path / "pkg_weights"
     path = msinet.save_weights(model, folder / "msinet_small_x2.safetensors")
-    record = WeightsRecord("msinet_small_x2", "shipped", ".safetensors", file=path.name, size=path.stat().st_size,
-                           sha256=hashlib.sha256(path.read_bytes()).hexdigest(), default=True)
+    record = WeightsRecord(
+        "msinet_small_x2",
+        "shipped",
+        ".safetensors",
+        file=path.name,
+        size=path.stat().st_size,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        default=True,
+    )
     original = pretrained.weights_table
     monkeypatch.setattr(pretrained, "weights_table", lambda: {**original(), record.name: record})
     monkeypatch.setattr(pretrained, "WEIGHTS_DIR", folder)

@@ -1,4 +1,5 @@
 """torchrun scale-out of `msinet upscale`: 2 CPU processes (gloo) write the same files as one process."""
+
 from __future__ import annotations
 
 import os
@@ -17,32 +18,57 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def torchrun(*argv, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           "-m", "msinet", "upscale", *map(str, argv)],
-                          capture_output=True, text=True, env=env, timeout=300, cwd=cwd)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "msinet",
+            "upscale",
+            *map(str, argv),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=cwd,
+    )
 
 
 def files(folder: Path) -> list[str]:
     """Every file but the marker of an msinet output folder (temp files included: there must be none)."""
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()
-                  and p.name != ".msinet-output")
+    return sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != ".msinet-output"
+    )
 
 
 def test_two_processes_write_the_pairs_one_process_writes(tmp_path, shared_data, capsys):
     src = tmp_path / "in"
-    scenes = ("kitti2015_000046", "kitti2012_000000", "flickr1024_0026", "middlebury2014_motorcycle_quarter",
-              "crestereo_test")
+    scenes = (
+        "kitti2015_000046",
+        "kitti2012_000000",
+        "flickr1024_0026",
+        "middlebury2014_motorcycle_quarter",
+        "crestereo_test",
+    )
     for i, scene in enumerate(scenes):  # five real pairs: an odd count, so the ranks get 3 and 2
         for view, tag in (("left", "L"), ("right", "R")):
-            write_png(src / f"p{i}_{tag}.png", read_image(shared_data / "stereo" / scene / f"{view}.png")
-                      [100:120, 200:232, :3])
+            write_png(
+                src / f"p{i}_{tag}.png",
+                read_image(shared_data / "stereo" / scene / f"{view}.png")[100:120, 200:232, :3],
+            )
     proc = torchrun("--input", src, "-o", tmp_path / "ddp", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.count("5 pair(s) shared out over 2 processes") == 1  # one report, from rank 0
     assert proc.stdout.count(": wrote") == 3  # rank 0 did p0, p2, p4; rank 1 the other two
     assert main(["upscale", "--input", str(src), "-o", str(tmp_path / "single"), "-q"]) == 0
-    assert files(tmp_path / "ddp") == files(tmp_path / "single") == sorted(
-        f"p{i}_{t}.png" for i in range(5) for t in "LR")
+    assert (
+        files(tmp_path / "ddp") == files(tmp_path / "single") == sorted(f"p{i}_{t}.png" for i in range(5) for t in "LR")
+    )
     for name in files(tmp_path / "single"):
         np.testing.assert_array_equal(read_image(tmp_path / "ddp" / name), read_image(tmp_path / "single" / name))
 
@@ -71,13 +97,43 @@ def test_two_processes_evaluate_like_one(tmp_path, shared_data):
     scenes = ("kitti2015_000046", "flickr1024_0026", "middlebury2014_motorcycle_quarter")
     for i, scene in enumerate(scenes):  # three real HR crops: the ranks score 2 and 1
         for view, name in (("left", "hr0"), ("right", "hr1")):
-            write_png(tmp_path / "data" / "Flickr1024" / "hr" / f"scene{i}" / f"{name}.png",
-                      read_image(shared_data / "stereo" / scene / f"{view}.png")[40:104, 100:196, :3])
-    common = ["--model", "bicubic_x4", "--data", tmp_path / "data", "--sets", "Flickr1024", "--no-cache", "--no-bicubic", "-q"]
+            write_png(
+                tmp_path / "data" / "Flickr1024" / "hr" / f"scene{i}" / f"{name}.png",
+                read_image(shared_data / "stereo" / scene / f"{view}.png")[40:104, 100:196, :3],
+            )
+    common = [
+        "--model",
+        "bicubic_x4",
+        "--data",
+        tmp_path / "data",
+        "--sets",
+        "Flickr1024",
+        "--no-cache",
+        "--no-bicubic",
+        "-q",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           "-m", "msinet", "eval", *map(str, common), "--out", str(tmp_path / "ddp")],
-                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "msinet",
+            "eval",
+            *map(str, common),
+            "--out",
+            str(tmp_path / "ddp"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.count("Flickr1024") == 1  # one table, from rank 0
     assert main(["eval", *map(str, common), "--out", str(tmp_path / "single")]) == 0

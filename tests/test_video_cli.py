@@ -1,4 +1,5 @@
 """`msinet upscale clip.mp4 --layout sbs`: a real 12-frame SBS clip with audio, end to end, resumed, refused."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,6 +54,7 @@ def test_sbs_clip_end_to_end_equals_pairwise_upscaling(clip, lossless_run):
 
 # the runs below test the video plumbing, not the network: bicubic_x4 (no weights, deterministic) keeps them fast
 
+
 def test_default_h264_plays_and_is_close(clip, tmp_path, capsys):
     from msinet.io import iter_stereo_frames
 
@@ -65,7 +67,7 @@ def test_default_h264_plays_and_is_close(clip, tmp_path, capsys):
     model = msinet.load_model("bicubic_x4")
     want = [join(*model.upscale(l, r), "sbs") for _, l, r in iter_stereo_frames(src, "sbs")]
     mse = np.mean([(g.astype(float) - r) ** 2 for g, r in zip(facts["frames"], want)])
-    assert 10 * np.log10(255 ** 2 / mse) > 35  # crf 18 of the same frames
+    assert 10 * np.log10(255**2 / mse) > 35  # crf 18 of the same frames
     assert "12 frames" in capsys.readouterr().out
     rc = main(["upscale", str(src), "--layout", "sbs", "-o", str(out), "--model", "bicubic_x4"])
     assert rc == 2 and "exists; pass --overwrite" in capsys.readouterr().err
@@ -76,8 +78,20 @@ def test_resume_after_interruption_redoes_nothing_and_gives_the_same_file(clip, 
 
     src, _ = clip
     out = tmp_path / "out.mp4"
-    argv = ["upscale", str(src), "--layout", "sbs", "-o", str(out), "--lossless", "--chunk", "4", "--model",
-            "bicubic_x4", "-q"]
+    argv = [
+        "upscale",
+        str(src),
+        "--layout",
+        "sbs",
+        "-o",
+        str(out),
+        "--lossless",
+        "--chunk",
+        "4",
+        "--model",
+        "bicubic_x4",
+        "-q",
+    ]
     uninterrupted = tmp_path / "uninterrupted.mp4"
     assert main([*argv[:5], str(uninterrupted), *argv[6:]]) == 0
     real, calls = video.upscale_pair, []
@@ -160,10 +174,11 @@ def test_bad_videos_one_line_errors(clip, tmp_path, capsys, shared_data):
     flat = write_clip(tmp_path / "flat.mp4", [l for l, _ in real_view_windows(shared_data, 3, size=(54, 96))])
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video at all" * 10)
-    odd = write_clip(tmp_path / "odd.mkv", [np.zeros((20, 41, 3), np.uint8)] * 2, audio_seconds=None,
-                     codec="libx264rgb")
+    odd = write_clip(
+        tmp_path / "odd.mkv", [np.zeros((20, 41, 3), np.uint8)] * 2, audio_seconds=None, codec="libx264rgb"
+    )
     cases = [
-        (["upscale", str(flat), "-o", str(tmp_path / "o.mp4")], "pass --layout"),                 # 2D, no layout
+        (["upscale", str(flat), "-o", str(tmp_path / "o.mp4")], "pass --layout"),  # 2D, no layout
         (["upscale", str(flat), "--layout", "auto", "-o", str(tmp_path / "o.mp4")], "cannot tell the stereo layout"),
         (["upscale", str(garbage), "--layout", "sbs", "-o", str(tmp_path / "o.mp4")], "cannot read video"),
         (["upscale", str(odd), "--layout", "sbs", "-o", str(tmp_path / "o.mp4")], "must have an even width"),

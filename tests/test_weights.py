@@ -1,4 +1,5 @@
 """Safetensors weights: bit-identical round trip, config in metadata, one-line errors, no overwrite."""
+
 import json
 
 import pytest

@@ -1,5 +1,6 @@
 """The weights stack in layers: table <- fetch <- loading, one resolver; a peer's published file downloaded from
 a loopback server, verified by git blob id and size; pull reports every name."""
+
 from __future__ import annotations
 
 import ast
@@ -38,6 +39,7 @@ def _imports(module: Path) -> set[str]:
 
 # ---- layers ------------------------------------------------------------------------------------------------
 
+
 def test_each_layer_imports_only_the_layers_above_it():
     table = _imports(SRC / "models" / "pretrained.py")
     fetching = _imports(SRC / "models" / "fetch.py")
@@ -61,6 +63,7 @@ def test_the_clis_ask_the_resolver_instead_of_deciding():
 
 
 # ---- the resolver ------------------------------------------------------------------------------------------
+
 
 def test_resolver_defaults_aliases_variants_and_files(tmp_path):
     assert resolve.resolve().name == "msinet_small_x4"
@@ -99,6 +102,7 @@ def test_load_model_with_scale_takes_the_variant_and_checks_files(tmp_path):
 
 
 # ---- downloads ---------------------------------------------------------------------------------------------
+
 
 def test_a_first_download_builds_the_model_once(server, cache, table, tmp_path, monkeypatch):
     model = _trained("msinet_tiny_x4")
@@ -159,8 +163,17 @@ def test_a_peer_checkpoint_downloads_verified_by_blob_id_and_size(server, cache,
 
 def test_msinet_report_scores_against_bicubic_on_real_pairs(shared_data, capsys):
     """`msinet report` (the held-out table of the model cards) as a documented command; bicubic gains 0 dB."""
-    code = main(["report", "--data", str(shared_data / "stereo"), "--model", "bicubic_x4",
-                 "--pairs", "middlebury2014_motorcycle_quarter"])
+    code = main(
+        [
+            "report",
+            "--data",
+            str(shared_data / "stereo"),
+            "--model",
+            "bicubic_x4",
+            "--pairs",
+            "middlebury2014_motorcycle_quarter",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "model: bicubic_x4; x4" in out
     row = next(line for line in out.splitlines() if line.startswith("| middlebury2014_motorcycle_quarter"))

@@ -4,6 +4,7 @@ fresh virtual environment outside the checkout, runs the demo and lists its weig
 Installing needs the package registry (as CI has); running does not: the network is closed to the commands by
 a proxy that refuses every connection.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,9 +36,13 @@ def installed(tmp_path_factory):
     (wheel,) = (work / "dist").glob("msinet-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-    for shipped in ("msinet/weights/index.json", "msinet/weights/msinet_small_x4.safetensors",
-                    "msinet/weights/msinet_small_x2.safetensors", "msinet/assets/motorcycle_left.webp",
-                    "msinet/assets/motorcycle_right.webp"):
+    for shipped in (
+        "msinet/weights/index.json",
+        "msinet/weights/msinet_small_x4.safetensors",
+        "msinet/weights/msinet_small_x2.safetensors",
+        "msinet/assets/motorcycle_left.webp",
+        "msinet/assets/motorcycle_right.webp",
+    ):
         assert shipped in names, f"{shipped} missing from {wheel.name}"
     venv.EnvBuilder(with_pip=True).create(work / "venv")
     python = work / "venv" / "bin" / "python"
@@ -50,8 +55,15 @@ def installed(tmp_path_factory):
 def _offline_env(work: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "no_proxy", "NO_PROXY")}
     dead = "http://127.0.0.1:9"  # the discard port: every connection is refused
-    env.update(HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead, OMP_NUM_THREADS="1",
-               MSINET_CACHE=str(work / "cache"), XDG_CACHE_HOME=str(work / "xdg"))
+    env.update(
+        HTTP_PROXY=dead,
+        HTTPS_PROXY=dead,
+        http_proxy=dead,
+        https_proxy=dead,
+        OMP_NUM_THREADS="1",
+        MSINET_CACHE=str(work / "cache"),
+        XDG_CACHE_HOME=str(work / "xdg"),
+    )
     return env
 
 
@@ -59,8 +71,16 @@ def test_core_install_holds_only_the_core(installed):
     python, work = installed
     proc = _run([python, "-m", "pip", "list", "--format=freeze"], work)
     dists = {line.split("==")[0].lower() for line in proc.stdout.splitlines()}
-    for extra_only in ("scipy", "scikit-image", "opencv-python-headless", "matplotlib", "tensorboard",
-                       "lion-pytorch", "onnx", "av"):
+    for extra_only in (
+        "scipy",
+        "scikit-image",
+        "opencv-python-headless",
+        "matplotlib",
+        "tensorboard",
+        "lion-pytorch",
+        "onnx",
+        "av",
+    ):
         assert extra_only not in dists
     assert CORE <= dists
     proc = _run([python, "-c", "import msinet, sys; print(msinet.__file__); print('torch' in sys.modules)"], work)
@@ -87,8 +107,10 @@ def test_a_command_missing_its_extra_names_it(installed, tmp_path):
     python, work = installed
     msinet = python.parent / "msinet"
     config = tmp_path / "c.yaml"
-    config.write_text(f"name: t\nmodel: {{name: msinet_small_x4}}\ndata: {{train: [{tmp_path}]}}\n"
-                      f"optim: {{name: lion}}\nlog: {{out_dir: {tmp_path / 'runs'}}}\n")
+    config.write_text(
+        f"name: t\nmodel: {{name: msinet_small_x4}}\ndata: {{train: [{tmp_path}]}}\n"
+        f"optim: {{name: lion}}\nlog: {{out_dir: {tmp_path / 'runs'}}}\n"
+    )
     proc = _run([msinet, "train", "--config", config], work, _offline_env(work))
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and lines and "pip install 'msinet[train]'" in lines[-1], proc.stderr

@@ -1,4 +1,5 @@
 """Launched by tests/test_train_ddp.py under torchrun: train from a JSON config, dump this rank's weights."""
+
 import json
 import sys
 

@@ -1,4 +1,5 @@
 """Shared by the tests/test_train_*.py files: synthetic stereo pairs and tiny training configs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,9 @@ def write_synthetic_pairs(root: Path, count: int = 2, size=(72, 216), shift: int
     h, w = size
     for i in range(count):
         coarse = rng.integers(0, 256, size=(h // 4 + 1, (w + shift) // 4 + 1, 3)).astype(np.uint8)
-        big = np.asarray(Image.fromarray(coarse).resize(((w + shift) // 4 * 4 + 4, h // 4 * 4 + 4),
-                                                        Image.BICUBIC))[:h, : w + shift]
+        big = np.asarray(Image.fromarray(coarse).resize(((w + shift) // 4 * 4 + 4, h // 4 * 4 + 4), Image.BICUBIC))[
+            :h, : w + shift
+        ]
         folder = Path(root) / f"pair{i}"
         folder.mkdir(parents=True)
         Image.fromarray(np.ascontiguousarray(big[:, shift:])).save(folder / "left.png")

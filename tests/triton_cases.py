@@ -3,14 +3,16 @@
 Run by tests/test_sinkhorn_triton.py in a subprocess with TRITON_INTERPRET=1 (Triton's interpreter runs the
 kernels on CPU tensors); pytest does not collect this file by itself (its name does not start with test_).
 """
+
 import os
 
 import pytest
 import torch
 
 if os.environ.get("TRITON_INTERPRET") != "1":
-    pytest.skip("needs TRITON_INTERPRET=1 before triton is imported (see test_sinkhorn_triton.py)",
-                allow_module_level=True)
+    pytest.skip(
+        "needs TRITON_INTERPRET=1 before triton is imported (see test_sinkhorn_triton.py)", allow_module_level=True
+    )
 
 from msinet.layers.sinkhorn import sinkhorn, sinkhorn_log  # noqa: E402
 from msinet.layers.sinkhorn_triton import sinkhorn_triton  # noqa: E402
@@ -26,9 +28,9 @@ def adversarial(w: int, seed: int) -> dict[str, torch.Tensor]:
     """Costs of tests/test_sinkhorn_fast.py, one epipolar line each, at width w."""
     g = gen(seed)
     unwanted = 3 * torch.randn(w, w, generator=g)
-    unwanted[:, w // 3] -= 200              # a column no row wants
+    unwanted[:, w // 3] -= 200  # a column no row wants
     low_row = 3 * torch.randn(w, w, generator=g)
-    low_row[w // 2, :] -= 300               # a row far below the others
+    low_row[w // 2, :] -= 300  # a row far below the others
     return {
         "random": 3 * torch.randn(w, w, generator=g),
         "sharp": 10 * torch.randn(w, w, generator=g),
@@ -57,8 +59,9 @@ def check(m: torch.Tensor, iters: int, grad_rtol=1e-4, grad_atol=1e-5):
 
 
 # the interpreter costs ~0.2 s per line and iteration at these widths: few lines, fewer iterations when wide
-@pytest.mark.parametrize("w,lines,iters", [(1, 2, 10), (7, 2, 10), (93, 1, 10), (275, 1, 4), (310, 1, 4),
-                                           (370, 1, 4), (960, 1, 2)])
+@pytest.mark.parametrize(
+    "w,lines,iters", [(1, 2, 10), (7, 2, 10), (93, 1, 10), (275, 1, 4), (310, 1, 4), (370, 1, 4), (960, 1, 2)]
+)
 def test_widths(w, lines, iters):
     check(3 * torch.randn(1, lines, w, w, generator=gen(w)), iters)
 

@@ -3,14 +3,14 @@
 Run by tests/test_fastpath.py in a subprocess with TRITON_INTERPRET=1; pytest does not collect this file by
 itself (its name does not start with test_). `sinkhorn(method="triton")` is what "auto" picks on CUDA.
 """
+
 import os
 
 import pytest
 import torch
 
 if os.environ.get("TRITON_INTERPRET") != "1":
-    pytest.skip("needs TRITON_INTERPRET=1 before triton is imported (see test_fastpath.py)",
-                allow_module_level=True)
+    pytest.skip("needs TRITON_INTERPRET=1 before triton is imported (see test_fastpath.py)", allow_module_level=True)
 
 import msinet.layers.sinkhorn_triton as sinkhorn_triton_module  # noqa: E402
 from msinet import fastpath  # noqa: E402
@@ -39,8 +39,9 @@ def _warnings(capsys):
 def test_the_kernel_passes_its_check_on_one_line_and_is_then_used(capsys, monkeypatch):
     seen = []
     real = sinkhorn_triton_module.sinkhorn_triton
-    monkeypatch.setattr(sinkhorn_triton_module, "sinkhorn_triton",
-                        lambda m, it: seen.append(tuple(m.shape)) or real(m, it))
+    monkeypatch.setattr(
+        sinkhorn_triton_module, "sinkhorn_triton", lambda m, it: seen.append(tuple(m.shape)) or real(m, it)
+    )
     scores = _scores()
     plan = sinkhorn(scores, 6, method="triton")
     sinkhorn(scores, 6, method="triton")

@@ -5,8 +5,18 @@
 
 __version__ = "0.1.0"
 
-__all__ = ["StereoSRModel", "create_model", "degrade", "imresize", "list_models", "load_model", "load_weights",
-           "save_weights", "upscale", "__version__"]
+__all__ = [
+    "StereoSRModel",
+    "create_model",
+    "degrade",
+    "imresize",
+    "list_models",
+    "load_model",
+    "load_weights",
+    "save_weights",
+    "upscale",
+    "__version__",
+]
 
 
 def upscale(model, left, right, **options):
@@ -26,8 +36,14 @@ def _model_api() -> dict:
     from .registry import create_model, list_models
 
     StereoSRModel.upscale = upscale
-    return {"StereoSRModel": StereoSRModel, "create_model": create_model, "list_models": list_models,
-            "load_model": load_model, "load_weights": load_weights, "save_weights": save_weights}
+    return {
+        "StereoSRModel": StereoSRModel,
+        "create_model": create_model,
+        "list_models": list_models,
+        "load_model": load_model,
+        "load_weights": load_weights,
+        "save_weights": save_weights,
+    }
 
 
 def __getattr__(name):

@@ -3,6 +3,7 @@
 $MSINET_CACHE wins; otherwise the platform's user cache folder (platformdirs), e.g. ~/.cache/msinet on Linux
 (which honours $XDG_CACHE_HOME), ~/Library/Caches/msinet on macOS, %LOCALAPPDATA%\\msinet\\Cache on Windows.
 """
+
 from __future__ import annotations
 
 import os

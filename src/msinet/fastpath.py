@@ -20,6 +20,7 @@ the host): a path whose verdict is unknown then takes the reference path, withou
 `msinet doctor` runs each registered path's own fixed probe on every device (`FastPath.verify`). Paths
 register at import of their module; `all_paths()` imports the modules listed in KNOWN_MODULES.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -42,6 +43,7 @@ Outputs = Sequence[torch.Tensor]
 @dataclass(frozen=True)
 class Verdict:
     """The outcome of one comparison. deviation / allowed: the worst output's max |fast - ref| and its bound."""
+
     ok: bool
     deviation: float | None = None
     allowed: float | None = None
@@ -61,9 +63,15 @@ class FastPath:
     probe(device) -> (fast, reference): two zero-argument callables returning sequences of tensors.
     """
 
-    def __init__(self, name: str, summary: str, rtol: float, atol: float,
-                 available: Callable[[torch.device], str | None] | None = None,
-                 probe: Callable[[torch.device], tuple[Callable[[], Outputs], Callable[[], Outputs]]] | None = None):
+    def __init__(
+        self,
+        name: str,
+        summary: str,
+        rtol: float,
+        atol: float,
+        available: Callable[[torch.device], str | None] | None = None,
+        probe: Callable[[torch.device], tuple[Callable[[], Outputs], Callable[[], Outputs]]] | None = None,
+    ):
         self.name, self.summary, self.rtol, self.atol = name, summary, rtol, atol
         self.available = available or (lambda device: None)
         self.probe = probe
@@ -74,8 +82,9 @@ class FastPath:
         verdict = self.verdicts.get(_key(device, variant))
         return None if verdict is None else verdict.ok
 
-    def enabled(self, device: torch.device, fast: Callable[[], Outputs], reference: Callable[[], Outputs],
-                variant: str = "") -> bool:
+    def enabled(
+        self, device: torch.device, fast: Callable[[], Outputs], reference: Callable[[], Outputs], variant: str = ""
+    ) -> bool:
         """May the caller take the fast path on `device`? Checks (and warns) the first time only."""
         key = _key(device, variant)
         verdict = self.verdicts.get(key)
@@ -85,8 +94,10 @@ class FastPath:
             return False
         verdict = self.verdicts[key] = self.compare(fast, reference)
         if not verdict.ok:
-            notify(f"warning: {self.name} on {key} {verdict.describe()} against the reference; "
-                   "using the reference path for the rest of this process")
+            notify(
+                f"warning: {self.name} on {key} {verdict.describe()} against the reference; "
+                "using the reference path for the rest of this process"
+            )
         return verdict.ok
 
     def compare(self, fast: Callable[[], Outputs], reference: Callable[[], Outputs]) -> Verdict:

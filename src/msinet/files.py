@@ -6,6 +6,7 @@ the umask gives a new file (0644 under umask 022), whatever wrote it: libraries 
 0600 (safetensors, tempfile.mkstemp) do not decide it. An error while writing names the file asked for, not
 the temporary one, and the temporary file is removed.
 """
+
 from __future__ import annotations
 
 import contextlib

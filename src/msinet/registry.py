@@ -3,6 +3,7 @@
 It imports no model: each model module registers its architecture (`@register_arch`) and its named
 configurations (`register_model`) when imported, and `msinet.models` imports them all (`import msinet` does).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -71,8 +72,11 @@ def current_options(kwargs: dict, warn: bool = False) -> dict:
         if new in kwargs:
             raise ValueError(f"give {new!r} only ({old!r} is its old name), not both")
         if warn:
-            warnings.warn(f"model option {old!r} is now called {new!r}; the old name will stop working in 0.3",
-                          FutureWarning, stacklevel=3)
+            warnings.warn(
+                f"model option {old!r} is now called {new!r}; the old name will stop working in 0.3",
+                FutureWarning,
+                stacklevel=3,
+            )
         kwargs[new] = kwargs.pop(old)
     return kwargs
 
@@ -87,7 +91,9 @@ def build_arch(arch: str, **kwargs) -> torch.nn.Module:
     accepted = inspect.signature(cls.__init__).parameters
     for key in kwargs:
         if key not in accepted:
-            raise ValueError(f"{arch}: unknown option {key!r}; options: {', '.join(k for k in accepted if k != 'self')}")
+            raise ValueError(
+                f"{arch}: unknown option {key!r}; options: {', '.join(k for k in accepted if k != 'self')}"
+            )
     return cls(**kwargs)
 
 
@@ -98,8 +104,11 @@ RUNTIME_OPTIONS = ("drop_path_rate", "sinkhorn_method", "stack_views")
 def weights_config(arch: str, kwargs: dict) -> dict:
     """The arguments that decide an architecture's weights and outputs: defaults filled in, runtime-only options
     dropped, tuples as lists (so a saved config and a registry entry compare equal)."""
-    defaults = {k: p.default for k, p in inspect.signature(_ARCHS[arch].__init__).parameters.items()
-                if p.default is not inspect.Parameter.empty}
+    defaults = {
+        k: p.default
+        for k, p in inspect.signature(_ARCHS[arch].__init__).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
     config = {k: v for k, v in {**defaults, **current_options(kwargs)}.items() if k not in RUNTIME_OPTIONS}
     return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
 

@@ -1,4 +1,5 @@
 """`msinet convert`: an authors' MSINet / NAFSSR .pth checkpoint -> a msinet .safetensors file."""
+
 from __future__ import annotations
 
 HELP = "convert an authors' MSINet or NAFSSR .pth checkpoint to msinet .safetensors (config embedded)"
@@ -7,11 +8,15 @@ HELP = "convert an authors' MSINet or NAFSSR .pth checkpoint to msinet .safetens
 def add_arguments(p):
     p.add_argument("checkpoint", help="BasicSR .pth of the MSINet or NAFSSR codes (params / params_ema)")
     p.add_argument("output", help="where to write the .safetensors file")
-    p.add_argument("--paper-lska", action="store_true",
-                   help="MSINet: use all four LSKA scales as the paper describes, instead of the released code's "
-                        "routing (the 4th channel group through the k=23 branch); changes the outputs")
-    p.add_argument("--no-tlsc", action="store_true",
-                   help="keep global pooling at inference instead of the 45x135 local statistics")
+    p.add_argument(
+        "--paper-lska",
+        action="store_true",
+        help="MSINet: use all four LSKA scales as the paper describes, instead of the released code's "
+        "routing (the 4th channel group through the k=23 branch); changes the outputs",
+    )
+    p.add_argument(
+        "--no-tlsc", action="store_true", help="keep global pooling at inference instead of the 45x135 local statistics"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
 
 

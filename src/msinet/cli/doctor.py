@@ -8,6 +8,7 @@ It is what a user pastes into a bug report: one line per fact, nothing that need
 (msinet.fastpath) runs its own fixed probe against its reference on every device here, fresh (the process's
 cached verdicts are neither used nor changed), and prints ok / FAILED with the deviation / not available.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -22,12 +23,17 @@ SPEED_SIZE = {"cpu": (32, 64), "mps": (64, 128), "cuda": (128, 256)}
 
 
 def add_arguments(p):
-    p.add_argument("--seconds", type=float, default=5.0,
-                   help="length of the speed probe (default 5; 0 skips it)")
-    p.add_argument("--device", default="auto",
-                   help="device of the speed probe: auto (default: CUDA, else MPS, else CPU), cpu, cuda[:N], mps")
-    p.add_argument("--model", default=None,
-                   help="model of the speed probe (default: the default x4 model; random weights, speed only)")
+    p.add_argument("--seconds", type=float, default=5.0, help="length of the speed probe (default 5; 0 skips it)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="device of the speed probe: auto (default: CUDA, else MPS, else CPU), cpu, cuda[:N], mps",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model of the speed probe (default: the default x4 model; random weights, speed only)",
+    )
 
 
 def run(args) -> int:
@@ -83,8 +89,10 @@ def _devices() -> list:
     print("devices")
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
-    _line("cpu", f"{_cpu_name()}, {cores} cores ({usable} usable), "
-                 f"instruction set {torch.backends.cpu.get_cpu_capability()}")
+    _line(
+        "cpu",
+        f"{_cpu_name()}, {cores} cores ({usable} usable), instruction set {torch.backends.cpu.get_cpu_capability()}",
+    )
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
             p = torch.cuda.get_device_properties(i)
@@ -124,10 +132,14 @@ def _cpu_flags() -> set[str]:
 def _threads() -> None:
     import torch
 
-    env = ", ".join(f"{k}={os.environ[k]}" if k in os.environ else f"{k} unset"
-                    for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"))
-    _line("threads", f"torch {torch.get_num_threads()} intra-op, {torch.get_num_interop_threads()} inter-op; {env}",
-          indent=0)
+    env = ", ".join(
+        f"{k}={os.environ[k]}" if k in os.environ else f"{k} unset" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    )
+    _line(
+        "threads",
+        f"torch {torch.get_num_threads()} intra-op, {torch.get_num_interop_threads()} inter-op; {env}",
+        indent=0,
+    )
 
 
 def _bf16(devices) -> None:
@@ -173,8 +185,15 @@ def _weights_cache() -> list[str]:
         except Exception as exc:  # noqa: BLE001 - a bad file is reported, not raised
             _line(name, f"BAD: {exc}", column=24)
             failures.append(f"cached weights of {name}")
-    extra = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in known
-                   and p.name != "index.json" and not p.name.startswith(".")) if folder.is_dir() else []
+    extra = (
+        sorted(
+            p.name
+            for p in folder.iterdir()
+            if p.is_file() and p.name not in known and p.name != "index.json" and not p.name.startswith(".")
+        )
+        if folder.is_dir()
+        else []
+    )
     if extra:
         _line("other files", ", ".join(extra), column=24)
     return failures
@@ -231,7 +250,9 @@ def _speed(device, seconds: float, model_name: str | None) -> list[str]:
     # the first run includes one-time costs (fast-path checks, kernel compilation, allocator warm-up)
     steady = times[1:] or times
     per_pair = sorted(steady)[len(steady) // 2]
-    print(f"speed               {name} (random weights), LR pair {h}x{w}, {device}, fp32, torch threads "
-          f"{torch.get_num_threads()}: first run {times[0]:.3f} s, then median {per_pair:.3f} s per pair over "
-          f"{len(steady)} run{'s' if len(steady) > 1 else ''} ({2 * h * w / per_pair / 1e3:.1f} k LR pixels/s, both views)")
+    print(
+        f"speed               {name} (random weights), LR pair {h}x{w}, {device}, fp32, torch threads "
+        f"{torch.get_num_threads()}: first run {times[0]:.3f} s, then median {per_pair:.3f} s per pair over "
+        f"{len(steady)} run{'s' if len(steady) > 1 else ''} ({2 * h * w / per_pair / 1e3:.1f} k LR pixels/s, both views)"  # noqa: E501
+    )
     return []

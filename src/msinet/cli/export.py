@@ -1,4 +1,5 @@
 """`msinet export`: a model as ONNX (dynamic height and width) and/or a torch.export program (.pt2)."""
+
 from __future__ import annotations
 
 from .model_options import add_weights_options, load_cli_model
@@ -7,16 +8,29 @@ HELP = "export a model to ONNX (inputs left/right, dynamic height and width) or 
 
 
 def add_arguments(p):
-    p.add_argument("--model", default=None, help="registry name or weights file (.safetensors/.pth); "
-                                                 "default: the packaged default model (msinet.load_model())")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="registry name or weights file (.safetensors/.pth); "
+        "default: the packaged default model (msinet.load_model())",
+    )
     p.add_argument("--onnx", default=None, metavar="OUT.onnx", help="write an ONNX model here")
-    p.add_argument("--pt2", default=None, metavar="OUT.pt2", help="write a torch.export program here "
-                                                                  "(load with torch.export.load)")
-    p.add_argument("--sinkhorn-iters", type=int, default=None,
-                   help="Sinkhorn iterations baked into the graph (default: the model's own, 10)")
+    p.add_argument(
+        "--pt2", default=None, metavar="OUT.pt2", help="write a torch.export program here (load with torch.export.load)"
+    )
+    p.add_argument(
+        "--sinkhorn-iters",
+        type=int,
+        default=None,
+        help="Sinkhorn iterations baked into the graph (default: the model's own, 10)",
+    )
     p.add_argument("--static", action="store_true", help="fixed input size (--height x --width) instead of dynamic")
-    p.add_argument("--height", type=int, default=None, help="LR height of the sample input (default: above the "
-                                                              "TLSC window); with --static the only accepted height")
+    p.add_argument(
+        "--height",
+        type=int,
+        default=None,
+        help="LR height of the sample input (default: above the TLSC window); with --static the only accepted height",
+    )
     p.add_argument("--width", type=int, default=None, help="LR width of the sample input (see --height)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
     p.add_argument("--no-verify", action="store_true", help="skip the onnxruntime vs PyTorch check on the sample")
@@ -50,7 +64,9 @@ def run(args) -> int:
         import onnxscript  # noqa: F401
     except ImportError:
         if args.onnx is not None:
-            raise ValueError("ONNX export needs the onnx and onnxscript packages: pip install 'msinet[export]'") from None
+            raise ValueError(
+                "ONNX export needs the onnx and onnxscript packages: pip install 'msinet[export]'"
+            ) from None
 
     model = load_cli_model(args.model, args)
     name = model.model_name
@@ -58,15 +74,29 @@ def run(args) -> int:
     print(f"exporting {name} (x{model.scale}, {'dynamic height/width' if dynamic else f'fixed {size[0]}x{size[1]}'})")
     program = export_program(model, dynamic=dynamic, sample_size=size, sinkhorn_iters=args.sinkhorn_iters)
     if args.onnx is not None:
-        res = export_onnx(model, args.onnx, dynamic=dynamic, sample_size=size, sinkhorn_iters=args.sinkhorn_iters,
-                          opset=args.opset, overwrite=args.overwrite, verify=not args.no_verify, program=program)
-        check = ("" if res.max_abs_diff is None
-                 else f"; onnxruntime vs PyTorch on a {res.sample_size[0]}x{res.sample_size[1]} pair: "
-                      f"max |diff| {res.max_abs_diff:.2e}")
+        res = export_onnx(
+            model,
+            args.onnx,
+            dynamic=dynamic,
+            sample_size=size,
+            sinkhorn_iters=args.sinkhorn_iters,
+            opset=args.opset,
+            overwrite=args.overwrite,
+            verify=not args.no_verify,
+            program=program,
+        )
+        check = (
+            ""
+            if res.max_abs_diff is None
+            else f"; onnxruntime vs PyTorch on a {res.sample_size[0]}x{res.sample_size[1]} pair: "
+            f"max |diff| {res.max_abs_diff:.2e}"
+        )
         iters = "" if res.sinkhorn_iters is None else f", {res.sinkhorn_iters} Sinkhorn iterations"
         print(f"wrote {res.path} (opset {res.opset}{iters}){check}")
-        print("  inputs left, right: float32 (1,3,height,width) RGB in [0,1]; "
-              f"outputs sr_left, sr_right: (1,3,{model.scale}*height,{model.scale}*width)")
+        print(
+            "  inputs left, right: float32 (1,3,height,width) RGB in [0,1]; "
+            f"outputs sr_left, sr_right: (1,3,{model.scale}*height,{model.scale}*width)"
+        )
     if args.pt2 is not None:
         import torch
 

@@ -1,4 +1,5 @@
 """`msinet` command line: one subcommand per module in msinet.cli (add_arguments / run)."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,16 +1,23 @@
 """Options shared by the commands that load models (upscale, eval, stereo-eval, export): trained weights by
 default, downloaded on first use; random weights only with --random-init."""
+
 from __future__ import annotations
 
 import sys
 
 
 def add_weights_options(p) -> None:
-    p.add_argument("--no-download", action="store_true",
-                   help="never download weights: fail with the path where a manual download is picked up")
-    p.add_argument("--random-init", action="store_true",
-                   help="development only: run a registry model that has no trained weights with random weights "
-                        "(its outputs are meaningless)")
+    p.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download weights: fail with the path where a manual download is picked up",
+    )
+    p.add_argument(
+        "--random-init",
+        action="store_true",
+        help="development only: run a registry model that has no trained weights with random weights "
+        "(its outputs are meaningless)",
+    )
 
 
 def load_cli_model(spec, args, scale: int | None = None, **overrides):
@@ -18,10 +25,14 @@ def load_cli_model(spec, args, scale: int | None = None, **overrides):
     decides what None, an alias or a scale means); downloads show a progress bar."""
     from ..models.loading import load_model
 
-    model = load_model(spec, scale=scale, download=not getattr(args, "no_download", False),
-                       random_init=getattr(args, "random_init", False),
-                       progress=not getattr(args, "quiet", False), **overrides)
+    model = load_model(
+        spec,
+        scale=scale,
+        download=not getattr(args, "no_download", False),
+        random_init=getattr(args, "random_init", False),
+        progress=not getattr(args, "quiet", False),
+        **overrides,
+    )
     if getattr(model, "random_init", False):
-        print(f"warning: {spec} runs with random weights (--random-init): its outputs are meaningless",
-              file=sys.stderr)
+        print(f"warning: {spec} runs with random weights (--random-init): its outputs are meaningless", file=sys.stderr)
     return model

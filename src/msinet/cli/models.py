@@ -1,4 +1,5 @@
 """`msinet models`: the registered models with their parameter counts."""
+
 from __future__ import annotations
 
 HELP = "list the registered models (name, parameters, description)"

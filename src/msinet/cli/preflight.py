@@ -6,6 +6,7 @@ It also tidies up after an interrupted job (io/landing.py: half-landed results c
 A folder becomes msinet's (OUTPUT_MARKER, so that `msinet upscale --input` never takes it for input) only when
 the first result lands in it (output_marker): a job that refuses leaves the file system as it found it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -60,8 +61,9 @@ def check_output_folder(folder, need_bytes: int = 0, *, quiet: bool = False, fin
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"cannot write into {folder}: it is an existing file, not a folder; choose another output "
-                         "folder")
+        raise ValueError(
+            f"cannot write into {folder}: it is an existing file, not a folder; choose another output folder"
+        )
     new = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -81,15 +83,19 @@ def check_output_folder(folder, need_bytes: int = 0, *, quiet: bool = False, fin
             probe.unlink(missing_ok=True)
     free = shutil.disk_usage(folder).free
     if need_bytes > free:
-        raise ValueError(f"not enough free space in {folder}: the outputs need about {human_bytes(need_bytes)}, "
-                         f"{human_bytes(free)} are free; free some space or choose another output folder")
+        raise ValueError(
+            f"not enough free space in {folder}: the outputs need about {human_bytes(need_bytes)}, "
+            f"{human_bytes(free)} are free; free some space or choose another output folder"
+        )
     tidy = recover(folder)
     if finished is not None:
         finished.update(p.resolve() for p in tidy["landed"])
     if not quiet and (tidy["completed"] or tidy["removed"]):
         done = f"finished writing {', '.join(p.name for p in tidy['completed'])}; " if tidy["completed"] else ""
-        print(f"note: {folder} held an interrupted job's files: {done}removed {len(tidy['removed'])} temp file(s)",
-              file=sys.stderr)
+        print(
+            f"note: {folder} held an interrupted job's files: {done}removed {len(tidy['removed'])} temp file(s)",
+            file=sys.stderr,
+        )
     return folder
 
 
@@ -128,8 +134,10 @@ def discard_unused_folders() -> None:
                 folder.rmdir()
 
 
-MARKER_TEXT = ("msinet wrote results into this folder: `msinet upscale --input` does not read it as input.\n"
-               "Delete this file to have it read as input again.\n")
+MARKER_TEXT = (
+    "msinet wrote results into this folder: `msinet upscale --input` does not read it as input.\n"
+    "Delete this file to have it read as input again.\n"
+)
 
 
 def _probe_write(path: Path) -> None:

@@ -1,4 +1,5 @@
 """`msinet stereo-eval`: how much does each SR method help a stereo matcher (paper section 3.2)?"""
+
 from __future__ import annotations
 
 from .model_options import add_weights_options, load_cli_model
@@ -7,28 +8,45 @@ HELP = "downstream evaluation: disparity error (EPE, bad-1/3) of a stereo matche
 
 
 def add_arguments(p):
-    p.add_argument("--models", default="bicubic",
-                   help="comma-separated registry names or weights files, e.g. bicubic,nafssr_s,msinet_x4 "
-                        "(bicubic and the HR upper bound are always included)")
-    p.add_argument("--data", required=True,
-                   help="folder of scenes with ground truth (<scene>/left.png, right.png, disp_left.pfm|png), "
-                        "or left/ right/ disparity/ folders; see docs/downstream.md")
-    p.add_argument("--matcher", default="sgbm",
-                   help="sgbm (OpenCV, default), raft-stereo, or a plug-in path/to/file.py:factory | module:factory")
+    p.add_argument(
+        "--models",
+        default="bicubic",
+        help="comma-separated registry names or weights files, e.g. bicubic,nafssr_s,msinet_x4 "
+        "(bicubic and the HR upper bound are always included)",
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        help="folder of scenes with ground truth (<scene>/left.png, right.png, disp_left.pfm|png), "
+        "or left/ right/ disparity/ folders; see docs/downstream.md",
+    )
+    p.add_argument(
+        "--matcher",
+        default="sgbm",
+        help="sgbm (OpenCV, default), raft-stereo, or a plug-in path/to/file.py:factory | module:factory",
+    )
     p.add_argument("--matcher-checkpoint", default=None, help="weights of a learned matcher (never downloaded)")
     p.add_argument("--matcher-code", default=None, help="code folder of a learned matcher (raft-stereo: its clone)")
     p.add_argument("--scale", type=int, default=4, choices=[2, 3, 4], help="downsampling factor (default 4)")
-    p.add_argument("--max-disparity", default="auto",
-                   help="search range in HR pixels for SGBM; auto = 1.1 x the ground truth's maximum per scene")
-    p.add_argument("--only", default=None, metavar="PATTERN", help="only scenes whose name matches this fnmatch pattern")
+    p.add_argument(
+        "--max-disparity",
+        default="auto",
+        help="search range in HR pixels for SGBM; auto = 1.1 x the ground truth's maximum per scene",
+    )
+    p.add_argument(
+        "--only", default=None, metavar="PATTERN", help="only scenes whose name matches this fnmatch pattern"
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (SR models and learned matchers)")
     p.add_argument("-o", "--out", default="stereo_eval_results", help="output folder (default stereo_eval_results)")
     p.add_argument("--save-disparity", action="store_true", help="also write every disparity map (KITTI 16-bit PNG)")
     p.add_argument("--no-figure", action="store_true", help="skip the disparity figure")
     p.add_argument("--overwrite", action="store_true", help="replace existing result files")
-    p.add_argument("--skip-existing", action="store_true",
-                   help="resume: results that exist already: the job is skipped; disparity maps that exist are kept "
-                        "(only the missing ones are written)")
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="resume: results that exist already: the job is skipped; disparity maps that exist are kept "
+        "(only the missing ones are written)",
+    )
     add_weights_options(p)
 
 
@@ -64,7 +82,9 @@ def run(args) -> int:
         try:
             max_disp = int(args.max_disparity)
         except ValueError:
-            raise ValueError(f"--max-disparity must be 'auto' or a positive integer, got {args.max_disparity!r}") from None
+            raise ValueError(
+                f"--max-disparity must be 'auto' or a positive integer, got {args.max_disparity!r}"
+            ) from None
         if max_disp < 1:
             raise ValueError(f"--max-disparity must be positive, got {max_disp}")
     if args.skip_existing and args.overwrite:
@@ -85,19 +105,26 @@ def run(args) -> int:
         if not scenes:
             raise ValueError(f"no scene in {args.data} matches --only {args.only!r}")
     device = resolve_device(args.device)
-    matcher = build_matcher(args.matcher, checkpoint=args.matcher_checkpoint, device=str(device),
-                            code=args.matcher_code)
+    matcher = build_matcher(
+        args.matcher, checkpoint=args.matcher_checkpoint, device=str(device), code=args.matcher_code
+    )
     loaded = load_methods(specs, args.scale, load=lambda spec: load_cli_model(spec, args))
     methods = {_method_name(spec): model for spec, model in loaded.items()}
     if len(methods) != len(loaded):
         raise ValueError(f"two of --models {args.models} would get the same name in the results; rename a file")
-    disparity_files = {scene.name: [out / "disparity" / scene.name / f"{m}.png" for m in [HR, *methods]]
-                       for scene in scenes} if args.save_disparity else {}
+    disparity_files = (
+        {scene.name: [out / "disparity" / scene.name / f"{m}.png" for m in [HR, *methods]] for scene in scenes}
+        if args.save_disparity
+        else {}
+    )
     if not args.overwrite and not args.skip_existing:  # before the work: every map may be written
-        refuse_existing([p for paths in disparity_files.values() for p in paths], False,
-                        ", or --skip-existing to keep it")
-    log(f"stereo-eval: {len(scenes)} scene(s), matcher {getattr(matcher, 'name', args.matcher)}, "
-        f"x{args.scale}, methods: {HR}, {', '.join(methods)}")
+        refuse_existing(
+            [p for paths in disparity_files.values() for p in paths], False, ", or --skip-existing to keep it"
+        )
+    log(
+        f"stereo-eval: {len(scenes)} scene(s), matcher {getattr(matcher, 'name', args.matcher)}, "
+        f"x{args.scale}, methods: {HR}, {', '.join(methods)}"
+    )
 
     results = []
     for scene in scenes:
@@ -113,9 +140,15 @@ def run(args) -> int:
     if args.save_disparity:  # one scene's maps land together; with --skip-existing existing maps are kept
         for res in results:
             folder = check_output_folder(out / "disparity" / res.scene, quiet=True)
-            land({folder / f"{m}.png": encode_disparity_png(d, folder / f"{m}.png")
-                  for m, d in res.disparities.items() if args.overwrite or not (folder / f"{m}.png").exists()},
-                 overwrite=args.overwrite, companions=output_marker(folder))  # msinet's folder, never an input
+            land(
+                {
+                    folder / f"{m}.png": encode_disparity_png(d, folder / f"{m}.png")
+                    for m, d in res.disparities.items()
+                    if args.overwrite or not (folder / f"{m}.png").exists()
+                },
+                overwrite=args.overwrite,
+                companions=output_marker(folder),
+            )  # msinet's folder, never an input
     if not (args.skip_existing and (out / "stereo_eval.csv").exists()):
         write_csv(rows + means, out / "stereo_eval.csv")
     names = [HR, BICUBIC] + [m for m in methods if m != BICUBIC]

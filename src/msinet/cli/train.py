@@ -1,4 +1,5 @@
 """`msinet train`: train a model from a YAML config (one CPU/GPU, or DDP under torchrun)."""
+
 from __future__ import annotations
 
 import sys
@@ -8,13 +9,26 @@ HELP = "train a stereo SR model from a YAML config (resumable; DDP under torchru
 
 def add_arguments(parser) -> None:
     parser.add_argument("--config", required=True, help="YAML config, e.g. configs/msinet_x4_paper.yaml")
-    parser.add_argument("--resume", default=None, metavar="auto|PATH",
-                        help="continue a run: 'auto' = its latest complete checkpoint, or a checkpoint folder")
+    parser.add_argument(
+        "--resume",
+        default=None,
+        metavar="auto|PATH",
+        help="continue a run: 'auto' = its latest complete checkpoint, or a checkpoint folder",
+    )
     parser.add_argument("--force", action="store_true", help="start over in an existing run folder (clears it)")
-    parser.add_argument("--stop-after", type=int, default=None, metavar="STEPS",
-                        help="checkpoint and exit after this many steps (continue later with --resume auto)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="config overrides, e.g. optim.lr=1e-4 train.steps=1000 data.train=[a,b]")
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="checkpoint and exit after this many steps (continue later with --resume auto)",
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="config overrides, e.g. optim.lr=1e-4 train.steps=1000 data.train=[a,b]",
+    )
 
 
 def run(args) -> int:
@@ -43,6 +57,8 @@ def run(args) -> int:
     finally:
         close_world()
     if trainer.world.is_main:
-        print(f"done: step {summary['step']} in {summary['seconds']:.1f} s ({summary['it_s']:.2f} it/s), "
-              f"last loss {summary['loss']:.5g}; run folder {summary['run_dir']}")
+        print(
+            f"done: step {summary['step']} in {summary['seconds']:.1f} s ({summary['it_s']:.2f} it/s), "
+            f"last loss {summary['loss']:.5g}; run folder {summary['run_dir']}"
+        )
     return 0

@@ -1,4 +1,5 @@
 """`msinet upscale`: super-resolve a stereo pair, a folder of pairs, or the offline demo pair."""
+
 from __future__ import annotations
 
 import sys
@@ -15,36 +16,80 @@ GENERIC_VIEW_STEMS = {"left", "hr0", "im0", "lr0"}  # a scene's view file: name 
 def add_arguments(p):
     p.add_argument("left", nargs="?", help="left view image, or one MPO, video or image with --layout")
     p.add_argument("right", nargs="?", help="right view image")
-    p.add_argument("--input", metavar="DIR", help="a folder of pairs (NAME_L/NAME_R, left/+right/, "
-                                                  "SCENE/{left,right|hr0,hr1|im0,im1|lr0,lr1})")
-    p.add_argument("--demo", action="store_true", help="run offline on the Middlebury Motorcycle pair shipped "
-                                                       "with scikit-image and write a comparison figure")
+    p.add_argument(
+        "--input",
+        metavar="DIR",
+        help="a folder of pairs (NAME_L/NAME_R, left/+right/, SCENE/{left,right|hr0,hr1|im0,im1|lr0,lr1})",
+    )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="run offline on the Middlebury Motorcycle pair shipped with scikit-image and write a comparison figure",
+    )
     p.add_argument("-o", "--output", metavar="OUTDIR", help="output folder (default for --demo: demo_output)")
-    p.add_argument("--model", default=None, metavar="NAME|PATH",
-                   help="registry name, msinet .safetensors or foreign .pth (default: the packaged default model)")
-    p.add_argument("--scale", type=int, default=None, choices=(2, 3, 4),
-                   help="upscaling factor (default: the model's); picks the x2/x3/x4 variant of a registry name")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME|PATH",
+        help="registry name, msinet .safetensors or foreign .pth (default: the packaged default model)",
+    )
+    p.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        choices=(2, 3, 4),
+        help="upscaling factor (default: the model's); picks the x2/x3/x4 variant of a registry name",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default auto)")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
-                   help="inference precision; a tile with NaN/Inf output is recomputed in fp32 (default fp32)")
-    p.add_argument("--tile", default="auto", metavar="auto|ROWS",
-                   help="LR rows per tile (tiles split rows only); auto sizes them to the device memory")
-    p.add_argument("--context", default="auto", metavar="auto|ROWS",
-                   help="extra LR rows each tile sees above and below (default auto)")
-    p.add_argument("--cuda-graphs", default="auto", choices=("auto", "on", "off"),
-                   help="replay tiles of one shape from a CUDA graph (auto: on CUDA, from a shape's 2nd tile; "
-                        "eager elsewhere or when the model cannot be captured; default auto)")
-    p.add_argument("--pad-common", action="store_true",
-                   help="views of different sizes: pad both to a common frame and crop each result back")
-    p.add_argument("--alpha", default="upscale", choices=("upscale", "drop"),
-                   help="RGBA inputs: upscale the alpha channel separately (bicubic) or drop it")
-    p.add_argument("--save-disparity", action="store_true",
-                   help="also write the left-view disparity from the last DEAM's transport plan, at HR: "
-                        "<stem>_disp.png (16-bit, value/256 = pixels, KITTI style) and <stem>_disp_color.png")
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16", "fp16"),
+        help="inference precision; a tile with NaN/Inf output is recomputed in fp32 (default fp32)",
+    )
+    p.add_argument(
+        "--tile",
+        default="auto",
+        metavar="auto|ROWS",
+        help="LR rows per tile (tiles split rows only); auto sizes them to the device memory",
+    )
+    p.add_argument(
+        "--context",
+        default="auto",
+        metavar="auto|ROWS",
+        help="extra LR rows each tile sees above and below (default auto)",
+    )
+    p.add_argument(
+        "--cuda-graphs",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="replay tiles of one shape from a CUDA graph (auto: on CUDA, from a shape's 2nd tile; "
+        "eager elsewhere or when the model cannot be captured; default auto)",
+    )
+    p.add_argument(
+        "--pad-common",
+        action="store_true",
+        help="views of different sizes: pad both to a common frame and crop each result back",
+    )
+    p.add_argument(
+        "--alpha",
+        default="upscale",
+        choices=("upscale", "drop"),
+        help="RGBA inputs: upscale the alpha channel separately (bicubic) or drop it",
+    )
+    p.add_argument(
+        "--save-disparity",
+        action="store_true",
+        help="also write the left-view disparity from the last DEAM's transport plan, at HR: "
+        "<stem>_disp.png (16-bit, value/256 = pixels, KITTI style) and <stem>_disp_color.png",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("--skip-existing", action="store_true",
-                   help="resume: skip pairs whose outputs all exist, write only the missing outputs of the others "
-                        "(existing files are kept)")
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="resume: skip pairs whose outputs all exist, write only the missing outputs of the others "
+        "(existing files are kept)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="only errors")
     add_weights_options(p)
     from .upscale_media import add_media_arguments
@@ -80,8 +125,17 @@ def _refuse_inputs_as_outputs(name: str, left: Path, right: Path, outdir: Path, 
             raise FileExistsError(f"{path} is an input of this pair; choose another -o OUTDIR")
 
 
-def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, options: dict,
-                 row_progress: bool = False, finished=frozenset()) -> tuple[str, list[Path]]:
+def _upscale_one(
+    model,
+    name: str,
+    left: Path,
+    right: Path,
+    outdir: Path,
+    args,
+    options: dict,
+    row_progress: bool = False,
+    finished=frozenset(),
+) -> tuple[str, list[Path]]:
     """("written", paths), ("skipped", []) or ("finished", paths): one pair, its outputs landing together
     (io/landing.py). "finished": all its outputs are the files of a landing that the pre-flight completed
     (`finished`, resolved paths): an interrupted job had computed the pair, and this job put it in place."""
@@ -108,8 +162,9 @@ def _upscale_one(model, name: str, left: Path, right: Path, outdir: Path, args, 
             print(f"note: {path} has an alpha channel; it is {what}", file=sys.stderr)
     bar = RowProgress(model, name, max(v.shape[0] for v in views)) if row_progress else None
     try:
-        results = upscale_pair(model, *views, return_disparity=args.save_disparity,
-                               on_tile=None if bar is None else bar.on_tile, **options)
+        results = upscale_pair(
+            model, *views, return_disparity=args.save_disparity, on_tile=None if bar is None else bar.on_tile, **options
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -129,8 +184,9 @@ class RowProgress:
         from ..layers.cross_attention import EpipolarCrossAttention
         from ..runtime.progress import progress_bar
 
-        self.bar = progress_bar(total=rows, unit="row", desc=name, delay=1.0, leave=False, file=sys.stderr,
-                                dynamic_ncols=True)
+        self.bar = progress_bar(
+            total=rows, unit="row", desc=name, delay=1.0, leave=False, file=sys.stderr, dynamic_ncols=True
+        )
         self.done, self.position, self.next_rows = 0, 0.0, rows  # the first tile's size is not known: all rows
         modules = [m for m in model.modules() if isinstance(m, EpipolarCrossAttention)]
         self.share = 1.0 / len(modules) if modules else 0.0
@@ -162,8 +218,10 @@ def _run_demo(model, args, options) -> int:
     res = run_demo(model, outdir, overwrite=args.overwrite, **options)
     h, w = res["lr_size"]
     print(f"demo: Middlebury Motorcycle (scikit-image), LR {w}x{h} -> x{model.scale} with {res['model']}")
-    print(f"PSNR (RGB, mean of both views): bicubic {res['psnr_bicubic']:.2f} dB, "
-          f"{res['model']} {res['psnr_model']:.2f} dB")
+    print(
+        f"PSNR (RGB, mean of both views): bicubic {res['psnr_bicubic']:.2f} dB, "
+        f"{res['model']} {res['psnr_model']:.2f} dB"
+    )
     for key in ("L", "R", "comparison"):
         print(f"wrote {res['paths'][key]}")
     return 0
@@ -187,8 +245,15 @@ def run(args) -> int:
     t0 = time.perf_counter()
     pairs, finished = _preflight(args, media)  # before the model loads: a job that cannot write fails at once
     model = _load_model(args)
-    options = dict(tile=args.tile, context=args.context, precision=args.precision, device=args.device,
-                   pad_common=args.pad_common, alpha=args.alpha, cuda_graphs=args.cuda_graphs)
+    options = dict(
+        tile=args.tile,
+        context=args.context,
+        precision=args.precision,
+        device=args.device,
+        pad_common=args.pad_common,
+        alpha=args.alpha,
+        cuda_graphs=args.cuda_graphs,
+    )
     from ..runtime.devices import resolve_device
 
     options["device"] = resolve_device(args.device)  # fail early on an absent device
@@ -235,8 +300,10 @@ def _preflight(args, media):
     outdir = Path(args.output)
     if args.input is not None:
         if outdir.exists() and Path(args.input).is_dir() and outdir.resolve() == Path(args.input).resolve():
-            raise ValueError(f"-o {outdir} is the --input folder: results would mix with the inputs; choose another "
-                             "folder (a new sub-folder of the input is fine: msinet's output folders are not scanned)")
+            raise ValueError(
+                f"-o {outdir} is the --input folder: results would mix with the inputs; choose another "
+                "folder (a new sub-folder of the input is fine: msinet's output folders are not scanned)"
+            )
         _refuse_folder_of_pairs(outdir)  # before the notes of the scan
         pairs = _scan_input(Path(args.input), outdir)
     else:
@@ -262,16 +329,21 @@ def _scan_input(root: Path, outdir: Path):
         for path in found.unpaired:
             print(f"unpaired (skipped): {path}", file=sys.stderr)
         for folder, why in found.skipped:
-            what = ("it is the output folder (-o)" if why == "excluded" else
-                    f"msinet wrote results there (it holds {OUTPUT_MARKER}; delete that file to read it as input)")
+            what = (
+                "it is the output folder (-o)"
+                if why == "excluded"
+                else f"msinet wrote results there (it holds {OUTPUT_MARKER}; delete that file to read it as input)"
+            )
             print(f"skipped folder {folder}: {what}", file=sys.stderr)
         for path in found.media:
             mpo = path.suffix.lower() in MPO_SUFFIXES
             how = f"msinet upscale {path} -o OUTDIR" + ("" if mpo else " --layout LAYOUT")
             print(f"skipped {path}: {'an MPO' if mpo else 'a video'} is upscaled on its own: {how}", file=sys.stderr)
     if not found.pairs:
-        raise ValueError(f"no stereo pairs found in {root} (expected NAME_L/NAME_R, left/+right/, "
-                         "image_2/+image_3/, SCENE/{left,right|hr0,hr1|im0,im1|lr0,lr1})")
+        raise ValueError(
+            f"no stereo pairs found in {root} (expected NAME_L/NAME_R, left/+right/, "
+            "image_2/+image_3/, SCENE/{left,right|hr0,hr1|im0,im1|lr0,lr1})"
+        )
     return found.pairs
 
 
@@ -291,9 +363,11 @@ def _refuse_folder_of_pairs(outdir: Path) -> None:
         return
     if pairs:
         more = f", and {len(pairs) - 1} more pair(s)" if len(pairs) > 1 else ""
-        raise ValueError(f"-o {outdir} holds stereo pairs that msinet did not write ({pairs[0].left} + "
-                         f"{pairs[0].right.name}{more}): results would mix with them, and later --input scans skip "
-                         "msinet's output folders; choose another -o (a new folder)")
+        raise ValueError(
+            f"-o {outdir} holds stereo pairs that msinet did not write ({pairs[0].left} + "
+            f"{pairs[0].right.name}{more}): results would mix with them, and later --input scans skip "
+            "msinet's output folders; choose another -o (a new folder)"
+        )
 
 
 def _is_main_rank() -> bool:
@@ -339,11 +413,17 @@ def _warn_slow_settings(args, device) -> None:
     from ..infer.tiling import MIN_TILE_ROWS
 
     if args.precision == "fp16" and device.type == "cpu":
-        print("warning: --precision fp16 on CPU is emulated and several times slower than fp32 (7x measured); "
-              "use fp32 or bf16 on CPU", file=sys.stderr)
+        print(
+            "warning: --precision fp16 on CPU is emulated and several times slower than fp32 (7x measured); "
+            "use fp32 or bf16 on CPU",
+            file=sys.stderr,
+        )
     if str(args.tile).isdigit() and 0 < int(args.tile) < MIN_TILE_ROWS:
-        print(f"warning: --tile {args.tile}: tiles under {MIN_TILE_ROWS} rows recompute their context rows over and "
-              "over and run many times slower (70x measured for --tile 1); use --tile auto", file=sys.stderr)
+        print(
+            f"warning: --tile {args.tile}: tiles under {MIN_TILE_ROWS} rows recompute their context rows over and "
+            "over and run many times slower (70x measured for --tile 1); use --tile auto",
+            file=sys.stderr,
+        )
 
 
 def _join_world(options):
@@ -391,8 +471,11 @@ def _announce_cost(model, pairs, args, options) -> None:
     if seconds is None or seconds < 60:
         return
     many = f"; {len(pairs)} pairs: up to {format_seconds(seconds * len(pairs))}" if len(pairs) > 1 else ""
-    print(f"estimate: about {format_seconds(seconds)} for {pair.name} ({w}x{h} LR) on {options['device']}{many}; "
-          "time grows with the square of the width (docs/usage.md, 'Cost')", file=sys.stderr)
+    print(
+        f"estimate: about {format_seconds(seconds)} for {pair.name} ({w}x{h} LR) on {options['device']}{many}; "
+        "time grows with the square of the width (docs/usage.md, 'Cost')",
+        file=sys.stderr,
+    )
 
 
 def _warn_seams(model, pairs, args, options) -> None:
@@ -406,8 +489,11 @@ def _warn_seams(model, pairs, args, options) -> None:
         tallest = max((_lr_size(p.left)[0] for p in pairs), default=0)
         if plan is None or plan[2] >= tallest:  # one tile per pair: no seams
             return
-    print("warning: --context 0: the tiles see no rows beyond their own, so the cuts between them show as seams "
-          "(rows that differ from an untiled result by tens of grey levels); use --context auto", file=sys.stderr)
+    print(
+        "warning: --context 0: the tiles see no rows beyond their own, so the cuts between them show as seams "
+        "(rows that differ from an untiled result by tens of grey levels); use --context auto",
+        file=sys.stderr,
+    )
 
 
 def _run_pairs(model, pairs, args, options, world, t0: float, finished=frozenset()) -> int:
@@ -422,11 +508,19 @@ def _run_pairs(model, pairs, args, options, world, t0: float, finished=frozenset
     show = world.is_main and not args.quiet
     if show:
         _announce_cost(model, pairs, args, options)
-    mine = pairs[world.rank::world.size]  # torchrun: rank r takes pairs r, r + N, ...
+    mine = pairs[world.rank :: world.size]  # torchrun: rank r takes pairs r, r + N, ...
     total, counts = len(pairs), {"written": 0, "skipped": 0, "failed": 0}
     # a bar on a terminal; elsewhere (a log, a pipe) the one line per pair below is the progress
-    bar = progress_bar(total=len(mine), unit="pair", desc="upscale", file=sys.stderr, dynamic_ncols=True,
-                       delay=1.0, disable=not (show and batch), plain_every=None)
+    bar = progress_bar(
+        total=len(mine),
+        unit="pair",
+        desc="upscale",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        delay=1.0,
+        disable=not (show and batch),
+        plain_every=None,
+    )
 
     def say(line: str, stream=sys.stdout) -> None:  # above the bar, where there is one
         bar.write(line, file=stream)
@@ -436,8 +530,17 @@ def _run_pairs(model, pairs, args, options, world, t0: float, finished=frozenset
         for k, pair in enumerate(mine, 1):
             t1 = time.perf_counter()
             try:
-                status, written = _upscale_one(model, pair.name, pair.left, pair.right, outdir, args, options,
-                                               row_progress=show and len(pairs) == 1, finished=finished)
+                status, written = _upscale_one(
+                    model,
+                    pair.name,
+                    pair.left,
+                    pair.right,
+                    outdir,
+                    args,
+                    options,
+                    row_progress=show and len(pairs) == 1,
+                    finished=finished,
+                )
             except (ValueError, OSError, OutOfMemory, RuntimeError) as exc:
                 if not batch and not isinstance(exc, OutOfMemory):
                     raise  # main() prints it and exits 2
@@ -452,18 +555,28 @@ def _run_pairs(model, pairs, args, options, world, t0: float, finished=frozenset
                 if status == "skipped":
                     say(f"{where}{pair.name}: skipped (all outputs exist)")
                 elif status == "finished":
-                    say(f"{where}{pair.name}: finished writing {', '.join(str(p) for p in written)} (computed by "
-                        "an interrupted job)")
+                    say(
+                        f"{where}{pair.name}: finished writing {', '.join(str(p) for p in written)} (computed by "
+                        "an interrupted job)"
+                    )
                 else:
-                    say(f"{where}{pair.name}: wrote {', '.join(str(p) for p in written)} "
-                        f"({time.perf_counter() - t1:.1f} s)")
+                    say(
+                        f"{where}{pair.name}: wrote {', '.join(str(p) for p in written)} "
+                        f"({time.perf_counter() - t1:.1f} s)"
+                    )
     except KeyboardInterrupt as exc:
         bar.close()
         if world.is_main and pair is not None:
-            when = (f"after pair {k} of {len(mine)} ({pair.name}) was written" if getattr(exc, "landed", None)
-                    else f"during pair {k} of {len(mine)} ({pair.name}), which is not complete")
-            print(f"msinet upscale: interrupted ({signal_name(exc)}) {when}; every pair written is complete: rerun "
-                  "with --skip-existing to resume", file=sys.stderr)
+            when = (
+                f"after pair {k} of {len(mine)} ({pair.name}) was written"
+                if getattr(exc, "landed", None)
+                else f"during pair {k} of {len(mine)} ({pair.name}), which is not complete"
+            )
+            print(
+                f"msinet upscale: interrupted ({signal_name(exc)}) {when}; every pair written is complete: rerun "
+                "with --skip-existing to resume",
+                file=sys.stderr,
+            )
             exc.explained = True  # main() adds no second line
         raise
     bar.close()
@@ -472,8 +585,11 @@ def _run_pairs(model, pairs, args, options, world, t0: float, finished=frozenset
         if world.is_main and not args.quiet:
             print(f"{total} pair(s) shared out over {world.size} processes")
     if world.is_main and batch and (not args.quiet or counts["failed"]):
-        print(f"msinet upscale: {total} pair(s): {counts['written']} written, {counts['skipped']} skipped, "
-              f"{counts['failed']} failed in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        print(
+            f"msinet upscale: {total} pair(s): {counts['written']} written, {counts['skipped']} skipped, "
+            f"{counts['failed']} failed in {time.perf_counter() - t0:.1f} s",
+            file=sys.stderr,
+        )
     if counts["failed"]:
         return 2 if not batch else 1
     return 0

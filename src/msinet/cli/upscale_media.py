@@ -2,6 +2,7 @@
 
 Kept apart from cli/upscale.py, which calls add_media_arguments() and, for a single input, run_media().
 """
+
 from __future__ import annotations
 
 import sys
@@ -14,19 +15,30 @@ from ..io.video import VIDEO_SUFFIXES
 
 def add_media_arguments(p) -> None:
     g = p.add_argument_group("MPO, side-by-side/top-bottom images and stereo video (one INPUT instead of LEFT RIGHT)")
-    g.add_argument("--layout", choices=(*LAYOUTS, "auto"),
-                   help="both views in one image or video frame: sbs (left|right), sbs-half (squeezed), tb "
-                        "(left over right), tb-half, cross (right|left); auto: sbs when width/height is twice "
-                        "16:9, 4:3 or 3:2, else an error")
-    g.add_argument("--full", action="store_true",
-                   help="sbs-half/tb-half in: write the full-resolution sbs/tb layout (each view stretched back to "
-                        "its display aspect) instead of the same half layout at the model's scale")
-    g.add_argument("--mpo-output", default="mpo", choices=("mpo", "png", "both"),
-                   help="MPO in: write <stem>.mpo (JPEG q95, EXIF of the first view kept), <stem>_L/_R.png, or both")
+    g.add_argument(
+        "--layout",
+        choices=(*LAYOUTS, "auto"),
+        help="both views in one image or video frame: sbs (left|right), sbs-half (squeezed), tb "
+        "(left over right), tb-half, cross (right|left); auto: sbs when width/height is twice "
+        "16:9, 4:3 or 3:2, else an error",
+    )
+    g.add_argument(
+        "--full",
+        action="store_true",
+        help="sbs-half/tb-half in: write the full-resolution sbs/tb layout (each view stretched back to "
+        "its display aspect) instead of the same half layout at the model's scale",
+    )
+    g.add_argument(
+        "--mpo-output",
+        default="mpo",
+        choices=("mpo", "png", "both"),
+        help="MPO in: write <stem>.mpo (JPEG q95, EXIF of the first view kept), <stem>_L/_R.png, or both",
+    )
     g.add_argument("--crf", type=int, default=18, help="video: H.264 quality, 0-51, lower is better (default 18)")
     g.add_argument("--lossless", action="store_true", help="video: lossless RGB H.264 (libx264rgb, crf 0)")
-    g.add_argument("--chunk", type=int, default=24, metavar="FRAMES",
-                   help="video: frames per resumable segment (default 24)")
+    g.add_argument(
+        "--chunk", type=int, default=24, metavar="FRAMES", help="video: frames per resumable segment (default 24)"
+    )
 
 
 def input_kind(path: Path) -> str | None:
@@ -82,8 +94,10 @@ def _layout_for(args, width: int, height: int, src: Path) -> str:
     from ..io.layouts import guess_layout
 
     if args.layout is None:
-        raise ValueError(f"{src} is one image: pass --layout {'|'.join(LAYOUTS)}|auto for both views in one "
-                         "image, or give LEFT RIGHT")
+        raise ValueError(
+            f"{src} is one image: pass --layout {'|'.join(LAYOUTS)}|auto for both views in one "
+            "image, or give LEFT RIGHT"
+        )
     return guess_layout(width, height, str(src)) if args.layout == "auto" else args.layout
 
 
@@ -126,15 +140,31 @@ def _upscale_video(model, src: Path, output: Path, args, options, world) -> list
     if args.skip_existing and dst.exists():
         return []
     # what changes the frames, so that a resume with other settings is refused (the device may change)
-    settings = {"model": getattr(model, "model_name", None) or str(args.model), "scale": int(model.scale),
-                **{k: str(v) for k, v in options.items() if k != "device"}}
-    res = upscale_video(model, src, dst, layout=layout, full=args.full, encoding=Encoding(args.crf, args.lossless),
-                        chunk=args.chunk, overwrite=args.overwrite, options=options, settings=settings, world=world,
-                        progress=not args.quiet)
+    settings = {
+        "model": getattr(model, "model_name", None) or str(args.model),
+        "scale": int(model.scale),
+        **{k: str(v) for k, v in options.items() if k != "device"},
+    }
+    res = upscale_video(
+        model,
+        src,
+        dst,
+        layout=layout,
+        full=args.full,
+        encoding=Encoding(args.crf, args.lossless),
+        chunk=args.chunk,
+        overwrite=args.overwrite,
+        options=options,
+        settings=settings,
+        world=world,
+        progress=not args.quiet,
+    )
     if world.is_main and not args.quiet:
         resumed = f", {res['done_before']} resumed" if res["done_before"] else ""
-        print(f"{src.name}: {res['frames']} frames{resumed}, {res['computed']} computed by this process at "
-              f"{res['fps']:.3g} frames/s")
+        print(
+            f"{src.name}: {res['frames']} frames{resumed}, {res['computed']} computed by this process at "
+            f"{res['fps']:.3g} frames/s"
+        )
     return [dst]
 
 
@@ -162,8 +192,11 @@ def _note_extra_pictures(src: Path, args) -> None:
 
     count = picture_count(src)
     if count > 2 and not args.quiet:
-        print(f"note: {src} holds {count} pictures: the first two are upscaled as the left and right views, the "
-              f"other {count - 2} are left out (extract them to upscale them as pairs of their own)", file=sys.stderr)
+        print(
+            f"note: {src} holds {count} pictures: the first two are upscaled as the left and right views, the "
+            f"other {count - 2} are left out (extract them to upscale them as pairs of their own)",
+            file=sys.stderr,
+        )
 
 
 def run_media(model, src: Path, kind: str | None, args, options, world) -> int:
@@ -180,6 +213,9 @@ def run_media(model, src: Path, kind: str | None, args, options, world) -> int:
     else:
         return 0
     if world.is_main and not args.quiet:
-        print(f"{src.stem}: " + (f"wrote {', '.join(str(p) for p in written)}" if written
-                                 else "skipped (all outputs exist)"), file=sys.stdout)
+        print(
+            f"{src.stem}: "
+            + (f"wrote {', '.join(str(p) for p in written)}" if written else "skipped (all outputs exist)"),
+            file=sys.stdout,
+        )
     return 0

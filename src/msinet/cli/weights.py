@@ -1,4 +1,5 @@
 """`msinet weights`: every registered model with the state of its trained weights; `pull` downloads them."""
+
 from __future__ import annotations
 
 import sys
@@ -10,8 +11,13 @@ SHIPPED, DOWNLOADED, DOWNLOADABLE, NOT_NEEDED, NONE = "shipped", "downloaded", "
 
 
 def add_arguments(p):
-    p.add_argument("action", nargs="?", default="list", choices=("list", "pull"),
-                   help="list (default) or pull: download, verify and cache the named models' weights")
+    p.add_argument(
+        "action",
+        nargs="?",
+        default="list",
+        choices=("list", "pull"),
+        help="list (default) or pull: download, verify and cache the named models' weights",
+    )
     p.add_argument("names", nargs="*", metavar="NAME", help="pull: registry names (aliases such as nafssr_s work)")
     p.add_argument("--quiet", "-q", action="store_true", help="pull: no progress bar")
 
@@ -38,8 +44,10 @@ def weights_state(name: str) -> tuple[str, str]:
         return DOWNLOADABLE, f"cached file REFUSED: {exc}"
     if path is not None:
         return DOWNLOADED, f"{path}{alias}"
-    return DOWNLOADABLE, (f"{record.source}, {record.size_text()}, verified by {record.verification}{alias}; "
-                          f"manual download goes to {cache_path(record)}")
+    return DOWNLOADABLE, (
+        f"{record.source}, {record.size_text()}, verified by {record.verification}{alias}; "
+        f"manual download goes to {cache_path(record)}"
+    )
 
 
 def _list() -> int:
@@ -82,8 +90,11 @@ def _pull(names, quiet: bool) -> int:
             if not cached and not quiet:
                 print(f"{record.name}: downloading {record.url}", file=sys.stderr)
             path = fetch_weights(record.name, download=True, progress=not quiet)
-            print(f"{record.name}: already cached and verified: {path}" if cached
-                  else f"{record.name}: verified ({record.verification}) -> {path}")
+            print(
+                f"{record.name}: already cached and verified: {path}"
+                if cached
+                else f"{record.name}: verified ({record.verification}) -> {path}"
+            )
         except (ValueError, OSError) as exc:  # WeightsError, FetchError/OfflineError included
             failed += 1
             print(f"msinet weights: error: {exc}", file=sys.stderr)

@@ -11,6 +11,7 @@ the image border, because MATLAB releases differ there:
 They agree on every pixel whose kernel stays inside the image (all but the outer 1 LR row/column at x2 and
 x3, 2 at x4) and differ by up to ~8 levels on those.
 """
+
 from __future__ import annotations
 
 import numpy as np

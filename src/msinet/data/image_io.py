@@ -1,11 +1,13 @@
 """Image files in and out, one module for the whole package.
 
 read_image keeps what the file holds: grayscale stays HxW, RGBA stays HxWx4, 16-bit PNGs stay uint16 (Pillow
-would cut 48/64-bit PNGs to 8 bits, so those are decoded by OpenCV: the `png16` extra; they are written here), JPEG EXIF orientation is applied; anything
+would cut 48/64-bit PNGs to 8 bits, so those are decoded by OpenCV: the `png16` extra; they are written here), JPEG
+EXIF orientation is applied; anything
 unreadable raises ValueError with a one-line message naming the file. Datasets and metrics work on uint8 RGB:
 to_rgb8 / load_pair convert (16-bit scaled to 8 bits and rounded, alpha dropped, grayscale expanded).
 write_png never replaces a file unless asked, and writes through a temporary file.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +24,21 @@ def find_file(folder: Path, stem: str, suffixes=IMAGE_SUFFIXES) -> Path | None:
             if candidate.is_file():
                 return candidate
     return None
-_PIL_MODES_TO_ARRAY = {"1": "L", "P": None, "LA": "RGBA", "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB",
-                       "LAB": "RGB", "HSV": "RGB", "RGBX": "RGB", "RGBa": "RGBA", "La": "RGBA"}
+
+
+_PIL_MODES_TO_ARRAY = {
+    "1": "L",
+    "P": None,
+    "LA": "RGBA",
+    "PA": "RGBA",
+    "CMYK": "RGB",
+    "YCbCr": "RGB",
+    "LAB": "RGB",
+    "HSV": "RGB",
+    "RGBX": "RGB",
+    "RGBa": "RGBA",
+    "La": "RGBA",
+}
 
 
 def pil_to_array(img) -> tuple[np.ndarray, str]:
@@ -92,8 +107,9 @@ def read_image(path) -> np.ndarray:
     except UnidentifiedImageError:
         raise ValueError(f"cannot read image {path}: not a recognised image file") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or damaged data
-        raise ValueError(f"cannot read image {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") \
-            from None
+        raise ValueError(
+            f"cannot read image {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     return arr
@@ -149,8 +165,12 @@ def _encode_png16(image: np.ndarray) -> bytes:
 
     colour_type = {1: 0, 3: 2, 4: 6}[channels]
     header = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
-    return (_PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(scanlines.tobytes(), 1))
-            + chunk(b"IEND", b""))
+    return (
+        _PNG_SIGNATURE
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(scanlines.tobytes(), 1))
+        + chunk(b"IEND", b"")
+    )
 
 
 def temporary_path(path: Path) -> Path:
@@ -190,8 +210,10 @@ def load_pair(left_path, right_path) -> tuple[np.ndarray, np.ndarray]:
     """A stereo pair as two uint8 HxWx3 arrays; the views must have the same size."""
     left, right = read_rgb8(left_path), read_rgb8(right_path)
     if left.shape != right.shape:
-        raise ValueError(f"left and right views differ in size: {Path(left_path).name} is "
-                         f"{left.shape[1]}x{left.shape[0]}, {Path(right_path).name} is {right.shape[1]}x{right.shape[0]}")
+        raise ValueError(
+            f"left and right views differ in size: {Path(left_path).name} is "
+            f"{left.shape[1]}x{left.shape[0]}, {Path(right_path).name} is {right.shape[1]}x{right.shape[0]}"
+        )
     return left, right
 
 

@@ -19,6 +19,7 @@ Each 1-D pass has a fixed number of taps per output pixel (4 enlarging, 4/scale 
 per size: numpy applies them as a sparse matrix, torch as one gather + multiply-add per tap (batched, on any
 device, memory proportional to the output).
 """
+
 from __future__ import annotations
 
 import math
@@ -80,16 +81,18 @@ def kernel_taps(in_len: int, out_len: int, scale: float, antialias: bool = True)
 
 
 @lru_cache(maxsize=64)
-def contributions(in_len: int, out_len: int, scale: float, antialias: bool = True,
-                  padding: str = "replicate") -> tuple[np.ndarray, np.ndarray]:
+def contributions(
+    in_len: int, out_len: int, scale: float, antialias: bool = True, padding: str = "replicate"
+) -> tuple[np.ndarray, np.ndarray]:
     """MATLAB's contributions(): 0-based in-range source indices and weights, both (out_len, taps)."""
     check_padding(padding)
     idx, w = kernel_taps(in_len, out_len, scale, antialias)
     return pad_indices(idx, in_len, padding), w
 
 
-def resize_matrix(in_len: int, out_len: int, scale: float, antialias: bool = True,
-                  padding: str = "replicate") -> np.ndarray:
+def resize_matrix(
+    in_len: int, out_len: int, scale: float, antialias: bool = True, padding: str = "replicate"
+) -> np.ndarray:
     """(out_len, in_len) float64 matrix M with out = M @ in along one dimension."""
     src, w = contributions(in_len, out_len, scale, antialias, padding)
     mat = np.zeros((out_len, in_len), dtype=np.float64)

@@ -15,6 +15,7 @@ with everything below them (the root always is), so that a job's outputs never b
 returned in `skipped` with the reason, and files that are no image in `non_images`, so that a caller can say
 what it leaves out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,20 +28,20 @@ OUTPUT_MARKER = ".msinet-output"  # written into every folder `msinet upscale` w
 
 @dataclass(frozen=True)
 class ScanPolicy:
-    view_names: tuple[tuple[str, str], ...] = ()            # in-folder pairs by stem; the first present one counts
-    sibling_folders: tuple[tuple[str, str], ...] = ()       # (left folder name, right folder name)
-    siblings_by: str = "stem"                               # match sibling files by "stem" or full "name"
+    view_names: tuple[tuple[str, str], ...] = ()  # in-folder pairs by stem; the first present one counts
+    sibling_folders: tuple[tuple[str, str], ...] = ()  # (left folder name, right folder name)
+    siblings_by: str = "stem"  # match sibling files by "stem" or full "name"
     suffix_tags: tuple[str, str] | None = ("_L", "_R")
-    recursive: bool = True                                  # False: the root and its direct sub-folders
-    ignore_case: bool = False                               # Left.PNG, X_l / X_r, LEFT/ count as well
-    skip_marked: bool = False                               # skip folders holding OUTPUT_MARKER
+    recursive: bool = True  # False: the root and its direct sub-folders
+    ignore_case: bool = False  # Left.PNG, X_l / X_r, LEFT/ count as well
+    skip_marked: bool = False  # skip folders holding OUTPUT_MARKER
 
 
 @dataclass(frozen=True)
 class FoundPair:
-    kind: str            # "in-folder" | "suffixed" | "siblings"
-    folder: Path         # where the pair lives (siblings: the folder holding left/ and right/)
-    stem: str | None     # suffixed / siblings: NAME; in-folder: None
+    kind: str  # "in-folder" | "suffixed" | "siblings"
+    folder: Path  # where the pair lives (siblings: the folder holding left/ and right/)
+    stem: str | None  # suffixed / siblings: NAME; in-folder: None
     left: Path
     right: Path
 
@@ -49,9 +50,9 @@ class FoundPair:
 class ScanResult:
     pairs: list[FoundPair] = field(default_factory=list)
     halves: list[tuple[Path, str]] = field(default_factory=list)  # (the view found, why it has no partner)
-    others: list[Path] = field(default_factory=list)              # images that are no view of any pair
-    skipped: list[tuple[Path, str]] = field(default_factory=list) # folders not scanned: "excluded" | "marked"
-    non_images: list[Path] = field(default_factory=list)          # visible files of the scanned folders, no image
+    others: list[Path] = field(default_factory=list)  # images that are no view of any pair
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # folders not scanned: "excluded" | "marked"
+    non_images: list[Path] = field(default_factory=list)  # visible files of the scanned folders, no image
 
 
 def is_image(path: Path) -> bool:
@@ -102,8 +103,13 @@ def scan(root, policy: ScanPolicy, exclude=()) -> ScanResult:
     skipped: dict[Path, str] = {}
 
     def skip(folder: Path) -> bool:
-        why = ("excluded" if folder.resolve() in excluded else
-               "marked" if policy.skip_marked and (folder / OUTPUT_MARKER).is_file() else None)
+        why = (
+            "excluded"
+            if folder.resolve() in excluded
+            else "marked"
+            if policy.skip_marked and (folder / OUTPUT_MARKER).is_file()
+            else None
+        )
         if why is not None:
             skipped.setdefault(folder, why)
         return why is not None
@@ -128,8 +134,14 @@ def scan(root, policy: ScanPolicy, exclude=()) -> ScanResult:
                 continue
             other = folder.with_name(r_name)
             if policy.ignore_case and not other.is_dir():
-                other = next((p for p in sorted(folder.parent.iterdir()) if p.is_dir() and fold(p.name) == fold(r_name)
-                              and not skip(p)), other)
+                other = next(
+                    (
+                        p
+                        for p in sorted(folder.parent.iterdir())
+                        if p.is_dir() and fold(p.name) == fold(r_name) and not skip(p)
+                    ),
+                    other,
+                )
             if not other.is_dir() or skip(other):
                 continue
             key = (lambda p: p.stem) if policy.siblings_by == "stem" else (lambda p: p.name)
@@ -149,12 +161,15 @@ def scan(root, policy: ScanPolicy, exclude=()) -> ScanResult:
                 add("in-folder", folder, None, left, right)
                 break
             if left or right:
-                half(left or right, f"{folder}: found {(left or right).name} but no '{r_stem if left else l_stem}' view")
+                half(
+                    left or right, f"{folder}: found {(left or right).name} but no '{r_stem if left else l_stem}' view"
+                )
                 break
         if policy.suffix_tags:
             l_tag, r_tag = policy.suffix_tags
-            names = sorted({s[: -len(t)] for s in here for t in (l_tag, r_tag)
-                            if fold(s).endswith(fold(t)) and len(s) > len(t)})
+            names = sorted(
+                {s[: -len(t)] for s in here for t in (l_tag, r_tag) if fold(s).endswith(fold(t)) and len(s) > len(t)}
+            )
             for name in names:
                 left, right = here.get(name + l_tag), here.get(name + r_tag)
                 if left in used or right in used:
@@ -166,6 +181,10 @@ def scan(root, policy: ScanPolicy, exclude=()) -> ScanResult:
                     half(left or right, f"{folder}: {have} has no {miss} view")
     result.others = [p for d in folders for p in sorted(d.iterdir()) if is_image(p) and p not in used]
     result.skipped = sorted(skipped.items())
-    result.non_images = [p for d in folders for p in sorted(d.iterdir())
-                         if p.is_file() and not p.name.startswith(".") and not is_image(p)]
+    result.non_images = [
+        p
+        for d in folders
+        for p in sorted(d.iterdir())
+        if p.is_file() and not p.name.startswith(".") and not is_image(p)
+    ]
     return result

@@ -11,6 +11,7 @@ Written to OUT:
   train/<name>/hr0.png, hr1.png                   Flickr1024 Train as is + Middlebury downscaled x2 (as prior work)
   patches_x<s>/<NNNNNN>/{hr0,hr1,lr0,lr1}.png     only with patches=True: LR 30x90 crops, stride 20
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,12 +39,17 @@ class Found:
 
 def _pairs_by_suffix(folder: Path) -> list:
     lefts = sorted(folder.glob("*_L.png"))
-    return [(p.stem[:-2], p, p.with_name(p.stem[:-2] + "_R.png")) for p in lefts
-            if p.with_name(p.stem[:-2] + "_R.png").is_file()]
+    return [
+        (p.stem[:-2], p, p.with_name(p.stem[:-2] + "_R.png"))
+        for p in lefts
+        if p.with_name(p.stem[:-2] + "_R.png").is_file()
+    ]
 
 
 def _pairs_by_folders(left_dir: Path, right_dir: Path) -> list:
-    return [(p.stem, p, right_dir / p.name) for p in sorted(left_dir.glob("*_10.png")) if (right_dir / p.name).is_file()]
+    return [
+        (p.stem, p, right_dir / p.name) for p in sorted(left_dir.glob("*_10.png")) if (right_dir / p.name).is_file()
+    ]
 
 
 def scan_raw(raw) -> dict[str, Found]:
@@ -67,8 +73,11 @@ def scan_raw(raw) -> dict[str, Found]:
             add(f"Flickr1024-{split}", _pairs_by_suffix(folder), folder)
         if (folder / "colored_0").is_dir() and (folder / "colored_1").is_dir() and "2012" in path_text:
             add("KITTI2012", _pairs_by_folders(folder / "colored_0", folder / "colored_1"), folder)
-        if (folder / "image_2").is_dir() and (folder / "image_3").is_dir() and (
-                "2015" in path_text or "scene_flow" in path_text):
+        if (
+            (folder / "image_2").is_dir()
+            and (folder / "image_3").is_dir()
+            and ("2015" in path_text or "scene_flow" in path_text)
+        ):
             add("KITTI2015", _pairs_by_folders(folder / "image_2", folder / "image_3"), folder)
         for l_name, r_name in (("im0.png", "im1.png"), ("view1.png", "view5.png")):
             if (folder / l_name).is_file() and (folder / r_name).is_file():
@@ -102,9 +111,12 @@ def _write_patches(left, right, scale: int, out: Path, start: int, overwrite: bo
         for x in range(0, lr_l.shape[1] - pw + 1, PATCH_STRIDE):
             folder = out / f"{start + count:06d}"
             hy, hx = y * scale, x * scale
-            for name, img in (("lr0", lr_l[y:y + ph, x:x + pw]), ("lr1", lr_r[y:y + ph, x:x + pw]),
-                              ("hr0", left[hy:hy + ph * scale, hx:hx + pw * scale]),
-                              ("hr1", right[hy:hy + ph * scale, hx:hx + pw * scale])):
+            for name, img in (
+                ("lr0", lr_l[y : y + ph, x : x + pw]),
+                ("lr1", lr_r[y : y + ph, x : x + pw]),
+                ("hr0", left[hy : hy + ph * scale, hx : hx + pw * scale]),
+                ("hr1", right[hy : hy + ph * scale, hx : hx + pw * scale]),
+            ):
                 write_png(folder / f"{name}.png", img, overwrite)
             count += 1
     return count
@@ -123,8 +135,12 @@ def prepare(raw, out, scale: int = 4, patches: bool = False, overwrite: bool = F
             log(f"missing {dataset}: not found under {raw} (download: {url})")
     if not found:
         raise ValueError(f"nothing to prepare in {raw}: no Flickr1024, KITTI or Middlebury layout found")
-    tests = {"Flickr1024": found.get("Flickr1024-test"), "KITTI2012": found.get("KITTI2012"),
-             "KITTI2015": found.get("KITTI2015"), "Middlebury": found.get("Middlebury")}
+    tests = {
+        "Flickr1024": found.get("Flickr1024-test"),
+        "KITTI2012": found.get("KITTI2012"),
+        "KITTI2015": found.get("KITTI2015"),
+        "Middlebury": found.get("Middlebury"),
+    }
     train_sources = [k for k in ("Flickr1024-train", "Middlebury") if k in found]
     targets = [out / "test" / s for s, e in tests.items() if e] + ([out / "train"] if train_sources else [])
     targets += [out / f"patches_x{scale}"] if patches and train_sources else []

@@ -3,6 +3,7 @@
 The demo upscales it, and exports trace and verify on crops of it: uniform noise is no input these networks
 were made for.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

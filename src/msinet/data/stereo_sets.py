@@ -10,6 +10,7 @@ HR views are cropped to a multiple of the scale. LR views come from the files wh
 win), else from the cropped HR by a named degradation (msinet.data.degradation; default "kit", the rule the
 stereo-SR kits' LR files were made with), cached on disk so later runs read them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,10 @@ from .pair_scan import ScanPolicy, scan
 IN_FOLDER_NAMES = (("left", "right"), ("hr0", "hr1"), ("im0", "im1"), ("view1", "view5"))
 FOLDER_PAIRS = (("left", "right"), ("colored_0", "colored_1"), ("image_2", "image_3"))
 BENCHMARKS = ("KITTI2012", "KITTI2015", "Middlebury", "Flickr1024")
-LAYOUT_HELP = ("hr/<scene>/hr0.png+hr1.png, left/ + right/ folders, <name>_L.png + <name>_R.png files, "
-               "or <scene>/left.png + right.png folders")
+LAYOUT_HELP = (
+    "hr/<scene>/hr0.png+hr1.png, left/ + right/ folders, <name>_L.png + <name>_R.png files, "
+    "or <scene>/left.png + right.png folders"
+)
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,11 @@ class PairFiles:
 @dataclass
 class StereoSample:
     name: str
-    lr_left: np.ndarray   # uint8 (h, w, 3)
+    lr_left: np.ndarray  # uint8 (h, w, 3)
     lr_right: np.ndarray
-    hr_left: np.ndarray   # uint8 (s*h, s*w, 3), mod-cropped
+    hr_left: np.ndarray  # uint8 (s*h, s*w, 3), mod-cropped
     hr_right: np.ndarray
-    lr_source: str        # "files" | "imresize" (made now) | "cache"
+    lr_source: str  # "files" | "imresize" (made now) | "cache"
 
 
 def _ipassr_pairs(root: Path, scale: int) -> list[PairFiles]:
@@ -121,8 +124,15 @@ def default_cache_dir() -> Path:
 class StereoSet:
     """A test set: `len(s)`, `s[i]` -> StereoSample with uint8 LR and (mod-cropped) HR views of pair i."""
 
-    def __init__(self, root, scale: int = 4, name: str | None = None, cache_dir=None, use_cache: bool = True,
-                 degradation: str = DEFAULT_DEGRADATION):
+    def __init__(
+        self,
+        root,
+        scale: int = 4,
+        name: str | None = None,
+        cache_dir=None,
+        use_cache: bool = True,
+        degradation: str = DEFAULT_DEGRADATION,
+    ):
         if scale not in (2, 3, 4):
             raise ValueError(f"scale must be 2, 3 or 4, got {scale!r}")
         self.degradation = check_degradation(degradation)  # only used where the layout has no LR files
@@ -140,15 +150,19 @@ class StereoSet:
         files = self.pairs[index]
         hr_left, hr_right = load_pair(files.hr_left, files.hr_right)
         if hr_left.shape[0] < self.scale or hr_left.shape[1] < self.scale:  # its size as stored, not mod-cropped
-            raise ValueError(f"{files.hr_left}: {hr_left.shape[1]}x{hr_left.shape[0]} is too small for x{self.scale} "
-                             f"(at least {self.scale}x{self.scale}); remove the pair from the set")
+            raise ValueError(
+                f"{files.hr_left}: {hr_left.shape[1]}x{hr_left.shape[0]} is too small for x{self.scale} "
+                f"(at least {self.scale}x{self.scale}); remove the pair from the set"
+            )
         hr_left, hr_right = mod_crop(hr_left, self.scale), mod_crop(hr_right, self.scale)
         want = (hr_left.shape[0] // self.scale, hr_left.shape[1] // self.scale, 3)
         if files.lr_left is not None:
             lr_left, lr_right = load_pair(files.lr_left, files.lr_right)
             if lr_left.shape != want:
-                raise ValueError(f"{files.lr_left}: LR is {lr_left.shape[1]}x{lr_left.shape[0]} but the HR "
-                                 f"{files.hr_left.name} at x{self.scale} needs {want[1]}x{want[0]}")
+                raise ValueError(
+                    f"{files.lr_left}: LR is {lr_left.shape[1]}x{lr_left.shape[0]} but the HR "
+                    f"{files.hr_left.name} at x{self.scale} needs {want[1]}x{want[0]}"
+                )
             return StereoSample(files.name, lr_left, lr_right, hr_left, hr_right, "files")
         lr_left, lr_right, source = self._made_lr(files, hr_left, hr_right)
         return StereoSample(files.name, lr_left, lr_right, hr_left, hr_right, source)
@@ -198,12 +212,20 @@ def find_set_folder(data_root, set_name: str) -> Path:
             if child.is_dir() and child.name.lower() == set_name.lower():
                 return child
     found = sorted(p.name for p in root.iterdir() if p.is_dir())
-    raise FileNotFoundError(f"set {set_name!r} not found in {root} (folders there: {', '.join(found) or 'none'}; "
-                            "use --sets custom to evaluate the folder itself)")
+    raise FileNotFoundError(
+        f"set {set_name!r} not found in {root} (folders there: {', '.join(found) or 'none'}; "
+        "use --sets custom to evaluate the folder itself)"
+    )
 
 
-def open_set(data_root, set_name: str, scale: int = 4, cache_dir=None, use_cache: bool = True,
-             degradation: str = DEFAULT_DEGRADATION) -> StereoSet:
+def open_set(
+    data_root,
+    set_name: str,
+    scale: int = 4,
+    cache_dir=None,
+    use_cache: bool = True,
+    degradation: str = DEFAULT_DEGRADATION,
+) -> StereoSet:
     folder = find_set_folder(data_root, set_name)
     name = Path(data_root).name if set_name in ("custom", ".") else folder.name
     return StereoSet(folder, scale, name=name, cache_dir=cache_dir, use_cache=use_cache, degradation=degradation)

@@ -13,6 +13,7 @@ batch over ranks are just index arithmetic (see msinet.runtime.distributed.StepS
        vertical flip, RGB channel permutation (the same for both views)
     -> lr_left, lr_right (3, ph, pw), hr_left, hr_right (3, s*ph, s*pw), float32 in [0, 1]
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,8 +32,9 @@ from .pair_scan import ScanPolicy, scan
 LR_MARGIN = 3
 
 # training pairs: a folder holding one pair by view names, or Flickr1024-style NAME_L / NAME_R files; any depth
-TRAINING_POLICY = ScanPolicy(view_names=(("left", "right"), ("hr0", "hr1"), ("im0", "im1")), suffix_tags=("_L", "_R"),
-                             recursive=True)
+TRAINING_POLICY = ScanPolicy(
+    view_names=(("left", "right"), ("hr0", "hr1"), ("im0", "im1")), suffix_tags=("_L", "_R"), recursive=True
+)
 
 
 def load_rgb_pair(left: Path, right: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -63,9 +65,19 @@ class StereoPatches(Dataset):
     degradation: how LR patches are made from HR ones (a name of msinet.data.degradation.DEGRADATIONS).
     """
 
-    def __init__(self, images, scale: int = 4, lr_patch=(30, 90), seed: int = 0, hflip: bool = True,
-                 vflip: bool = True, rgb_perm: bool = True, hr_scales=(1.0,), length: int = 2 ** 62,
-                 degradation: str = DEFAULT_DEGRADATION):
+    def __init__(
+        self,
+        images,
+        scale: int = 4,
+        lr_patch=(30, 90),
+        seed: int = 0,
+        hflip: bool = True,
+        vflip: bool = True,
+        rgb_perm: bool = True,
+        hr_scales=(1.0,),
+        length: int = 2**62,
+        degradation: str = DEFAULT_DEGRADATION,
+    ):
         self.scale = int(scale)
         self.degradation = check_degradation(degradation)
         self.lr_patch = (int(lr_patch[0]), int(lr_patch[1]))
@@ -82,14 +94,17 @@ class StereoPatches(Dataset):
                 pair = tuple(v[:h, :w] for v in pair)
                 if h < ph or w < pw:
                     if f == 1.0:
-                        raise ValueError(f"training image {i} is {w}x{h}, smaller than the HR patch {pw}x{ph} "
-                                         f"(data.lr_patch x scale)")
+                        raise ValueError(
+                            f"training image {i} is {w}x{h}, smaller than the HR patch {pw}x{ph} "
+                            f"(data.lr_patch x scale)"
+                        )
                     continue  # a downscaled copy too small to crop from is simply not used
                 self.sources.append(pair)
         # a pair is drawn with probability proportional to its number of crop positions (on the s grid)
         s = self.scale
-        counts = np.array([((p[0].shape[0] - ph) // s + 1) * ((p[0].shape[1] - pw) // s + 1)
-                           for p in self.sources], float)
+        counts = np.array(
+            [((p[0].shape[0] - ph) // s + 1) * ((p[0].shape[1] - pw) // s + 1) for p in self.sources], float
+        )
         self.weights = counts / counts.sum()
 
     @classmethod
@@ -107,8 +122,11 @@ class StereoPatches(Dataset):
         s = self.scale
         y = s * int(rng.integers(0, (left.shape[0] - ph) // s + 1))
         x = s * int(rng.integers(0, (left.shape[1] - pw) // s + 1))
-        views = [(hr, lr_window(v, y, x, ph, pw, s, self.degradation)) for v in (left, right)
-                 for hr in [v[y:y + ph, x:x + pw]]]
+        views = [
+            (hr, lr_window(v, y, x, ph, pw, s, self.degradation))
+            for v in (left, right)
+            for hr in [v[y : y + ph, x : x + pw]]
+        ]
         # flips and channel permutations act on HR and LR alike (they commute with the resize)
         if self.hflip and rng.random() < 0.5:
             # mirroring exchanges the roles of the cameras: the mirrored right view is the new left view
@@ -120,13 +138,15 @@ class StereoPatches(Dataset):
             views = [tuple(a[:, :, perm] for a in v) for v in views]
         (hr_l, lr_l), (hr_r, lr_r) = views
         # np.array: contiguous, writable copies (the cached image is read-only)
-        lr_l, lr_r, hr_l, hr_r = (torch.from_numpy(np.array(v)).permute(2, 0, 1).float().div_(255.0)
-                                  for v in (lr_l, lr_r, hr_l, hr_r))
+        lr_l, lr_r, hr_l, hr_r = (
+            torch.from_numpy(np.array(v)).permute(2, 0, 1).float().div_(255.0) for v in (lr_l, lr_r, hr_l, hr_r)
+        )
         return lr_l, lr_r, hr_l, hr_r
 
 
-def lr_window(image: np.ndarray, y: int, x: int, ph: int, pw: int, s: int,
-              kind: str = DEFAULT_DEGRADATION) -> np.ndarray:
+def lr_window(
+    image: np.ndarray, y: int, x: int, ph: int, pw: int, s: int, kind: str = DEFAULT_DEGRADATION
+) -> np.ndarray:
     """degrade(image, s, kind)[y/s : (y+ph)/s, x/s : (x+pw)/s] without degrading the whole image: degrade the HR
     window widened by LR_MARGIN LR pixels (clipped at the image's edges, where the rule pads as it does for
     the whole image) and crop. The image's sides, y, x, ph and pw are multiples of s."""
@@ -135,4 +155,4 @@ def lr_window(image: np.ndarray, y: int, x: int, ph: int, pw: int, s: int,
     y1, x1 = min(image.shape[0], y + ph + m), min(image.shape[1], x + pw + m)
     lr = degrade(np.ascontiguousarray(image[y0:y1, x0:x1]), s, kind)
     top, lft = (y - y0) // s, (x - x0) // s
-    return lr[top:top + ph // s, lft:lft + pw // s]
+    return lr[top : top + ph // s, lft : lft + pw // s]

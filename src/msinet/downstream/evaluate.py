@@ -5,6 +5,7 @@ each method's SR pair (uint8, as a user would save it) -> matcher -> EPE / bad-1
 ground truth, on all pixels with known disparity and on non-occluded ones where the data has a mask.
 The HR pair itself gives the upper bound, bicubic upsampling the floor.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,10 +27,10 @@ METRICS = ("epe", "bad1", "bad3", "density")
 @dataclass
 class SceneResult:
     scene: str
-    left: np.ndarray                                 # HR left view (H, W, 3) uint8, for the figure
-    gt: np.ndarray                                   # (H, W) float32, NaN = unknown
+    left: np.ndarray  # HR left view (H, W, 3) uint8, for the figure
+    gt: np.ndarray  # (H, W) float32, NaN = unknown
     disparities: dict = field(default_factory=dict)  # method -> (H, W) float32, NaN = no match
-    scores: list = field(default_factory=list)       # rows: scene, method, region, epe, bad1, bad3, ...
+    scores: list = field(default_factory=list)  # rows: scene, method, region, epe, bad1, bad3, ...
 
 
 def read_mask(scene: StereoScene) -> np.ndarray | None:
@@ -56,8 +57,9 @@ def load_methods(models, scale: int, load=None) -> dict:
         if name in (BICUBIC, f"bicubic_x{scale}"):
             continue
         if name in list_models() and get_entry(name).kwargs.get("scale") not in (None, scale):  # before any download
-            raise ValueError(f"model {name} upscales x{get_entry(name).kwargs['scale']}, but this evaluation is "
-                             f"x{scale} (--scale)")
+            raise ValueError(
+                f"model {name} upscales x{get_entry(name).kwargs['scale']}, but this evaluation is x{scale} (--scale)"
+            )
         model = load(name)
         if int(model.scale) != scale:
             raise ValueError(f"model {name} upscales x{model.scale}, but this evaluation is x{scale} (--scale)")
@@ -65,16 +67,20 @@ def load_methods(models, scale: int, load=None) -> dict:
     return methods
 
 
-def evaluate_scene(scene: StereoScene, methods: dict, matcher, scale: int = 4, max_disparity=None,
-                   device=None, log=None) -> SceneResult:
+def evaluate_scene(
+    scene: StereoScene, methods: dict, matcher, scale: int = 4, max_disparity=None, device=None, log=None
+) -> SceneResult:
     """Disparity and scores of the HR pair and of every method's SR pair for one scene."""
     left, right = load_pair(scene.left, scene.right)
     gt = read_disparity(scene.disparity)
     mask = read_mask(scene)
     if gt.shape != left.shape[:2] or (mask is not None and mask.shape != gt.shape):
-        raise ValueError(f"scene {scene.name}: image {left.shape[1]}x{left.shape[0]}, ground truth "
-                         f"{gt.shape[1]}x{gt.shape[0]}" + ("" if mask is None else f", mask {mask.shape[1]}x{mask.shape[0]}")
-                         + " differ in size")
+        raise ValueError(
+            f"scene {scene.name}: image {left.shape[1]}x{left.shape[0]}, ground truth "
+            f"{gt.shape[1]}x{gt.shape[0]}"
+            + ("" if mask is None else f", mask {mask.shape[1]}x{mask.shape[0]}")
+            + " differ in size"
+        )
     left, right, gt = mod_crop(left, scale), mod_crop(right, scale), mod_crop(gt, scale)
     mask = None if mask is None else mod_crop(mask, scale)
     if not np.isfinite(gt).any():
@@ -88,8 +94,9 @@ def evaluate_scene(scene: StereoScene, methods: dict, matcher, scale: int = 4, m
     for method, make_pair in pairs:
         sr_left, sr_right = make_pair()
         if sr_left.shape != left.shape:
-            raise ValueError(f"{method} returned {sr_left.shape[1]}x{sr_left.shape[0]} for a "
-                             f"{left.shape[1]}x{left.shape[0]} pair")
+            raise ValueError(
+                f"{method} returned {sr_left.shape[1]}x{sr_left.shape[0]} for a {left.shape[1]}x{left.shape[0]} pair"
+            )
         disp = matcher(sr_left, sr_right, max_disp)
         result.disparities[method] = disp
         regions = [("all", None)] + ([("nonocc", mask)] if mask is not None else [])

@@ -7,6 +7,7 @@ and masks as bool (H, W) with True on pixels visible in both views ("non-occlude
 - Middlebury non-occlusion mask PNG: 255 = non-occluded, 128 = occluded, 0 = unknown.
 - SceneFlow occlusion PNG: white/True = occluded in the right view.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,8 +54,9 @@ def read_kitti_disparity(path) -> np.ndarray:
     if raw is None:
         raise ValueError(f"{path}: cannot decode the disparity PNG")
     if raw.dtype != np.uint16 or raw.ndim != 2:
-        raise ValueError(f"{path}: a KITTI disparity map is a single-channel 16-bit PNG, got "
-                         f"{raw.dtype} with shape {raw.shape}")
+        raise ValueError(
+            f"{path}: a KITTI disparity map is a single-channel 16-bit PNG, got {raw.dtype} with shape {raw.shape}"
+        )
     disp = raw.astype(np.float32) / KITTI_SCALE
     disp[raw == 0] = np.nan
     return disp

@@ -13,6 +13,7 @@ matcher or a torch.nn.Module, which is wrapped in `TorchMatcher` (RAFT-Stereo's 
 (1,3,H,W) float in [0, 255], sizes padded to a multiple of 32, output the last of a list/tuple). Nothing is
 downloaded: a learned matcher runs only with the code and checkpoint the user names.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -60,10 +61,19 @@ class SGBMMatcher:
         check_pair(left, right)
         num_disp = 16 * max(1, math.ceil(max_disparity / 16))  # OpenCV wants a multiple of 16
         b = self.block_size
-        sgbm = cv2.StereoSGBM_create(minDisparity=0, numDisparities=num_disp, blockSize=b,
-                                     P1=8 * 3 * b * b, P2=32 * 3 * b * b, disp12MaxDiff=1,
-                                     uniquenessRatio=10, speckleWindowSize=100, speckleRange=2,
-                                     preFilterCap=63, mode=self.mode)
+        sgbm = cv2.StereoSGBM_create(
+            minDisparity=0,
+            numDisparities=num_disp,
+            blockSize=b,
+            P1=8 * 3 * b * b,
+            P2=32 * 3 * b * b,
+            disp12MaxDiff=1,
+            uniquenessRatio=10,
+            speckleWindowSize=100,
+            speckleRange=2,
+            preFilterCap=63,
+            mode=self.mode,
+        )
         raw = sgbm.compute(left[:, :, ::-1].copy(), right[:, :, ::-1].copy())  # OpenCV wants BGR
         disp = raw.astype(np.float32) / 16.0  # fixed point with 4 fractional bits
         disp[raw < 0] = np.nan  # invalid = (minDisparity - 1) * 16
@@ -86,8 +96,17 @@ class TorchMatcher:
     call_kwargs: extra keyword arguments of forward, e.g. {"iters": 32, "test_mode": True}.
     """
 
-    def __init__(self, net, *, input_scale: float = 255.0, pad_to: int = 32, negate: bool = False,
-                 device: str | None = None, call_kwargs: dict | None = None, name: str = "torch"):
+    def __init__(
+        self,
+        net,
+        *,
+        input_scale: float = 255.0,
+        pad_to: int = 32,
+        negate: bool = False,
+        device: str | None = None,
+        call_kwargs: dict | None = None,
+        name: str = "torch",
+    ):
         import torch
 
         self.device = torch.device(device or "cpu")
@@ -125,7 +144,7 @@ class TorchMatcher:
 
 
 def _strip_prefix(state: dict, prefix: str = "module.") -> dict:
-    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state.items()}
+    return {k[len(prefix) :] if k.startswith(prefix) else k: v for k, v in state.items()}
 
 
 @register_matcher("raft-stereo")
@@ -136,8 +155,10 @@ def _raft_stereo_factory(checkpoint=None, device=None, code=None, iters: int = 3
     import torch
 
     if checkpoint is None or code is None:
-        raise ValueError("the raft-stereo matcher needs --matcher-code (a clone of princeton-vl/RAFT-Stereo) "
-                         "and --matcher-checkpoint (e.g. models/raftstereo-sceneflow.pth)")
+        raise ValueError(
+            "the raft-stereo matcher needs --matcher-code (a clone of princeton-vl/RAFT-Stereo) "
+            "and --matcher-checkpoint (e.g. models/raftstereo-sceneflow.pth)"
+        )
     code, checkpoint = Path(code), Path(checkpoint)
     if not (code / "core" / "raft_stereo.py").is_file():
         raise FileNotFoundError(f"{code}: not a RAFT-Stereo clone (core/raft_stereo.py is missing)")
@@ -149,23 +170,41 @@ def _raft_stereo_factory(checkpoint=None, device=None, code=None, iters: int = 3
     from raft_stereo import RAFTStereo  # noqa: E402  (the user's code)
 
     # the architecture options of its demo.py, with their defaults (override with matcher options)
-    args = dict(hidden_dims=[128] * 3, corr_implementation="reg", shared_backbone=False, corr_levels=4,
-                corr_radius=4, n_downsample=2, context_norm="batch", slow_fast_gru=False, n_gru_layers=3,
-                mixed_precision=False)
+    args = dict(
+        hidden_dims=[128] * 3,
+        corr_implementation="reg",
+        shared_backbone=False,
+        corr_levels=4,
+        corr_radius=4,
+        n_downsample=2,
+        context_norm="batch",
+        slow_fast_gru=False,
+        n_gru_layers=3,
+        mixed_precision=False,
+    )
     args.update(arch)
     net = RAFTStereo(argparse.Namespace(**args))
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     net.load_state_dict(_strip_prefix(state.get("state_dict", state) if isinstance(state, dict) else state))
-    return TorchMatcher(net, input_scale=255.0, pad_to=32, negate=True, device=device,
-                        call_kwargs={"iters": int(iters), "test_mode": True}, name="raft-stereo")
+    return TorchMatcher(
+        net,
+        input_scale=255.0,
+        pad_to=32,
+        negate=True,
+        device=device,
+        call_kwargs={"iters": int(iters), "test_mode": True},
+        name="raft-stereo",
+    )
 
 
 def _load_factory(spec: str) -> Callable:
     """'file.py:function' or 'package.module:function' -> the function."""
     target, _, attr = spec.rpartition(":")
     if not target or not attr:
-        raise ValueError(f"unknown matcher {spec!r}; use one of {', '.join(sorted(MATCHER_FACTORIES))}, "
-                         "or a plug-in as path/to/file.py:function or package.module:function")
+        raise ValueError(
+            f"unknown matcher {spec!r}; use one of {', '.join(sorted(MATCHER_FACTORIES))}, "
+            "or a plug-in as path/to/file.py:function or package.module:function"
+        )
     if target.endswith(".py"):
         path = Path(target)
         if not path.is_file():

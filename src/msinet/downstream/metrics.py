@@ -5,6 +5,7 @@ the smaller (farther, background) of the two valid disparities around it, or the
 image border. So every method is scored on the same pixels and a matcher cannot win by refusing to guess;
 the fraction it did guess is reported as `density`.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Outputs of stereo-eval: a text table, a CSV of every score, disparity maps side by side (paper Figure 4)
 and, optionally, each disparity map as a KITTI 16-bit PNG."""
+
 from __future__ import annotations
 
 import csv
@@ -13,10 +14,14 @@ CSV_FIELDS = ("scene", "method", "region", "epe", "bad1", "bad3", "density", "pi
 
 
 def format_table(rows: list[dict]) -> str:
-    lines = [f"{'scene':36s} {'method':24s} {'region':7s} {'EPE':>8s} {'bad-1 %':>8s} {'bad-3 %':>8s} {'density %':>10s}"]
+    lines = [
+        f"{'scene':36s} {'method':24s} {'region':7s} {'EPE':>8s} {'bad-1 %':>8s} {'bad-3 %':>8s} {'density %':>10s}"
+    ]
     for r in rows:
-        lines.append(f"{r['scene']:36s} {r['method']:24s} {r['region']:7s} {r['epe']:8.3f} {r['bad1']:8.2f} "
-                     f"{r['bad3']:8.2f} {r['density']:10.1f}")
+        lines.append(
+            f"{r['scene']:36s} {r['method']:24s} {r['region']:7s} {r['epe']:8.3f} {r['bad1']:8.2f} "
+            f"{r['bad3']:8.2f} {r['density']:10.1f}"
+        )
     return "\n".join(lines)
 
 

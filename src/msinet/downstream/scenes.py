@@ -11,6 +11,7 @@ Split folders (convenient for a subset of SceneFlow, whose tree keeps left/ and 
 
 Pairs without a ground-truth disparity file are skipped.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,8 +35,13 @@ class StereoScene:
 
 
 # stereo-eval keeps the pairs that have ground truth beside them (data/pair_scan.py scans)
-POLICY = ScanPolicy(view_names=(("left", "right"),), sibling_folders=(("left", "right"),), siblings_by="stem",
-                    suffix_tags=None, recursive=False)
+POLICY = ScanPolicy(
+    view_names=(("left", "right"),),
+    sibling_folders=(("left", "right"),),
+    siblings_by="stem",
+    suffix_tags=None,
+    recursive=False,
+)
 
 
 def _with_ground_truth(pair: FoundPair, root: Path) -> StereoScene | None:
@@ -61,7 +67,9 @@ def find_scenes(root) -> list[StereoScene]:
     if not root.is_dir():
         raise FileNotFoundError(f"data folder not found: {root}")
     found = scan(root, POLICY).pairs
-    single = [s for s in (_with_ground_truth(p, root) for p in found if p.folder == root and p.kind == "in-folder") if s]
+    single = [
+        s for s in (_with_ground_truth(p, root) for p in found if p.folder == root and p.kind == "in-folder") if s
+    ]
     if single:  # DIR is one scene folder itself
         return single
     if (root / "left").is_dir() and (root / "right").is_dir() and (root / "disparity").is_dir():
@@ -70,6 +78,8 @@ def find_scenes(root) -> list[StereoScene]:
         candidates = [p for p in found if p.kind == "in-folder" and p.folder.parent == root]
     scenes = [s for s in (_with_ground_truth(p, root) for p in candidates) if s is not None]
     if not scenes:
-        raise ValueError(f"{root}: no stereo pair with ground-truth disparity found (expected <scene>/left.png, "
-                         "right.png and disp_left.pfm or disp_left.png; see docs/downstream.md)")
+        raise ValueError(
+            f"{root}: no stereo pair with ground-truth disparity found (expected <scene>/left.png, "
+            "right.png and disp_left.pfm or disp_left.png; see docs/downstream.md)"
+        )
     return scenes

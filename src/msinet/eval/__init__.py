@@ -1,4 +1,5 @@
 """Benchmark evaluation: run a model over stereo test sets and score it under the literature's protocols."""
+
 from .ensemble import ENSEMBLES, ensemble_forward
 from .runner import ImageResult, SetResult, evaluate_set
 

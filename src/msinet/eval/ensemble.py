@@ -9,6 +9,7 @@ A transpose turns epipolar rows into columns, so the cross-view attention (which
 look for matches in the wrong direction: "x4" (the default) uses the 4 valid transforms, "x8" adds the
 transposed ones only to reproduce single-image-style ensembles; it is not recommended for stereo models.
 """
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """Published x4 results to print beside ours (MSINet paper, Table 1; protocol 'stereo': RGB, no shave, (L+R)/2)."""
+
 from __future__ import annotations
 
 PAPER_PROTOCOL = "stereo"

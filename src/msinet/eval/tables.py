@@ -1,4 +1,5 @@
 """Printing and saving evaluation results: text tables, CSV and JSON."""
+
 from __future__ import annotations
 
 import csv
@@ -52,18 +53,38 @@ def write_csv(path: Path, all_results: list) -> None:
 def results_dict(all_results: list, protocols: list, meta: dict) -> dict:
     sets: dict = {}
     for r in all_results:
-        entry = sets.setdefault(r.set_name, {"pairs": len(r.images), "methods": {},
-                                             "paper_table1": [dict(zip(("method", "params", "psnr", "ssim"), row))
-                                                              for row in paper_rows(r.set_name, r.scale)]})
+        entry = sets.setdefault(
+            r.set_name,
+            {
+                "pairs": len(r.images),
+                "methods": {},
+                "paper_table1": [
+                    dict(zip(("method", "params", "psnr", "ssim"), row)) for row in paper_rows(r.set_name, r.scale)
+                ],
+            },
+        )
         entry["methods"][r.method] = {
             "mean": {p: {"psnr": v[0], "ssim": v[1]} for p, v in r.means().items()},
-            "images": [{"image": img.name, **{p: {"psnr": v[0], "ssim": v[1]} for p, v in img.scores.items()}}
-                       for img in r.images],
+            "images": [
+                {"image": img.name, **{p: {"psnr": v[0], "ssim": v[1]} for p, v in img.scores.items()}}
+                for img in r.images
+            ],
         }
-    return {**meta, "protocols": {p.name: {"description": p.describe(), "color": p.color, "shave": p.shave,
-                                           "views": p.views, "ssim_window": p.window, "source": p.source}
-                                  for p in protocols},
-            "sets": sets}
+    return {
+        **meta,
+        "protocols": {
+            p.name: {
+                "description": p.describe(),
+                "color": p.color,
+                "shave": p.shave,
+                "views": p.views,
+                "ssim_window": p.window,
+                "source": p.source,
+            }
+            for p in protocols
+        },
+        "sets": sets,
+    }
 
 
 def write_json(path: Path, data: dict) -> None:

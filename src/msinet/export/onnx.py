@@ -4,6 +4,7 @@
 The graph comes from torch.export (program.py) through the torch.onnx dynamo exporter. The symbolic sizes
 are renamed to `height` / `width`, and the model's config goes into the metadata (`msinet.*` keys).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,7 @@ class OnnxExport:
     path: Path
     dynamic: bool
     sample_size: tuple[int, int]
-    min_size: tuple[int, int]    # smallest (h, w) torch.export vouches for (the ONNX graph itself has no check)
+    min_size: tuple[int, int]  # smallest (h, w) torch.export vouches for (the ONNX graph itself has no check)
     sinkhorn_iters: int | None
     opset: int
     max_abs_diff: float | None = None  # onnxruntime vs PyTorch on the sample pair, if verified
@@ -84,9 +85,18 @@ def _symbol_names(proto) -> dict[str, str]:
     return names
 
 
-def export_onnx(model: torch.nn.Module, path, *, dynamic: bool = True, sample_size=None,
-                sinkhorn_iters: int | None = None, opset: int | None = None, overwrite: bool = False,
-                verify: bool = True, program=None) -> OnnxExport:
+def export_onnx(
+    model: torch.nn.Module,
+    path,
+    *,
+    dynamic: bool = True,
+    sample_size=None,
+    sinkhorn_iters: int | None = None,
+    opset: int | None = None,
+    overwrite: bool = False,
+    verify: bool = True,
+    program=None,
+) -> OnnxExport:
     """Write `model` as ONNX to `path`; see the module docstring for the interface of the graph.
 
     verify: run the exported graph in onnxruntime (when installed) on the sample pair and record the
@@ -105,9 +115,17 @@ def export_onnx(model: torch.nn.Module, path, *, dynamic: bool = True, sample_si
         program = export_program(model, dynamic=dynamic, sample_size=sample_size, sinkhorn_iters=sinkhorn_iters)
     program, inputs = program
     with _quiet_exporter():
-        onnx_program = torch.onnx.export(program, inputs, None, input_names=list(EXPORT_INPUTS),
-                                         output_names=list(EXPORT_OUTPUTS), opset_version=opset, dynamo=True,
-                                         verbose=False, optimize=True)
+        onnx_program = torch.onnx.export(
+            program,
+            inputs,
+            None,
+            input_names=list(EXPORT_INPUTS),
+            output_names=list(EXPORT_OUTPUTS),
+            opset_version=opset,
+            dynamo=True,
+            verbose=False,
+            optimize=True,
+        )
     proto = onnx_program.model_proto
     _rename_dims(proto, _symbol_names(proto))
     iters = _sinkhorn_iters(model, sinkhorn_iters)
@@ -124,15 +142,18 @@ def export_onnx(model: torch.nn.Module, path, *, dynamic: bool = True, sample_si
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
-    result = OnnxExport(path, dynamic, tuple(inputs[0].shape[-2:]), minimum_size(program), iters,
-                        int(proto.opset_import[0].version))
+    result = OnnxExport(
+        path, dynamic, tuple(inputs[0].shape[-2:]), minimum_size(program), iters, int(proto.opset_import[0].version)
+    )
     with atomic_target(path) as tmp:  # a hidden temporary sibling, named `path` when complete and verified
         onnx.save(proto, str(tmp))
         if verify:  # before the file takes its name: a graph that computes something else never lands
             result.max_abs_diff = verify_onnx(model, tmp, *inputs, sinkhorn_iters=sinkhorn_iters)
             if result.max_abs_diff is not None and not result.max_abs_diff <= VERIFY_TOLERANCE:
-                raise ValueError(f"{name}: the ONNX graph differs from PyTorch by {result.max_abs_diff:.3g} on the "
-                                 f"sample pair (tolerance {VERIFY_TOLERANCE:g}); nothing written")
+                raise ValueError(
+                    f"{name}: the ONNX graph differs from PyTorch by {result.max_abs_diff:.3g} on the "
+                    f"sample pair (tolerance {VERIFY_TOLERANCE:g}); nothing written"
+                )
     return result
 
 

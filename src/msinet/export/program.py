@@ -12,6 +12,7 @@ What export has to take care of in our models:
   constraints; ONNX graphs carry no such check (and need none).
 - The batch dimension is fixed to 1 (one pair per call).
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -75,13 +76,14 @@ def sample_inputs(model, size: tuple[int, int] | None = None) -> tuple[torch.Ten
             view = imresize(view, 0.5)
         view = np.pad(view, ((0, max(0, h - view.shape[0])), (0, max(0, w - view.shape[1])), (0, 0)), mode="reflect")
         top, left = (view.shape[0] - h) // 2, (view.shape[1] - w) // 2
-        crop = np.ascontiguousarray(view[top: top + h, left: left + w])
+        crop = np.ascontiguousarray(view[top : top + h, left : left + w])
         views.append(torch.from_numpy(crop).permute(2, 0, 1)[None].float().div(255))
     return views[0], views[1]
 
 
-def export_program(model: torch.nn.Module, *, dynamic: bool = True, sample_size=None,
-                   sinkhorn_iters: int | None = None) -> tuple[torch.export.ExportedProgram, tuple]:
+def export_program(
+    model: torch.nn.Module, *, dynamic: bool = True, sample_size=None, sinkhorn_iters: int | None = None
+) -> tuple[torch.export.ExportedProgram, tuple]:
     """torch.export of model(left, right) -> (sr_left, sr_right); dynamic H and W unless dynamic=False.
 
     Returns the program and the sample inputs it was traced with. Raises ValueError naming the dimension
@@ -100,12 +102,17 @@ def export_program(model: torch.nn.Module, *, dynamic: bool = True, sample_size=
             hint = "; try a fixed size (--static --height H --width W)" if dynamic else ""
             raise ValueError(f"{name}: torch.export failed ({first}){hint}") from None
     if dynamic:
-        frozen = [axis for axis, dim in (("height", 2), ("width", 3))
-                  if not isinstance(_input_shape(program, EXPORT_INPUTS[0])[dim], torch.SymInt)]
+        frozen = [
+            axis
+            for axis, dim in (("height", 2), ("width", 3))
+            if not isinstance(_input_shape(program, EXPORT_INPUTS[0])[dim], torch.SymInt)
+        ]
         if frozen:
-            raise ValueError(f"{name}: the {' and '.join(frozen)} of the input became fixed during export "
-                             "(the model computes with that size as a constant); export it with a fixed size "
-                             "instead (--static --height H --width W)")
+            raise ValueError(
+                f"{name}: the {' and '.join(frozen)} of the input became fixed during export "
+                "(the model computes with that size as a constant); export it with a fixed size "
+                "instead (--static --height H --width W)"
+            )
     return program, inputs
 
 

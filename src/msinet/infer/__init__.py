@@ -1,4 +1,5 @@
 """Inference on real stereo pairs: any image kind and size, row tiling, precision fallback, disparity."""
+
 from ..data.image_io import read_image, write_png
 from ..runtime.devices import resolve_device
 from .pairs import StereoPair, find_pairs

@@ -5,6 +5,7 @@ to_planes() turns one image into an RGB plane (B,3,H,W) float32 in [0,1] plus an
 that same kind: uint16 stays uint16, grayscale stays grayscale, PIL stays PIL with its mode, a tensor
 comes back with its dimensions, dtype and device.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,10 +18,10 @@ from ..data.image_io import pil_to_array
 
 @dataclass(frozen=True)
 class ImageKind:
-    container: str             # "numpy" | "pil" | "tensor"
-    channels: int              # 1 (grayscale), 3 or 4 (with alpha)
-    dtype: object              # numpy dtype, or torch dtype for tensors
-    layout: str = "HWC"        # numpy: "HW" or "HWC"; tensor: "CHW" or "BCHW"
+    container: str  # "numpy" | "pil" | "tensor"
+    channels: int  # 1 (grayscale), 3 or 4 (with alpha)
+    dtype: object  # numpy dtype, or torch dtype for tensors
+    layout: str = "HWC"  # numpy: "HW" or "HWC"; tensor: "CHW" or "BCHW"
     pil_mode: str | None = None
     device: object = None
     height: int = 0
@@ -80,8 +81,9 @@ def to_planes(image, name: str = "image") -> tuple[torch.Tensor, torch.Tensor | 
         if not torch.isfinite(planes).all():
             raise ValueError(f"{name}: the tensor contains NaN or Inf")
         rgb, alpha = _split_channels(planes)
-        kind = ImageKind("tensor", x.shape[1], image.dtype, layout, device=image.device,
-                         height=x.shape[-2], width=x.shape[-1])
+        kind = ImageKind(
+            "tensor", x.shape[1], image.dtype, layout, device=image.device, height=x.shape[-2], width=x.shape[-1]
+        )
         return rgb, alpha, kind
     if isinstance(image, np.ndarray):
         rgb, alpha, channels, dtype, layout = _numpy_to_planes(image, name)
@@ -93,8 +95,11 @@ def to_planes(image, name: str = "image") -> tuple[torch.Tensor, torch.Tensor | 
     if Image is not None and isinstance(image, Image.Image):
         arr, mode = pil_to_array(image)
         rgb, alpha, channels, dtype, layout = _numpy_to_planes(arr, name)
-        return rgb, alpha, ImageKind("pil", channels, dtype, layout, pil_mode=mode,
-                                     height=rgb.shape[-2], width=rgb.shape[-1])
+        return (
+            rgb,
+            alpha,
+            ImageKind("pil", channels, dtype, layout, pil_mode=mode, height=rgb.shape[-2], width=rgb.shape[-1]),
+        )
     raise ValueError(f"{name}: expected a numpy array, a PIL image or a torch tensor, got {type(image).__name__}")
 
 

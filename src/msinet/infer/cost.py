@@ -20,6 +20,7 @@ costs about 2 s on one CPU thread and is skipped for pairs small enough not to m
 that way (384 and 768) it predicted 1.2 / 4.9 / 11.0 / 19.6 s per row at W 1000 / 2000 / 3000 / 4000 against
 the 1.6 / 5.4 / 13.5 / 16.9 s measured above: right to about 30 %, which is what a one-line estimate needs.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,8 +49,9 @@ def probe_row_cost(model, width: int, device, precision: str = "fp32") -> tuple[
     def timed(w: int) -> float:
         view = rng.integers(0, 256, (PROBE_ROWS, w, 3), dtype=np.uint8)
         t0 = time.perf_counter()
-        upscale_pair(model, view, view.copy(), tile=None, context=0, precision=precision, device=device,
-                     cuda_graphs="off")
+        upscale_pair(
+            model, view, view.copy(), tile=None, context=0, precision=precision, device=device, cuda_graphs="off"
+        )
         return (time.perf_counter() - t0) / PROBE_ROWS
 
     w1 = min(width, PROBE_WIDTH)
@@ -64,8 +66,9 @@ def probe_row_cost(model, width: int, device, precision: str = "fp32") -> tuple[
     return a, b
 
 
-def estimate_pair_seconds(model, height: int, width: int, tile: int, context: int, device,
-                          precision: str = "fp32") -> float | None:
+def estimate_pair_seconds(
+    model, height: int, width: int, tile: int, context: int, device, precision: str = "fp32"
+) -> float | None:
     """Seconds to upscale one LR pair of height x width with these tiles; None for pairs too small to matter."""
     if height * width <= SMALL_PIXELS:
         return None

@@ -4,6 +4,7 @@ The pair is taken as HR, cropped to a multiple of the scale, downscaled with the
 of the stereo SR test kits (msinet.data.degradation "kit") and super-resolved; bicubic upscaling and the model are
 then compared with the original on crops, with PSNR (RGB, both views averaged, as in the literature).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,16 @@ from ..data.sample_pair import motorcycle_pair
 CROP = (170, 300, 128, 192)  # (top, left, height, width) on the LR-grid-aligned HR image: the engine block
 
 
-def comparison_figure(path: Path, hr: np.ndarray, bicubic: np.ndarray, sr: np.ndarray, model_name: str,
-                      psnr_bicubic: float, psnr_model: float, scale: int) -> None:
+def comparison_figure(
+    path: Path,
+    hr: np.ndarray,
+    bicubic: np.ndarray,
+    sr: np.ndarray,
+    model_name: str,
+    psnr_bicubic: float,
+    psnr_model: float,
+    scale: int,
+) -> None:
     """HR, bicubic and the model side by side (top: whole left view with the crop outlined; bottom: the crop
     enlarged, nearest neighbour), each titled with its PSNR."""
     from PIL import Image, ImageDraw
@@ -25,8 +34,11 @@ def comparison_figure(path: Path, hr: np.ndarray, bicubic: np.ndarray, sr: np.nd
 
     top, left, h, w = CROP
     top, left = max(0, min(top, hr.shape[0] - h)), max(0, min(left, hr.shape[1] - w))
-    panels = [(hr, "HR (original)"), (bicubic, f"bicubic x{scale} (MATLAB imresize): {psnr_bicubic:.2f} dB"),
-              (sr, f"{model_name}: {psnr_model:.2f} dB")]
+    panels = [
+        (hr, "HR (original)"),
+        (bicubic, f"bicubic x{scale} (MATLAB imresize): {psnr_bicubic:.2f} dB"),
+        (sr, f"{model_name}: {psnr_model:.2f} dB"),
+    ]
     zoom = max(1, hr.shape[1] // w)
     title_h, pad = 18, 8
     width = hr.shape[1]
@@ -37,7 +49,7 @@ def comparison_figure(path: Path, hr: np.ndarray, bicubic: np.ndarray, sr: np.nd
         draw.text((x0, 3), title, fill="black")
         canvas.paste(Image.fromarray(np.ascontiguousarray(img)), (x0, title_h))
         draw.rectangle((x0 + left, title_h + top, x0 + left + w - 1, title_h + top + h - 1), outline=(0, 200, 255))
-        crop = Image.fromarray(np.ascontiguousarray(img[top: top + h, left: left + w]))
+        crop = Image.fromarray(np.ascontiguousarray(img[top : top + h, left : left + w]))
         canvas.paste(crop.resize((w * zoom, h * zoom), Image.NEAREST), (x0, title_h + hr.shape[0] + 2 * pad))
     write_bytes_atomic(Path(path), encode_png(np.asarray(canvas), path))
 
@@ -64,5 +76,10 @@ def run_demo(model, outdir, overwrite: bool = False, **upscale_options) -> dict:
     write_png(paths["R"], sr_r, overwrite)
     name = getattr(model, "model_name", None) or type(model).__name__
     comparison_figure(paths["comparison"], hr_l, bic_l, sr_l, name, psnr_bicubic, psnr_model, scale)
-    return {"paths": paths, "psnr_model": psnr_model, "psnr_bicubic": psnr_bicubic, "lr_size": lr_l.shape[:2],
-            "model": name}
+    return {
+        "paths": paths,
+        "psnr_model": psnr_model,
+        "psnr_bicubic": psnr_bicubic,
+        "lr_size": lr_l.shape[:2],
+        "model": name,
+    }

@@ -8,6 +8,7 @@ At HR every distance is `scale` times larger, so the map is upsampled bilinearly
 Files: a 16-bit PNG in the KITTI convention (value = round(256 * d), 0 = unknown, so d is stored in
 [1/256, 255.996] px; negative or zero disparities are written as 0) and a colourised 8-bit PNG.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -14,6 +14,7 @@ line and eager execution for the rest of the process.
 
 Outputs are clones: they stay valid after the next replay overwrites the graph's own buffers.
 """
+
 from __future__ import annotations
 
 import sys
@@ -29,7 +30,16 @@ from .. import fastpath
 
 MODES = ("auto", "on", "off")
 # ops that make the host wait for the device (or whose output shape depends on device data)
-SYNCING_OPS = {"aten::_local_scalar_dense", "aten::is_nonzero", "aten::nonzero", "aten::equal", "aten::masked_select", "aten::unique", "aten::_unique2", "aten::unique_consecutive"}
+SYNCING_OPS = {
+    "aten::_local_scalar_dense",
+    "aten::is_nonzero",
+    "aten::nonzero",
+    "aten::equal",
+    "aten::masked_select",
+    "aten::unique",
+    "aten::_unique2",
+    "aten::unique_consecutive",
+}
 
 
 class HostSyncWatch(TorchDispatchMode):
@@ -62,6 +72,7 @@ def eager_capture(fn: Callable, static_inputs: Sequence[torch.Tensor]):
     def replay():
         for buf, new in zip(outputs, fn(*static_inputs)):
             buf.copy_(new)
+
     return outputs, replay
 
 
@@ -69,8 +80,14 @@ class GraphedForward:
     """fn(*inputs) -> sequence of tensors, replayed from a captured graph per input shape (at most
     `max_graphs` kept, least recently used dropped); eager when capture is impossible."""
 
-    def __init__(self, fn: Callable, capture_after: int = 2, max_graphs: int = 2, capture=None,
-                 notify: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        fn: Callable,
+        capture_after: int = 2,
+        max_graphs: int = 2,
+        capture=None,
+        notify: Callable[[str], None] | None = None,
+    ):
         self.fn = fn
         self.capture_after = capture_after
         self.max_graphs = max_graphs
@@ -83,7 +100,10 @@ class GraphedForward:
 
     def _key(self, inputs) -> tuple:
         autocast = torch.is_autocast_enabled("cuda"), torch.get_autocast_dtype("cuda")
-        return tuple((tuple(x.shape), x.dtype, x.device) for x in inputs) + (autocast, torch.is_inference_mode_enabled())
+        return tuple((tuple(x.shape), x.dtype, x.device) for x in inputs) + (
+            autocast,
+            torch.is_inference_mode_enabled(),
+        )
 
     def __call__(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
         if self.disabled is not None:
@@ -146,9 +166,11 @@ class GraphedForward:
 def _replay_checked(device: torch.device, static_outputs, replay, eager) -> bool:
     """The first capture per device: one replay on the capture's own inputs (still in the static buffers)
     against the warm-up's eager outputs for those inputs (msinet.fastpath)."""
+
     def replayed():
         replay()
         return [t.clone() for t in static_outputs]
+
     return GRAPH_REPLAY.enabled(device, replayed, lambda: eager)
 
 
@@ -186,12 +208,20 @@ def _graph_probe(device: torch.device):
 
     def reference():
         return fn(*pair)
+
     return fast, reference
 
 
-GRAPH_REPLAY = fastpath.register(fastpath.FastPath(
-    "cuda-graph-replay", "a model forward replayed from a captured CUDA graph vs run eagerly",
-    rtol=1e-4, atol=1e-5, available=_graph_available, probe=_graph_probe))
+GRAPH_REPLAY = fastpath.register(
+    fastpath.FastPath(
+        "cuda-graph-replay",
+        "a model forward replayed from a captured CUDA graph vs run eagerly",
+        rtol=1e-4,
+        atol=1e-5,
+        available=_graph_available,
+        probe=_graph_probe,
+    )
+)
 
 
 _RUNNERS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple]" = weakref.WeakKeyDictionary()
@@ -203,8 +233,9 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def graphed_model(model: torch.nn.Module, device: torch.device, mode: str, capture=None,
-                  notify: Callable[[str], None] | None = None) -> GraphedForward | None:
+def graphed_model(
+    model: torch.nn.Module, device: torch.device, mode: str, capture=None, notify: Callable[[str], None] | None = None
+) -> GraphedForward | None:
     """The model's GraphedForward for `device` (kept with the model, so a folder of same-sized pairs reuses
     its graphs), or None for eager. mode: "auto" = on CUDA, a shape captured when seen a second time;
     "on" = CUDA graphs asked for (a notice elsewhere); "off"."""
@@ -212,7 +243,8 @@ def graphed_model(model: torch.nn.Module, device: torch.device, mode: str, captu
     if mode == "off" or (device.type != "cuda" and capture is None):
         if mode == "on":
             (notify or (lambda text: print(text, file=sys.stderr)))(
-                f"note: CUDA graphs need a CUDA device; running eagerly on {device}")
+                f"note: CUDA graphs need a CUDA device; running eagerly on {device}"
+            )
         return None
     # weights replaced or changed in place (load_state_dict), or the configuration changed (e.g. the TLSC
     # window): the old graphs, and weights cached inside them (fused LSKA), are stale

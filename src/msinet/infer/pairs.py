@@ -10,6 +10,7 @@ caller can list it. The output folder (`exclude`) and any folder msinet wrote re
 search_pairs also returns them, and the MPO and video files met (each one a stereo input of its own), so that
 the caller can say what it leaves out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -21,13 +22,20 @@ from ..io.video import VIDEO_SUFFIXES
 
 SCENE_VIEW_NAMES = (("left", "right"), ("hr0", "hr1"), ("im0", "im1"), ("lr0", "lr1"))
 SIBLING_FOLDERS = (("left", "right"), ("image_2", "image_3"), ("colored_0", "colored_1"))
-POLICY = ScanPolicy(view_names=SCENE_VIEW_NAMES, sibling_folders=SIBLING_FOLDERS, siblings_by="stem",
-                    suffix_tags=("_L", "_R"), recursive=True, ignore_case=True, skip_marked=True)
+POLICY = ScanPolicy(
+    view_names=SCENE_VIEW_NAMES,
+    sibling_folders=SIBLING_FOLDERS,
+    siblings_by="stem",
+    suffix_tags=("_L", "_R"),
+    recursive=True,
+    ignore_case=True,
+    skip_marked=True,
+)
 
 
 @dataclass(frozen=True)
 class StereoPair:
-    name: str   # output stem: results go to <name>_L.png / <name>_R.png
+    name: str  # output stem: results go to <name>_L.png / <name>_R.png
     left: Path
     right: Path
 
@@ -42,9 +50,9 @@ def _name(root: Path, folder: Path, stem: str | None = None) -> str:
 @dataclass
 class PairSearch:
     pairs: list[StereoPair]
-    unpaired: list[Path]                                        # images that belong to no pair
+    unpaired: list[Path]  # images that belong to no pair
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # folders not scanned: "excluded" | "marked"
-    media: list[Path] = field(default_factory=list)             # MPO and video files: inputs of their own
+    media: list[Path] = field(default_factory=list)  # MPO and video files: inputs of their own
 
 
 def find_pairs(root, exclude=()) -> tuple[list[StereoPair], list[Path]]:

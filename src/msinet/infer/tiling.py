@@ -11,6 +11,7 @@ once, with no blending. The full image stays on the host; one tile at a time vis
                   [ctx | core 1 | ctx]
                                [ctx | core 2 | ctx]
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,8 +33,8 @@ class OutOfMemory(RuntimeError):
 class Tile:
     core0: int  # first output row this tile owns (LR rows)
     core1: int  # one past its last
-    in0: int    # first row fed to the model, core0 - context clipped at 0
-    in1: int    # one past the last row fed, core1 + context clipped at H
+    in0: int  # first row fed to the model, core0 - context clipped at 0
+    in1: int  # one past the last row fed, core1 + context clipped at H
 
 
 def plan_tile(height: int, start: int, tile_rows: int, context: int, same_shape: bool = False) -> Tile:
@@ -67,8 +68,9 @@ def _available_memory(device: torch.device) -> int:
     return min(int(free * 0.5), CPU_BUDGET_CAP)
 
 
-def auto_tile_rows(model, height: int, width: int, device: torch.device, context: int,
-                   budget_bytes: int | None = None) -> int:
+def auto_tile_rows(
+    model, height: int, width: int, device: torch.device, context: int, budget_bytes: int | None = None
+) -> int:
     """Core rows per tile so that a tile (core + 2 * context rows) fits the memory budget."""
     budget = _available_memory(device) if budget_bytes is None else budget_bytes
     rows = budget // max(1, bytes_per_row(model, width)) - 2 * context
@@ -89,10 +91,16 @@ def _free_cache(device: torch.device) -> None:
         torch.mps.empty_cache()
 
 
-def run_tiled(tile_fn: Callable[[torch.Tensor, torch.Tensor], Sequence[torch.Tensor]],
-              left: torch.Tensor, right: torch.Tensor, tile_rows: int, context: int,
-              device: torch.device, on_tile: Callable[[Tile, int], None] | None = None,
-              same_shape: bool = False) -> list[torch.Tensor]:
+def run_tiled(
+    tile_fn: Callable[[torch.Tensor, torch.Tensor], Sequence[torch.Tensor]],
+    left: torch.Tensor,
+    right: torch.Tensor,
+    tile_rows: int,
+    context: int,
+    device: torch.device,
+    on_tile: Callable[[Tile, int], None] | None = None,
+    same_shape: bool = False,
+) -> list[torch.Tensor]:
     """Run `tile_fn(left_tile, right_tile)` tile by tile and stitch its outputs on the host.
 
     left, right: (1, 3, H, W) host tensors. tile_fn returns tensors shaped (1, C, k*rows, W') for a
@@ -107,14 +115,18 @@ def run_tiled(tile_fn: Callable[[torch.Tensor, torch.Tensor], Sequence[torch.Ten
     while start < height:
         tile = plan_tile(height, start, tile_rows, context, same_shape)
         try:
-            results = tile_fn(left[..., tile.in0:tile.in1, :].to(device), right[..., tile.in0:tile.in1, :].to(device))
+            results = tile_fn(
+                left[..., tile.in0 : tile.in1, :].to(device), right[..., tile.in0 : tile.in1, :].to(device)
+            )
         except (RuntimeError, torch.OutOfMemoryError) as exc:
             if not _is_oom(exc):
                 raise
             _free_cache(device)
             if tile_rows <= MIN_TILE_ROWS:
-                raise OutOfMemory(f"out of memory on {device} even with {tile_rows}-row tiles "
-                                  f"({context} rows of context); try --device cpu") from None
+                raise OutOfMemory(
+                    f"out of memory on {device} even with {tile_rows}-row tiles "
+                    f"({context} rows of context); try --device cpu"
+                ) from None
             tile_rows = max(MIN_TILE_ROWS, tile_rows // 2)
             continue
         in_rows = tile.in1 - tile.in0
@@ -126,7 +138,7 @@ def run_tiled(tile_fn: Callable[[torch.Tensor, torch.Tensor], Sequence[torch.Ten
         for out, r in zip(outputs, results):
             factor = r.shape[-2] // in_rows
             a, b = (tile.core0 - tile.in0) * factor, (tile.core1 - tile.in0) * factor
-            out[..., tile.core0 * factor:tile.core1 * factor, :] = r[..., a:b, :].float().cpu()
+            out[..., tile.core0 * factor : tile.core1 * factor, :] = r[..., a:b, :].float().cpu()
         if on_tile is not None:
             on_tile(tile, tile_rows)
         start = tile.core1

@@ -1,4 +1,5 @@
 """`upscale_pair`: super-resolve one stereo pair of any size, in any image kind, within a memory budget."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,8 +38,10 @@ def _common_frame(left: torch.Tensor, right: torch.Tensor, pad_common: bool):
     if (hl, wl) == (hr, wr):
         return left, right
     if not pad_common:
-        raise ValueError(f"left and right views differ in size: left {wl}x{hl}, right {wr}x{hr} (WxH); "
-                         "pass --pad-common (pad_common=True) to pad both to a common frame")
+        raise ValueError(
+            f"left and right views differ in size: left {wl}x{hl}, right {wr}x{hr} (WxH); "
+            "pass --pad-common (pad_common=True) to pad both to a common frame"
+        )
     h, w = max(hl, hr), max(wl, wr)
 
     def pad(x):  # replicate needs at least 2 pixels per padded dimension for 'reflect'; edge works from 1
@@ -60,9 +63,22 @@ def _upscale_alpha(alpha: torch.Tensor | None, scale: int) -> torch.Tensor | Non
     return imresize_torch(alpha, scale).clamp(0, 1)
 
 
-def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: str = "fp32", device=None,
-                 pad_common: bool = False, alpha: str = "upscale", return_disparity: bool = False,
-                 on_tile=None, cuda_graphs: str = "auto", on_band=None):
+def upscale_pair(
+    model,
+    left,
+    right,
+    *,
+    tile="auto",
+    context="auto",
+    precision: str = "fp32",
+    device=None,
+    pad_common: bool = False,
+    alpha: str = "upscale",
+    return_disparity: bool = False,
+    on_tile=None,
+    cuda_graphs: str = "auto",
+    on_band=None,
+):
     """Super-resolve a stereo pair with `model`; returns (sr_left, sr_right) of the inputs' kind.
 
     left, right: numpy uint8/uint16/float (HxW, HxWx3, HxWx4), PIL images, or float tensors (3,H,W) /
@@ -85,8 +101,11 @@ def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: 
     if on_band is not None:
         if on_tile is not None:
             raise ValueError("give on_tile only (on_band is its old name), not both")
-        warnings.warn("upscale_pair(on_band=...) is now on_tile=...; the old name will stop working in 0.3",
-                      FutureWarning, stacklevel=2)
+        warnings.warn(
+            "upscale_pair(on_band=...) is now on_tile=...; the old name will stop working in 0.3",
+            FutureWarning,
+            stacklevel=2,
+        )
         on_tile = on_band
     check_precision(precision)
     check_mode(cuda_graphs)
@@ -106,8 +125,10 @@ def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: 
     height, width = l_in.shape[-2:]
 
     if return_disparity and not model.has_transport_plans:
-        raise ValueError(f"model {model.model_name or type(model).__name__} has no DEAM transport plan to read "
-                         "disparity from; use an MSINet model")
+        raise ValueError(
+            f"model {model.model_name or type(model).__name__} has no DEAM transport plan to read "
+            "disparity from; use an MSINet model"
+        )
     context = default_context(model) if context in (None, "auto") else context
     if tile is None:
         tile = height
@@ -122,6 +143,7 @@ def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: 
                 sr_l, sr_r = model(lb, rb)
                 disp = disparity_from_plan(deams[-1].last_plan)[:, None]  # (1, 1, rows, W)
             return sr_l, sr_r, disp
+
         return compute_with_fallback(compute, device, precision)
 
     was_training = model.training
@@ -130,14 +152,24 @@ def upscale_pair(model, left, right, *, tile="auto", context="auto", precision: 
     graphed = None if return_disparity else graphed_model(model, device, cuda_graphs)  # after .to(): weights moved
     forward = model if graphed is None else graphed
     try:
-        results = [run_tiled(run_tile, l_in[b:b + 1], r_in[b:b + 1], tile, context, device, on_tile,
-                             same_shape=graphed is not None)
-                   for b in range(l_in.shape[0])]
+        results = [
+            run_tiled(
+                run_tile,
+                l_in[b : b + 1],
+                r_in[b : b + 1],
+                tile,
+                context,
+                device,
+                on_tile,
+                same_shape=graphed is not None,
+            )
+            for b in range(l_in.shape[0])
+        ]
     finally:
         model.train(was_training)
     sr_l, sr_r = (torch.cat([res[i] for res in results]) for i in (0, 1))
     (hl, wl), (hr, wr) = sizes
-    sr_l, sr_r = sr_l[..., :scale * hl, :scale * wl], sr_r[..., :scale * hr, :scale * wr]
+    sr_l, sr_r = sr_l[..., : scale * hl, : scale * wl], sr_r[..., : scale * hr, : scale * wr]
     out_l = from_planes(sr_l, _upscale_alpha(l_alpha, scale), l_kind)
     out_r = from_planes(sr_r, _upscale_alpha(r_alpha, scale), r_kind)
     if not return_disparity:

@@ -6,6 +6,7 @@ the first missing segment (frames already done are not redone). When every segme
 them with the source's audio into a temporary file that then replaces nothing unless --overwrite: the output's
 name only ever holds a complete, playable file. Under torchrun, rank r encodes segments r, r + N, r + 2N, ...
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,15 @@ from .upscale import upscale_pair
 
 def _state(src: Path, info, chunk: int, settings: dict) -> dict:
     st = src.stat()
-    return {"source": str(src.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "frames": info.frames,
-            "rate": str(info.rate), "chunk": chunk, "settings": settings}
+    return {
+        "source": str(src.resolve()),
+        "bytes": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "frames": info.frames,
+        "rate": str(info.rate),
+        "chunk": chunk,
+        "settings": settings,
+    }
 
 
 def _differences(old: dict, new: dict) -> list[str]:
@@ -61,8 +69,10 @@ def _prepare_partial(partial: Path, state: dict, world: World, overwrite: bool =
                 shutil.rmtree(partial)
             elif old != state:
                 changed = "; ".join(_differences(old, state))
-                raise ValueError(f"{partial} holds an interrupted run that differs: {changed}. Pass --overwrite "
-                                 "to discard it and start over, or rerun with the same input and settings to resume")
+                raise ValueError(
+                    f"{partial} holds an interrupted run that differs: {changed}. Pass --overwrite "
+                    "to discard it and start over, or rerun with the same input and settings to resume"
+                )
         if not state_file.is_file():
             if partial.exists():
                 raise ValueError(f"{partial} exists but is not an msinet work folder; move it away")
@@ -73,9 +83,21 @@ def _prepare_partial(partial: Path, state: dict, world: World, overwrite: bool =
     barrier(world)
 
 
-def upscale_video(model, src, dst, *, layout: str, full: bool = False, encoding: Encoding = Encoding(),
-                  chunk: int = 24, overwrite: bool = False, options: dict | None = None, settings: dict | None = None,
-                  world: World = World(), progress: bool = True) -> dict:
+def upscale_video(
+    model,
+    src,
+    dst,
+    *,
+    layout: str,
+    full: bool = False,
+    encoding: Encoding = Encoding(),
+    chunk: int = 24,
+    overwrite: bool = False,
+    options: dict | None = None,
+    settings: dict | None = None,
+    world: World = World(),
+    progress: bool = True,
+) -> dict:
     """Upscale the stereo video `src` (both views in each frame, in `layout`) into `dst`.
 
     full: a half layout (sbs-half, tb-half) comes out in its full layout (each view stretched back to its
@@ -98,9 +120,17 @@ def upscale_video(model, src, dst, *, layout: str, full: bool = False, encoding:
     encoding.check_size(*_out_size(info, layout, out_layout, int(model.scale)))
 
     partial = dst.with_name(dst.name + ".partial")
-    _prepare_partial(partial, _state(src, info, chunk, {**(settings or {}), "layout": layout,
-                                                       "out_layout": out_layout, "encoding": repr(encoding)}), world,
-                     overwrite)
+    _prepare_partial(
+        partial,
+        _state(
+            src,
+            info,
+            chunk,
+            {**(settings or {}), "layout": layout, "out_layout": out_layout, "encoding": repr(encoding)},
+        ),
+        world,
+        overwrite,
+    )
     segments = [(i, i * chunk, min((i + 1) * chunk, info.frames)) for i in range(math.ceil(info.frames / chunk))]
     seg_path = [partial / f"seg_{i:05d}{dst.suffix}" for i, _, _ in segments]
     done = [p.is_file() for p in seg_path]
@@ -112,6 +142,7 @@ def upscale_video(model, src, dst, *, layout: str, full: bool = False, encoding:
     frames = iter_frames(src, start=mine[0][1]) if mine else None
     try:
         for i, lo, hi in mine:
+
             def sr_frames(lo=lo, hi=hi):
                 nonlocal computed
                 for index, frame in frames:
@@ -134,8 +165,9 @@ def upscale_video(model, src, dst, *, layout: str, full: bool = False, encoding:
             try:
                 got = write_segment(tmp, sr_frames(), info.rate, encoding, fmt)
                 if got != hi - lo:
-                    raise ValueError(f"{src} ended after frame {lo + got - 1}; its header promised {info.frames} "
-                                     "frames")
+                    raise ValueError(
+                        f"{src} ended after frame {lo + got - 1}; its header promised {info.frames} frames"
+                    )
                 os.replace(tmp, seg_path[i])
             finally:
                 tmp.unlink(missing_ok=True)
@@ -159,8 +191,13 @@ def upscale_video(model, src, dst, *, layout: str, full: bool = False, encoding:
             tmp.unlink(missing_ok=True)
         shutil.rmtree(partial)
     barrier(world)
-    return {"frames": info.frames, "done_before": done_before, "computed": computed, "seconds": seconds,
-            "fps": computed / seconds if computed and seconds > 0 else float("nan")}
+    return {
+        "frames": info.frames,
+        "done_before": done_before,
+        "computed": computed,
+        "seconds": seconds,
+        "fps": computed / seconds if computed and seconds > 0 else float("nan"),
+    }
 
 
 def _blank(info):

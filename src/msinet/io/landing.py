@@ -15,6 +15,7 @@ command line turns it into one), the temps are deleted at once. `recover(folder)
 run it on every folder before writing into it. A temp or journal of a process that is still running (another
 rank of a torchrun job writing into the same folder) is left alone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -96,8 +97,7 @@ def land(files: dict, overwrite: bool = False, companions: dict | None = None) -
                 temps[path].write_bytes(data)
             except OSError as exc:  # name the file the user asked for, not our temp
                 raise type(exc)(exc.errno, exc.strerror, str(path)) from None
-        jtmp.write_text(json.dumps({"overwrite": overwrite,
-                                    "renames": [[str(temps[p]), str(p)] for p in files]}))
+        jtmp.write_text(json.dumps({"overwrite": overwrite, "renames": [[str(temps[p]), str(p)] for p in files]}))
         renamed = False
         try:
             with _signals_held():

@@ -10,6 +10,7 @@ split() returns the views as stored (a half layout gives squeezed views); join()
 to_full() turns a half layout's joined result into its full-resolution layout (each view stretched back to its
 display aspect, bicubic along the squeezed axis only).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,11 +38,11 @@ def split(image: np.ndarray, layout: str, source="image") -> tuple[np.ndarray, n
     if _horizontal(layout):
         if w % 2:
             raise ValueError(f"{source} is {w}x{h}: a {layout} image must have an even width")
-        a, b = image[:, : w // 2], image[:, w // 2:]
+        a, b = image[:, : w // 2], image[:, w // 2 :]
     else:
         if h % 2:
             raise ValueError(f"{source} is {w}x{h}: a {layout} image must have an even height")
-        a, b = image[: h // 2], image[h // 2:]
+        a, b = image[: h // 2], image[h // 2 :]
     left, right = (b, a) if layout == "cross" else (a, b)
     return np.ascontiguousarray(left), np.ascontiguousarray(right)
 
@@ -86,5 +87,7 @@ def guess_layout(width: int, height: int, source="image") -> str:
     ratio = width / height
     if any(abs(ratio / a - 1) < 0.01 for a in _AUTO_SBS_ASPECTS):
         return "sbs"
-    raise ValueError(f"cannot tell the stereo layout of {source} ({width}x{height}) from its aspect ratio; "
-                     f"pass --layout {'|'.join(LAYOUTS)}")
+    raise ValueError(
+        f"cannot tell the stereo layout of {source} ({width}x{height}) from its aspect ratio; "
+        f"pass --layout {'|'.join(LAYOUTS)}"
+    )

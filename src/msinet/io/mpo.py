@@ -1,6 +1,7 @@
 """MPO (CIPA DC-007 multi-picture object): the two JPEG views that 3D cameras and phones write in one file
 (Fujifilm FinePix Real 3D W1/W3, Nintendo 3DS, ...). The first picture is the left view, the second the right.
 """
+
 from __future__ import annotations
 
 import io
@@ -60,16 +61,20 @@ def read_mpo(path) -> tuple[np.ndarray, np.ndarray, bytes | None]:
     except UnidentifiedImageError:
         raise ValueError(f"cannot read {path}: not a recognised image file") from None
     except (OSError, SyntaxError) as exc:
-        raise ValueError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") \
-            from None
+        raise ValueError(
+            f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
     if views[0].shape != views[1].shape:
-        raise ValueError(f"{path}: the two views differ in size ({views[0].shape[1]}x{views[0].shape[0]} vs "
-                         f"{views[1].shape[1]}x{views[1].shape[0]})")
+        raise ValueError(
+            f"{path}: the two views differ in size ({views[0].shape[1]}x{views[0].shape[0]} vs "
+            f"{views[1].shape[1]}x{views[1].shape[0]})"
+        )
     return views[0], views[1], exif
 
 
-def write_mpo(path, left: np.ndarray, right: np.ndarray, exif: bytes | None = None, quality: int = 95,
-              overwrite: bool = False) -> Path:
+def write_mpo(
+    path, left: np.ndarray, right: np.ndarray, exif: bytes | None = None, quality: int = 95, overwrite: bool = False
+) -> Path:
     """Write two uint8 views (HxW or HxWx3) as an MPO, through a temporary file; `exif` goes with the first."""
     from ..data.image_io import refuse_existing, write_bytes_atomic
 
@@ -78,15 +83,15 @@ def write_mpo(path, left: np.ndarray, right: np.ndarray, exif: bytes | None = No
     return write_bytes_atomic(path, encode_mpo(left, right, exif, quality, path))
 
 
-def encode_mpo(left: np.ndarray, right: np.ndarray, exif: bytes | None = None, quality: int = 95,
-               path="MPO") -> bytes:
+def encode_mpo(left: np.ndarray, right: np.ndarray, exif: bytes | None = None, quality: int = 95, path="MPO") -> bytes:
     """The MPO file of two uint8 views (`path` names it in errors)."""
     from PIL import Image
 
     for name, view in (("left", left), ("right", right)):
         if view.dtype != np.uint8 or not (view.ndim == 2 or (view.ndim == 3 and view.shape[2] == 3)):
-            raise ValueError(f"{path}: the {name} view must be uint8 gray or RGB for JPEG, got "
-                             f"{view.dtype} {view.shape}")
+            raise ValueError(
+                f"{path}: the {name} view must be uint8 gray or RGB for JPEG, got {view.dtype} {view.shape}"
+            )
     buf = io.BytesIO()
     first, second = Image.fromarray(left), Image.fromarray(right)
     extra = {"exif": exif} if exif else {}

@@ -4,6 +4,7 @@ Decoding is sequential and one frame at a time, encoding writes one segment file
 final file is a remux (no re-encoding) of the segments with the source's audio packets copied: memory stays
 flat over the length of the clip.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -34,10 +35,10 @@ class VideoInfo:
     path: Path
     width: int
     height: int
-    rate: Fraction        # frames per second (the stream's average rate)
+    rate: Fraction  # frames per second (the stream's average rate)
     frames: int
     codec: str
-    audio: str | None     # codec of the first audio stream, if any
+    audio: str | None  # codec of the first audio stream, if any
 
     @property
     def duration(self) -> float:
@@ -82,8 +83,15 @@ def probe_video(path) -> VideoInfo:
         if not frames:
             raise ValueError(f"{path} has no video frames")
         audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
-        return VideoInfo(path, stream.codec_context.width, stream.codec_context.height, Fraction(rate), frames,
-                         stream.codec_context.name, audio)
+        return VideoInfo(
+            path,
+            stream.codec_context.width,
+            stream.codec_context.height,
+            Fraction(rate),
+            frames,
+            stream.codec_context.name,
+            audio,
+        )
 
 
 def iter_frames(path, start: int = 0):
@@ -112,6 +120,7 @@ def iter_stereo_frames(path, layout: str, start: int = 0):
 @dataclass(frozen=True)
 class Encoding:
     """H.264 settings: crf 18 yuv420p (plays everywhere) or lossless RGB (libx264rgb, crf 0)."""
+
     crf: int = 18
     lossless: bool = False
     preset: str = "medium"
@@ -126,8 +135,10 @@ class Encoding:
 
     def check_size(self, width: int, height: int) -> None:
         if not self.lossless and (width % 2 or height % 2):
-            raise ValueError(f"the output frame is {width}x{height}: H.264 (yuv420p) needs even sizes; "
-                             "use --lossless or another scale")
+            raise ValueError(
+                f"the output frame is {width}x{height}: H.264 (yuv420p) needs even sizes; "
+                "use --lossless or another scale"
+            )
 
 
 def write_segment(path, frames, rate: Fraction, encoding: Encoding, fmt: str = "matroska") -> int:
@@ -176,8 +187,10 @@ def concat_segments(path, segments, starts, audio_source=None, fmt: str = "mp4")
             first = inputs[0].streams.video[0]
             video = out.add_stream_from_template(first)
             rate = first.average_rate or first.guessed_rate
-            streams = [_packets(c, c.streams.video[0], Fraction(start) / Fraction(rate), video, 0)
-                       for c, start in zip(inputs, starts)]
+            streams = [
+                _packets(c, c.streams.video[0], Fraction(start) / Fraction(rate), video, 0)
+                for c, start in zip(inputs, starts)
+            ]
             merged = [_chain(streams)]
             if audio_in is not None and audio_in.streams.audio:
                 a_in = audio_in.streams.audio[0]
@@ -205,6 +218,5 @@ def container_format(suffix: str) -> str:
     """FFmpeg's muxer for an output suffix (temporary files hide the suffix from FFmpeg's own guess)."""
     fmt = _FORMATS.get(suffix.lower())
     if fmt is None:
-        raise ValueError(f"cannot write video as {suffix or 'a file without suffix'}; use one of "
-                         f"{', '.join(_FORMATS)}")
+        raise ValueError(f"cannot write video as {suffix or 'a file without suffix'}; use one of {', '.join(_FORMATS)}")
     return fmt

@@ -1,4 +1,5 @@
 """Reusable layers: normalisation, gating, attention, cross-view fusion and the peers' blocks."""
+
 from .band_cross_attention import BandCrossAttention
 from .channel_attention import SimplifiedChannelAttention
 from .chimb import CHIMB, ChannelSpatialMixer, GatedDConvFFN
@@ -22,10 +23,36 @@ from .view_pair import ViewPairBlock
 from .window_attention import WindowSelfAttention, pad_to_multiple
 
 __all__ = [
-    "BandCrossAttention", "CHIMB", "CVIM", "ChannelSpatialMixer", "ConvFFN", "DEAM", "EpipolarCrossAttention",
-    "FUSIONS", "GatedDConvFFN", "GlobalChannelSpatialAttention", "GroupedConvMixer", "GroupedNAFBlock",
-    "LSKAMap", "LSKA_DECOMPOSITION", "LaplacianBoost", "LargeKernelAttention", "LayerNorm2d", "MSCAB", "MSCAM",
-    "MultiDilationECA", "MultiScaleLSKA", "SCAM", "SFFN", "SimpleGate", "SimplifiedChannelAttention", "TiedSCAM",
-    "ViewPairBlock", "WindowSelfAttention", "local_mean", "pad_to_multiple", "shift_channel_groups",
+    "BandCrossAttention",
+    "CHIMB",
+    "CVIM",
+    "ChannelSpatialMixer",
+    "ConvFFN",
+    "DEAM",
+    "EpipolarCrossAttention",
+    "FUSIONS",
+    "GatedDConvFFN",
+    "GlobalChannelSpatialAttention",
+    "GroupedConvMixer",
+    "GroupedNAFBlock",
+    "LSKAMap",
+    "LSKA_DECOMPOSITION",
+    "LaplacianBoost",
+    "LargeKernelAttention",
+    "LayerNorm2d",
+    "MSCAB",
+    "MSCAM",
+    "MultiDilationECA",
+    "MultiScaleLSKA",
+    "SCAM",
+    "SFFN",
+    "SimpleGate",
+    "SimplifiedChannelAttention",
+    "TiedSCAM",
+    "ViewPairBlock",
+    "WindowSelfAttention",
+    "local_mean",
+    "pad_to_multiple",
+    "shift_channel_groups",
     "sinkhorn_log",
 ]

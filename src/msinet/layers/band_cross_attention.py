@@ -11,6 +11,7 @@
 The mask multiplies rather than excludes: a pair outside the band gets score 0, i.e. weight exp(0), not
 zero weight, exactly as the reference code computes it (the released weights were trained that way).
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,8 +41,9 @@ class BandCrossAttention(nn.Module):
         self.value_r = nn.Conv2d(channels, channels, 1, bias=False)
         self.query_l = nn.Conv2d(channels, channels, 1, bias=False)
         self.query_r = nn.Conv2d(channels, channels, 1, bias=False)
-        self.transition = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, groups=channels),
-                                        nn.Conv2d(channels, channels, 1))
+        self.transition = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, groups=channels), nn.Conv2d(channels, channels, 1)
+        )
         self.project = nn.Conv2d(channels, channels, 1, bias=False)
 
     def _rows(self, x: torch.Tensor) -> torch.Tensor:
@@ -61,7 +63,7 @@ class BandCrossAttention(nn.Module):
         q_r = self.query_r(shift_channel_groups(self.norm_r(self.transition(x_r) + x_r)))
         q_l, q_r = self._rows(q_l), self._rows(q_r)
         band = disparity_band(x_l.shape[-1], self.max_disparity, x_l.device, x_l.dtype)
-        scores = torch.matmul(q_l, q_r.transpose(-1, -2)) * band       # (B, heads, H, W_left, W_right)
-        from_right = torch.matmul(torch.softmax(scores, dim=-1), v_r)   # (B, heads, H, W, c)
+        scores = torch.matmul(q_l, q_r.transpose(-1, -2)) * band  # (B, heads, H, W_left, W_right)
+        from_right = torch.matmul(torch.softmax(scores, dim=-1), v_r)  # (B, heads, H, W, c)
         from_left = torch.matmul(torch.softmax(scores.transpose(-1, -2), dim=-1), v_l)
         return self.project(self._image(from_right)) + x_l, self.project(self._image(from_left)) + x_r

@@ -1,4 +1,5 @@
 """Simplified channel attention (NAFNet): x * conv1x1(mean(x)), with optional test-time local statistics."""
+
 from __future__ import annotations
 
 import torch

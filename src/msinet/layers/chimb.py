@@ -8,6 +8,7 @@ The mixer is NAFNet's with a large kernel attention branch added to the simplifi
 (global statistics and a 23x23 spatial field side by side); the FFN is the GELU-gated depthwise FFN of
 Restormer (GDFN) rather than NAFNet's plain SimpleGate FFN. beta and gamma start at zero (identity block).
 """
+
 from __future__ import annotations
 
 import torch

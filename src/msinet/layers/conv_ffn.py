@@ -3,6 +3,7 @@ project back, multi-dilation channel attention, residual.
 
     x -> LN -> 1x1 (C -> rC) -> y + dw5x5(y) -> LeakyReLU(0.1) -> 1x1 (rC -> C) -> ECA gate -> + x
 """
+
 from __future__ import annotations
 
 import torch

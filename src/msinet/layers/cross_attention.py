@@ -7,6 +7,7 @@ attention weights:
   DEAM: one doubly-normalised transport plan T = Sinkhorn(M), used as T and T^T.
 Outputs are X + scale * F with per-channel scales initialised to zero (the module starts as identity).
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,7 +20,7 @@ from .sinkhorn import sinkhorn
 class EpipolarCrossAttention(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
-        self.scale = channels ** -0.5
+        self.scale = channels**-0.5
         self.norm_l = LayerNorm2d(channels)
         self.norm_r = LayerNorm2d(channels)
         self.query_l = nn.Conv2d(channels, channels, 1)
@@ -30,8 +31,8 @@ class EpipolarCrossAttention(nn.Module):
         self.scale_r = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
     def scores(self, x_l: torch.Tensor, x_r: torch.Tensor) -> torch.Tensor:
-        q_l = self.query_l(self.norm_l(x_l)).transpose(1, 2)       # (B, H, C, W)
-        q_r = self.query_r(self.norm_r(x_r)).transpose(1, 2)       # (B, H, C, W)
+        q_l = self.query_l(self.norm_l(x_l)).transpose(1, 2)  # (B, H, C, W)
+        q_r = self.query_r(self.norm_r(x_r)).transpose(1, 2)  # (B, H, C, W)
         return torch.matmul(q_l.transpose(-1, -2), q_r) * self.scale  # (B, H, W_left, W_right)
 
     def weights(self, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

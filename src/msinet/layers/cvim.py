@@ -10,6 +10,7 @@ does not rest on single pixels.
     x_l, x_r -> Q_l, Q_r, V_l, V_r -> M = Q_l Q_r^T / sqrt(C)
     left  + scale_l * out_l(softmax(M) V_r),   right + scale_r * out_r(softmax(M^T) V_l)
 """
+
 from __future__ import annotations
 
 import torch

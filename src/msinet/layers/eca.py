@@ -9,6 +9,7 @@ number of channels.
 `gate(x)` returns the gate alone (EHFSSR's window attention gates one tensor by another's statistics);
 `forward(x)` returns x * gate(x).
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,7 +22,8 @@ class MultiDilationECA(nn.Module):
     def __init__(self, kernel_size: int = 3):
         super().__init__()
         self.taps = nn.ModuleList(
-            nn.Conv1d(1, 1, kernel_size, padding=d * (kernel_size // 2), dilation=d, bias=False) for d in DILATIONS)
+            nn.Conv1d(1, 1, kernel_size, padding=d * (kernel_size // 2), dilation=d, bias=False) for d in DILATIONS
+        )
         self.merge = nn.Conv1d(len(DILATIONS), 1, kernel_size, padding=kernel_size // 2, bias=False)
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, C, 1, 1)

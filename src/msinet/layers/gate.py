@@ -1,4 +1,5 @@
 """SimpleGate: the activation-free nonlinearity of NAFNet (split channels in two halves, multiply)."""
+
 import torch
 from torch import nn
 

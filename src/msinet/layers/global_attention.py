@@ -9,6 +9,7 @@
 The attention is between channels (Restormer's transposed attention), so its cost grows with the image
 area only linearly; it closes each group of EHFSSR with context from the whole view.
 """
+
 from __future__ import annotations
 
 import torch

@@ -9,6 +9,7 @@ NAFRSSR uses it twice: with C/4 groups of 4 channels followed by NAFNet's feed-f
 (GroupedNAFBlock), and, in its recursive middle stage, alone with 4 groups of C/4 channels and a 1x1 mix
 after them (cheaper than a block with an FFN, and shared across the recursions).
 """
+
 from __future__ import annotations
 
 import torch

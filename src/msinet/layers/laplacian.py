@@ -4,6 +4,7 @@ k is one 3x3 kernel shared by all channels, initialised to the 4-neighbour Lapla
 [[0, -1, 0], [-1, 4, -1], [0, -1, 0]] (a high-pass: the boost sharpens), zero-padded at the borders;
 w is a per-channel gain, zero at init (the module starts as the identity). Both are learned.
 """
+
 from __future__ import annotations
 
 import torch

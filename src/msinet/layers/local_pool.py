@@ -6,6 +6,7 @@ The box mean is computed with an integral image (two cumulative sums), O(HW) wha
 result is replicate-padded back to the input size. Where the window covers the whole image in both
 dimensions it falls back to the global mean, exactly as the reference implementations do.
 """
+
 from __future__ import annotations
 
 import torch

@@ -6,6 +6,7 @@ A k x k depthwise large-kernel attention is decomposed into
     1 x 1 conv
 which together reach a k x k receptive field at a cost linear in k.
 """
+
 from __future__ import annotations
 
 import torch
@@ -98,8 +99,9 @@ class MultiScaleLSKA(nn.Module):
     def _fused_checked(self, x: torch.Tensor) -> bool:
         """The first fused call per device compares both executions on a corner of x (msinet.fastpath)."""
         corner = lambda: x.detach()[:1, :, :PROBE_ROWS, :PROBE_COLS]  # noqa: E731 - sliced only when checked
-        return FUSED_LSKA.enabled(x.device, lambda: [self._forward_fused(corner())],
-                                  lambda: [self._forward_branches(corner())])
+        return FUSED_LSKA.enabled(
+            x.device, lambda: [self._forward_fused(corner())], lambda: [self._forward_branches(corner())]
+        )
 
     def _forward_fused(self, x: torch.Tensor) -> torch.Tensor:
         plan = self._fused_plan()
@@ -109,8 +111,13 @@ class MultiScaleLSKA(nn.Module):
                 weight, bias, pad, dilation, _ = stage[0]
                 y = F.conv2d(y, weight, bias, padding=pad, dilation=dilation, groups=weight.shape[0])
             else:  # one conv per run of channel groups that share a dilation
-                y = torch.cat([F.conv2d(y[:, c0:c1], weight, bias, padding=pad, dilation=dilation, groups=c1 - c0)
-                               for weight, bias, pad, dilation, (c0, c1) in stage], dim=1)
+                y = torch.cat(
+                    [
+                        F.conv2d(y[:, c0:c1], weight, bias, padding=pad, dilation=dilation, groups=c1 - c0)
+                        for weight, bias, pad, dilation, (c0, c1) in stage
+                    ],
+                    dim=1,
+                )
         weight, bias = plan[4]
         return self.proj(F.conv2d(y, weight, bias, groups=len(self.branch_of_group))) * x
 
@@ -147,8 +154,15 @@ class MultiScaleLSKA(nn.Module):
                 dilation = convs[run[0]].dilation
                 reach = dilation[axis - 2] * (size - 1) // 2
                 pad = (0, reach) if axis == 3 else (reach, 0)
-                stage.append((torch.cat(weights), torch.cat([convs[g].bias for g in run]), pad, dilation,
-                              (run[0] * q, (run[-1] + 1) * q)))
+                stage.append(
+                    (
+                        torch.cat(weights),
+                        torch.cat([convs[g].bias for g in run]),
+                        pad,
+                        dilation,
+                        (run[0] * q, (run[-1] + 1) * q),
+                    )
+                )
             stages.append(stage)
         proj = (torch.cat([m.proj.weight for m in routed]), torch.cat([m.proj.bias for m in routed]))
         return (*stages, proj)
@@ -170,9 +184,16 @@ def _lska_probe(device: torch.device):
 
     def reference():
         return [m._forward_branches(x) for m in layers]
+
     return fast, reference
 
 
-FUSED_LSKA = fastpath.register(fastpath.FastPath(
-    "fused-lska", "multi-scale LSKA as 7 fused convs vs one conv chain per branch",
-    rtol=1e-3, atol=1e-5, probe=_lska_probe))
+FUSED_LSKA = fastpath.register(
+    fastpath.FastPath(
+        "fused-lska",
+        "multi-scale LSKA as 7 fused convs vs one conv chain per branch",
+        rtol=1e-3,
+        atol=1e-5,
+        probe=_lska_probe,
+    )
+)

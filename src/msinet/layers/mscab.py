@@ -5,6 +5,7 @@ simplified channel attention -> 1x1. With `multiscale=True` (MSINet's MSCAM) a m
 runs beside the channel attention; the two (2C) are concatenated and reduced back to C by a 1x1 conv.
 No activation function anywhere: the nonlinearity is SimpleGate's product.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Channel-wise LayerNorm for NCHW feature maps (NAFNet's LayerNorm2d)."""
+
 import torch
 from torch import nn
 

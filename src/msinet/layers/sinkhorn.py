@@ -47,6 +47,7 @@ kernel per chunk. In log coordinates each step is a row- or column-normalisation
 matrix-vector product with the step's kernel, and d loss / d M = G * T - sum over kernels K (X Y^T) with
 X, Y collecting the rank-one terms of the steps that used K (2 * iters in all).
 """
+
 from __future__ import annotations
 
 import functools
@@ -60,7 +61,7 @@ import torch
 from .. import fastpath
 
 # Column sums spreading over more than this factor would break the plain scaling form (see Diagnostics).
-TAU = 2.0 ** -64
+TAU = 2.0**-64
 # CPU: all iterations of a chunk run on cache-resident K; 16 MiB was as fast as L2-sized chunks (1-4 MiB)
 # on one core and needs 4x fewer small ops, which matters when threads are preempted (docs/performance.md).
 # GPU: cache blocking does not pay against kernel-launch overhead; chunks only bound the temporaries.
@@ -78,7 +79,7 @@ def sinkhorn_log(scores: torch.Tensor, iters: int = 10) -> torch.Tensor:
     # the float32 marginal 1/(2W)), and W stays symbolic under torch.export (dynamic width)
     two_w = scores.new_full((), 2 * w)
     log_marginal = torch.log(1.0 / two_w)
-    u = scores.new_zeros(scores.shape[:-1])                      # (..., W) row potentials
+    u = scores.new_zeros(scores.shape[:-1])  # (..., W) row potentials
     v = scores.new_zeros(scores.shape[:-2] + scores.shape[-1:])  # (..., W) column potentials
     for _ in range(iters):
         v = log_marginal - torch.logsumexp(scores + u.unsqueeze(-1), dim=-2)
@@ -88,12 +89,17 @@ def sinkhorn_log(scores: torch.Tensor, iters: int = 10) -> torch.Tensor:
 
 def _plain_ops_required() -> bool:
     """True while tracing, scripting, exporting or compiling: plain ops (no custom Function or kernel) wanted."""
-    return (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
-            or torch.compiler.is_compiling())
+    return (
+        torch.jit.is_tracing()
+        or torch.jit.is_scripting()
+        or torch.onnx.is_in_onnx_export()
+        or torch.compiler.is_compiling()
+    )
 
 
-def sinkhorn(scores: torch.Tensor, iters: int = 10, *, method: str = "auto",
-             chunk_bytes: int | None = None) -> torch.Tensor:
+def sinkhorn(
+    scores: torch.Tensor, iters: int = 10, *, method: str = "auto", chunk_bytes: int | None = None
+) -> torch.Tensor:
     """Transport plan of Algorithm 1 for scores (..., W, W), equal to `sinkhorn_log` to float rounding.
 
     method: "scaling" = anchored scaling form (no data-dependent control flow); "log" = `sinkhorn_log`;
@@ -134,6 +140,7 @@ def sinkhorn(scores: torch.Tensor, iters: int = 10, *, method: str = "auto",
             plan = sinkhorn_log(work, iters)
         elif method == "triton" and work.dtype == torch.float32 and _triton_checked(work, iters):
             from .sinkhorn_triton import sinkhorn_triton
+
             plan = sinkhorn_triton(work, iters)
         else:
             plan = _sinkhorn_scaling(work, iters, chunk_bytes)
@@ -146,6 +153,7 @@ def _triton_importable() -> bool:
 
 
 # ---- the Triton kernel checks itself (msinet.fastpath) -------------------------------------------------------
+
 
 def _triton_available(device: torch.device) -> str | None:
     if not _triton_importable():
@@ -187,9 +195,16 @@ def _triton_probe(device: torch.device):
     return (lambda: _triton_outputs(costs, 10, True)), (lambda: _reference_outputs(costs, 10, True))
 
 
-TRITON_SINKHORN = fastpath.register(fastpath.FastPath(
-    "triton-sinkhorn", "fused Triton Sinkhorn (forward, backward) vs Algorithm 1 in float64",
-    rtol=1e-4, atol=1e-5, available=_triton_available, probe=_triton_probe))
+TRITON_SINKHORN = fastpath.register(
+    fastpath.FastPath(
+        "triton-sinkhorn",
+        "fused Triton Sinkhorn (forward, backward) vs Algorithm 1 in float64",
+        rtol=1e-4,
+        atol=1e-5,
+        available=_triton_available,
+        probe=_triton_probe,
+    )
+)
 
 
 def _triton_checked(work: torch.Tensor, iters: int) -> bool:
@@ -200,9 +215,12 @@ def _triton_checked(work: torch.Tensor, iters: int) -> bool:
     w = work.shape[-1]
     line = lambda: work.detach().reshape(-1, w, w)[:1]  # noqa: E731 - sliced only when checked
     grad = torch.is_grad_enabled() and work.requires_grad
-    return TRITON_SINKHORN.enabled(work.device, lambda: _triton_outputs(line(), iters, grad),
-                                   lambda: _reference_outputs(line(), iters, grad),
-                                   variant="forward+backward" if grad else "forward")
+    return TRITON_SINKHORN.enabled(
+        work.device,
+        lambda: _triton_outputs(line(), iters, grad),
+        lambda: _reference_outputs(line(), iters, grad),
+        variant="forward+backward" if grad else "forward",
+    )
 
 
 def _triton_usable(scores: torch.Tensor) -> bool:
@@ -233,8 +251,9 @@ def _wide(t: torch.Tensor) -> torch.dtype:
 WIDE_BLOCK_BYTES = {"cpu": 1 << 20, "cuda": 64 << 20}
 
 
-def _anchored_kernel(m: torch.Tensor, f: torch.Tensor, g: torch.Tensor, out: torch.Tensor,
-                     shift: bool = False) -> torch.Tensor | None:
+def _anchored_kernel(
+    m: torch.Tensor, f: torch.Tensor, g: torch.Tensor, out: torch.Tensor, shift: bool = False
+) -> torch.Tensor | None:
     """out = exp(M + f (+) g), the exponent formed in the anchors' wide dtype and rounded once.
 
     m, out: (n, W, W); f, g: (n, W) wide. shift (the first kernel, whose f is zero and ignored): the exponent
@@ -255,19 +274,19 @@ def _anchored_kernel(m: torch.Tensor, f: torch.Tensor, g: torch.Tensor, out: tor
             rs = slice(r0, r0 + rows)
             # one dtype per op: mixed float32/float64 operands take torch's slow casting loops (3-4x here)
             src = m[sl, rs]
-            e = buf[:src.shape[0], :src.shape[1]].copy_(src).add_(g[sl].unsqueeze(-2))  # (step, rows, W) wide
+            e = buf[: src.shape[0], : src.shape[1]].copy_(src).add_(g[sl].unsqueeze(-2))  # (step, rows, W) wide
             if shift:
                 maxima.append(e.amax(-1))
                 e.sub_(maxima[-1].unsqueeze(-1))
             else:
                 e.add_(f[sl, rs].unsqueeze(-1))
-            out[sl, rs].copy_(e).exp_()                # rounded once
+            out[sl, rs].copy_(e).exp_()  # rounded once
     if not shift:
         return None
     if rows == w:
         return torch.cat(maxima)
     per_slice = -(-w // rows)
-    return torch.stack([torch.cat(maxima[j * per_slice:(j + 1) * per_slice], -1)[0] for j in range(n)])
+    return torch.stack([torch.cat(maxima[j * per_slice : (j + 1) * per_slice], -1)[0] for j in range(n)])
 
 
 def _sinkhorn_scaling(scores: torch.Tensor, iters: int, chunk_bytes: int) -> torch.Tensor:
@@ -299,33 +318,33 @@ def _scaling_forward(m: torch.Tensor, iters: int, chunk: int, keep: bool, report
         mc, k = m[start:stop], plan[start:stop]
         n = stop - start
         # first kernel exp(M - colmax - r): a 1 in every column and every row, see (i)
-        f = mc.new_zeros((n, w), dtype=wide)                # u0 = 0
+        f = mc.new_zeros((n, w), dtype=wide)  # u0 = 0
         g = -mc.amax(-2).to(wide)
         fs, gs, vecs = [f], [g], ([], [], [])
         r = _anchored_kernel(mc, f, g, k, shift=True)
         f = f - r
-        a = r.exp().to(m.dtype).unsqueeze(1)                # (n, 1, W): P0 = diag(e^r) K
+        a = r.exp().to(m.dtype).unsqueeze(1)  # (n, 1, W): P0 = diag(e^r) K
         b = torch.ones_like(a)
         for it in range(iters):
-            if it in reanchor:                              # on a row-normalised state, see (iii)
+            if it in reanchor:  # on a row-normalised state, see (iii)
                 f = f + a.reshape(n, w).to(wide).log()
                 g = g + b.reshape(n, w).to(wide).log()
                 fs.append(f), gs.append(g)
-                _anchored_kernel(mc, f, g, k)               # K = P
+                _anchored_kernel(mc, f, g, k)  # K = P
                 a = torch.ones_like(a)
-            s = torch.matmul(a, k)                          # (n, 1, W) column sums
+            s = torch.matmul(a, k)  # (n, 1, W) column sums
             s_min = s.amin(-1, keepdim=True)
             if report:
                 potential = g - s.reshape(n, w).to(wide).log()  # column potentials, up to a constant
                 spread = potential.amax(-1) - potential.amin(-1)
                 ok[start:stop] &= spread <= -math.log(TAU)
-            b = s_min / s                                   # (n, 1, W), max 1
-            t = torch.matmul(k, b.transpose(-1, -2))        # (n, W, 1) row sums
+            b = s_min / s  # (n, 1, W), max 1
+            t = torch.matmul(k, b.transpose(-1, -2))  # (n, W, 1) row sums
             a = t.reciprocal().transpose(-1, -2)
             if keep:
                 for store, vec in zip(vecs, (a, b, s)):
                     store.append(vec.reshape(n, w))
-        k.mul_(a.transpose(-1, -2)).mul_(b)                 # T = diag(a) K diag(b)
+        k.mul_(a.transpose(-1, -2)).mul_(b)  # T = diag(a) K diag(b)
         if keep:
             saved.append([torch.stack(v, 1) for v in vecs] + [torch.stack(fs), torch.stack(gs)])
     if keep:
@@ -354,8 +373,9 @@ class _ScalingSinkhorn(torch.autograd.Function):
         with torch.autocast(device, enabled=False) if device in ("cpu", "cuda") else nullcontext():
             for start in range(0, m.shape[0], ctx.chunk):
                 sl = slice(start, start + ctx.chunk)
-                _backward_chunk(m[sl], plan[sl], grad_plan[sl], a[sl], b[sl], s[sl], f[:, sl], g[:, sl],
-                                reanchor, grad[sl])
+                _backward_chunk(
+                    m[sl], plan[sl], grad_plan[sl], a[sl], b[sl], s[sl], f[:, sl], g[:, sl], reanchor, grad[sl]
+                )
         return grad, None, None
 
 
@@ -370,8 +390,8 @@ def _backward_chunk(m, plan, grad_plan, a, b, s, f, g, reanchor, out):
     """
     n, iters, w = a.shape
     torch.mul(grad_plan, plan, out=out)
-    alpha = out.sum(-1)              # (n, W) adjoint of log a_n
-    beta_last = out.sum(-2)          # (n, W) adjoint of log b_n through the plan
+    alpha = out.sum(-1)  # (n, W) adjoint of log a_n
+    beta_last = out.sum(-2)  # (n, W) adjoint of log b_n through the plan
     k = torch.empty_like(m)
     state = {"kernel": None, "x": [], "y": []}
 
@@ -391,11 +411,11 @@ def _backward_chunk(m, plan, grad_plan, a, b, s, f, g, reanchor, out):
 
     for j in reversed(range(iters)):
         use(sum(1 for it in reanchor if it <= j))
-        x = alpha * a[:, j]                                                  # row coefficients of -R_j
-        beta = -b[:, j] * torch.matmul(x.unsqueeze(1), k).squeeze(1)           # -R_j^T alpha
+        x = alpha * a[:, j]  # row coefficients of -R_j
+        beta = -b[:, j] * torch.matmul(x.unsqueeze(1), k).squeeze(1)  # -R_j^T alpha
         if j == iters - 1:
             beta = beta + beta_last
-        y = beta / s[:, j]                                                   # column coefficients of -Q_j
+        y = beta / s[:, j]  # column coefficients of -Q_j
         # balance a_{j-1} (<= max s) against y (<= |beta| / min s) so neither overflows
         s_max = s[:, j].amax(-1, keepdim=True)
         a_prev = (state["a0"] if j == 0 or j in reanchor else a[:, j - 1]) / s_max

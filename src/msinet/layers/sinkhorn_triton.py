@@ -18,6 +18,7 @@ the only extra memory.
 `TRITON_INTERPRET=1` (set before triton is imported) runs the same kernels on CPU tensors: that is how
 the tests check them without a GPU.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,26 +59,26 @@ def _lse(m_ptr, pot_ptr, out_ptr, c, W, stride_in, stride_out, BLOCK_IN: tl.cons
             x = tl.where(mask, m.to(tl.float64) + pot[:, None], float("-inf"))
             new_max = tl.maximum(run_max, tl.max(x, 0))
             safe = tl.where(new_max == float("-inf"), 0.0, new_max)
-            run_sum = run_sum * tl.exp((run_max - safe).to(tl.float32)) \
-                + tl.sum(tl.exp((x - safe[None, :]).to(tl.float32)), 0)
+            run_sum = run_sum * tl.exp((run_max - safe).to(tl.float32)) + tl.sum(
+                tl.exp((x - safe[None, :]).to(tl.float32)), 0
+            )
             run_max = new_max
         lse = run_max + tl.log(tl.where(omask, run_sum, 1.0)).to(tl.float64)
         tl.store(out_ptr + outs, c - lse, mask=omask)
 
 
 @triton.jit
-def _forward_kernel(m_ptr, plan_ptr, u_ptr, v_ptr, c_ptr, W, ITERS,
-                    BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
+def _forward_kernel(m_ptr, plan_ptr, u_ptr, v_ptr, c_ptr, W, ITERS, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
     c = tl.load(c_ptr)  # log 1/2W in float64 (a Python float argument would be float32)
     line = tl.program_id(0).to(tl.int64)
     m_ptr += line * W * W
     plan_ptr += line * W * W
-    u_ptr += line * (ITERS + 1) * W   # u[0] = 0 (zero-filled by the caller), u[k] = u_k
-    v_ptr += line * ITERS * W         # v[k - 1] = v_k
+    u_ptr += line * (ITERS + 1) * W  # u[0] = 0 (zero-filled by the caller), u[k] = u_k
+    v_ptr += line * ITERS * W  # v[k - 1] = v_k
     for k in range(0, ITERS):
-        _lse(m_ptr, u_ptr + k * W, v_ptr + k * W, c, W, W, 1, BLOCK_R, BLOCK_C)            # columns
+        _lse(m_ptr, u_ptr + k * W, v_ptr + k * W, c, W, W, 1, BLOCK_R, BLOCK_C)  # columns
         tl.debug_barrier()  # the whole program reads what it just wrote
-        _lse(m_ptr, v_ptr + k * W, u_ptr + (k + 1) * W, c, W, 1, W, BLOCK_C, BLOCK_R)      # rows
+        _lse(m_ptr, v_ptr + k * W, u_ptr + (k + 1) * W, c, W, 1, W, BLOCK_C, BLOCK_R)  # rows
         tl.debug_barrier()
     u_ptr += ITERS * W
     v_ptr += (ITERS - 1) * W
@@ -97,8 +98,7 @@ def _forward_kernel(m_ptr, plan_ptr, u_ptr, v_ptr, c_ptr, W, ITERS,
 
 
 @triton.jit
-def _sum_product(g_ptr, plan_ptr, out_ptr, W, stride_in, stride_out,
-                 BLOCK_IN: tl.constexpr, BLOCK_OUT: tl.constexpr):
+def _sum_product(g_ptr, plan_ptr, out_ptr, W, stride_in, stride_out, BLOCK_IN: tl.constexpr, BLOCK_OUT: tl.constexpr):
     """out_o = sum_i (G * T)[i * stride_in + o * stride_out]: row sums with strides (1, W), columns (W, 1)."""
     for o0 in range(0, W, BLOCK_OUT):
         outs = o0 + tl.arange(0, BLOCK_OUT)
@@ -114,8 +114,20 @@ def _sum_product(g_ptr, plan_ptr, out_ptr, W, stride_in, stride_out,
 
 
 @triton.jit
-def _adjoint_step(m_ptr, w_ptr, pot_in_ptr, pot_out_ptr, out_ptr, c, W, stride_in, stride_out, ACCUMULATE,
-                  BLOCK_IN: tl.constexpr, BLOCK_OUT: tl.constexpr):
+def _adjoint_step(
+    m_ptr,
+    w_ptr,
+    pot_in_ptr,
+    pot_out_ptr,
+    out_ptr,
+    c,
+    W,
+    stride_in,
+    stride_out,
+    ACCUMULATE,
+    BLOCK_IN: tl.constexpr,
+    BLOCK_OUT: tl.constexpr,
+):
     """out_o = [ACCUMULATE] out_o - sum_i w_i exp(M[i * stride_in + o * stride_out] + pot_in_i + pot_out_o - c):
     -R_k^T alpha_k with strides (W, 1) and (pot_in, pot_out) = (u_k, v_k); -Q_k beta_k with (1, W) and
     (v_k, u_{k-1}). The exponentials are entries of R_k or Q_k, <= 1: no shift needed."""
@@ -141,8 +153,21 @@ def _adjoint_step(m_ptr, w_ptr, pot_in_ptr, pot_out_ptr, out_ptr, c, W, stride_i
 
 
 @triton.jit
-def _backward_kernel(m_ptr, g_ptr, plan_ptr, u_ptr, v_ptr, alpha_ptr, beta_ptr, grad_ptr, c_ptr, W, ITERS,
-                     BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
+def _backward_kernel(
+    m_ptr,
+    g_ptr,
+    plan_ptr,
+    u_ptr,
+    v_ptr,
+    alpha_ptr,
+    beta_ptr,
+    grad_ptr,
+    c_ptr,
+    W,
+    ITERS,
+    BLOCK_R: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
     c = tl.load(c_ptr)
     line = tl.program_id(0).to(tl.int64)
     m_ptr += line * W * W
@@ -151,21 +176,45 @@ def _backward_kernel(m_ptr, g_ptr, plan_ptr, u_ptr, v_ptr, alpha_ptr, beta_ptr, 
     grad_ptr += line * W * W
     u_ptr += line * (ITERS + 1) * W
     v_ptr += line * ITERS * W
-    alpha_ptr += line * ITERS * W     # alpha[k - 1] = alpha_k
-    beta_ptr += line * ITERS * W      # beta[k - 1] = beta_k
+    alpha_ptr += line * ITERS * W  # alpha[k - 1] = alpha_k
+    beta_ptr += line * ITERS * W  # beta[k - 1] = beta_k
     last = (ITERS - 1) * W
     _sum_product(g_ptr, plan_ptr, alpha_ptr + last, W, 1, W, BLOCK_C, BLOCK_R)  # alpha_n = rowsum(G * T)
-    _sum_product(g_ptr, plan_ptr, beta_ptr + last, W, W, 1, BLOCK_R, BLOCK_C)   # direct part of beta_n
+    _sum_product(g_ptr, plan_ptr, beta_ptr + last, W, W, 1, BLOCK_R, BLOCK_C)  # direct part of beta_n
     tl.debug_barrier()
     for kk in range(0, ITERS):
-        k = ITERS - 1 - kk            # 0-based: step k + 1 of the forward
+        k = ITERS - 1 - kk  # 0-based: step k + 1 of the forward
         # beta_k = [k = n] colsum(G * T) - R_k^T alpha_k
-        _adjoint_step(m_ptr, alpha_ptr + k * W, u_ptr + (k + 1) * W, v_ptr + k * W, beta_ptr + k * W, c, W,
-                      W, 1, kk == 0, BLOCK_R, BLOCK_C)
+        _adjoint_step(
+            m_ptr,
+            alpha_ptr + k * W,
+            u_ptr + (k + 1) * W,
+            v_ptr + k * W,
+            beta_ptr + k * W,
+            c,
+            W,
+            W,
+            1,
+            kk == 0,
+            BLOCK_R,
+            BLOCK_C,
+        )
         tl.debug_barrier()
         if k > 0:  # alpha_{k-1} = -Q_k beta_k (u_0 is a constant: no alpha_0)
-            _adjoint_step(m_ptr, beta_ptr + k * W, v_ptr + k * W, u_ptr + k * W, alpha_ptr + (k - 1) * W, c, W,
-                          1, W, False, BLOCK_C, BLOCK_R)
+            _adjoint_step(
+                m_ptr,
+                beta_ptr + k * W,
+                v_ptr + k * W,
+                u_ptr + k * W,
+                alpha_ptr + (k - 1) * W,
+                c,
+                W,
+                1,
+                W,
+                False,
+                BLOCK_C,
+                BLOCK_R,
+            )
             tl.debug_barrier()
     # d M = G * T - sum_k (alpha_k R_k + Q_k beta_k)
     for i0 in range(0, W, BLOCK_R):
@@ -201,8 +250,18 @@ def _launch_forward(m: torch.Tensor, iters: int):
     u = torch.zeros(n, iters + 1, w, dtype=torch.float64, device=m.device)
     v = torch.empty(n, iters, w, dtype=torch.float64, device=m.device)
     if n:
-        _forward_kernel[(n,)](m, plan, u, v, _log_marginal(w, m.device), w, iters,
-                              BLOCK_R=tile(w)[0], BLOCK_C=tile(w)[1], num_warps=NUM_WARPS)
+        _forward_kernel[(n,)](
+            m,
+            plan,
+            u,
+            v,
+            _log_marginal(w, m.device),
+            w,
+            iters,
+            BLOCK_R=tile(w)[0],
+            BLOCK_C=tile(w)[1],
+            num_warps=NUM_WARPS,
+        )
     return plan, u, v
 
 
@@ -224,8 +283,22 @@ class _TritonSinkhorn(torch.autograd.Function):
         alpha = torch.empty(n, iters, w, dtype=torch.float32, device=m.device)
         beta = torch.empty_like(alpha)
         if n:
-            _backward_kernel[(n,)](m, grad_plan, plan, u, v, alpha, beta, grad, _log_marginal(w, m.device), w, iters,
-                                   BLOCK_R=tile(w)[0], BLOCK_C=tile(w)[1], num_warps=NUM_WARPS)
+            _backward_kernel[(n,)](
+                m,
+                grad_plan,
+                plan,
+                u,
+                v,
+                alpha,
+                beta,
+                grad,
+                _log_marginal(w, m.device),
+                w,
+                iters,
+                BLOCK_R=tile(w)[0],
+                BLOCK_C=tile(w)[1],
+                num_warps=NUM_WARPS,
+            )
         return grad, None
 
 

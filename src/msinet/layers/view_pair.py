@@ -3,6 +3,7 @@ repeat (CVHSSR's CHIMB + CVIM, NAFRSSR's grouped blocks + tied SCAM).
 
     feats (2B, C, H, W), left views first -> intra (same weights for both views) -> fusion(left, right) -> (2B, C, H, W)
 """
+
 from __future__ import annotations
 
 import torch

@@ -12,6 +12,7 @@ The spatial gate lets the attended features decide, per pixel, how much of the l
 keep. Inputs must be multiples of the window: the block pads them (`pad_to_multiple`, reflect) and crops the
 result, so the channel statistics of the ECA gate include the padding, as in the reference code.
 """
+
 from __future__ import annotations
 
 import torch
@@ -66,7 +67,7 @@ class WindowSelfAttention(nn.Module):
             raise ValueError(f"window attention: {channels} channels do not split into {heads} heads of q, k, v")
         half = channels // 2
         self.window, self.heads, self.shift = window, heads, shift
-        self.scale = half ** -0.5  # of all the heads' channels together, as the reference code scales
+        self.scale = half**-0.5  # of all the heads' channels together, as the reference code scales
         self.norm = LayerNorm2d(channels)
         self.dwconv = nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
         self.local = nn.Conv2d(channels, half, 1)
@@ -92,7 +93,7 @@ class WindowSelfAttention(nn.Module):
         q, k, v = (to_windows(t, self.heads, win) for t in (q, k, v))  # (nWin, heads, win*win, c)
         # softmax(q k^T * scale) v, fused: the (win^2 x win^2) scores of all windows are never stored whole
         y = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
-        y = from_windows(y, b, h, w, win)                                # (B, C/2, H, W)
+        y = from_windows(y, b, h, w, win)  # (B, C/2, H, W)
         if self.shift:
             y = torch.roll(y, shifts=(win // 2, win // 2), dims=(2, 3))
         y = y + self.local(d) * torch.sigmoid(self.gate(y))

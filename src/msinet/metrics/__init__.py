@@ -1,4 +1,5 @@
 """Image quality metrics and the evaluation protocols of the stereo-SR literature."""
+
 from .color import rgb_to_y
 from .protocols import DEFAULT_PROTOCOL, PROTOCOLS, Protocol, get_protocol, parse_protocols
 from .psnr import mse, psnr
@@ -20,5 +21,17 @@ def stereo_scores(sr_left, sr_right, hr_left, hr_right, protocol: str = DEFAULT_
     return get_protocol(protocol).score(sr_left, sr_right, hr_left, hr_right, scale)
 
 
-__all__ = ["psnr", "ssim", "mse", "rgb_to_y", "stereo_psnr", "stereo_ssim", "stereo_scores", "Protocol",
-           "PROTOCOLS", "DEFAULT_PROTOCOL", "get_protocol", "parse_protocols"]
+__all__ = [
+    "psnr",
+    "ssim",
+    "mse",
+    "rgb_to_y",
+    "stereo_psnr",
+    "stereo_ssim",
+    "stereo_scores",
+    "Protocol",
+    "PROTOCOLS",
+    "DEFAULT_PROTOCOL",
+    "get_protocol",
+    "parse_protocols",
+]

@@ -1,4 +1,5 @@
 """Pixel preparation shared by the metrics: validation, MATLAB rgb2ycbcr luma, border shaving."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -10,6 +10,7 @@ A protocol fixes four choices:
   window "uniform"|"gaussian"  SSIM window (see metrics.ssim)
 Sources of each named protocol are in docs/evaluation.md.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,14 +36,22 @@ class Protocol:
     source: str = ""
 
     def __post_init__(self):
-        for field, value, allowed in (("color", self.color, COLORS), ("shave", self.shave, SHAVES),
-                                      ("views", self.views, VIEWS), ("window", self.window, WINDOWS)):
+        for field, value, allowed in (
+            ("color", self.color, COLORS),
+            ("shave", self.shave, SHAVES),
+            ("views", self.views, VIEWS),
+            ("window", self.window, WINDOWS),
+        ):
             if value not in allowed:
                 raise ValueError(f"protocol {field} must be one of {', '.join(allowed)}, got {value!r}")
 
     def describe(self) -> str:
-        view = {"mean": "mean of L and R", "pooled": "pooled over L+R", "left": "left view",
-                "left-crop64": "left view, 64 left columns cut"}[self.views]
+        view = {
+            "mean": "mean of L and R",
+            "pooled": "pooled over L+R",
+            "left": "left view",
+            "left-crop64": "left view, 64 left columns cut",
+        }[self.views]
         shave = "no shave" if self.shave == "0" else "shave = scale"
         return f"{self.color.upper()}, {shave}, {view}, SSIM {self.window}"
 
@@ -63,21 +72,48 @@ class Protocol:
         return (psnr(sr_left, hr_left, y, shave) + psnr(sr_right, hr_right, y, shave)) / 2, (s_l + s_r) / 2
 
 
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
-    Protocol("stereo", "rgb", "0", "mean", "uniform",
-             "iPASSR / NAFSSR / MSINet Python evaluation: RGB, no crop, (L+R)/2, skimage SSIM"),
-    Protocol("stereo-pooled", "rgb", "0", "pooled", "uniform",
-             "BasicSR/NAFSSR validation: PSNR over the stacked 6-channel pair"),
-    Protocol("stereo-gaussian", "rgb", "0", "mean", "gaussian",
-             "as 'stereo' with Wang et al.'s 11x11 Gaussian SSIM"),
-    Protocol("left", "rgb", "0", "left", "uniform", "left view only (StereoSR, PASSRnet)"),
-    Protocol("left-crop64", "rgb", "0", "left-crop64", "uniform",
-             "StereoSR / iPASSR: left view with the 64 leftmost columns removed"),
-    Protocol("y-shave", "y", "s", "mean", "gaussian",
-             "single-image SR convention (RCAN, EDSR): Y, shave = scale, Gaussian SSIM; (L+R)/2"),
-    Protocol("y-shave-left", "y", "s", "left", "gaussian",
-             "single-image SR convention on the left view only"),
-)}
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        Protocol(
+            "stereo",
+            "rgb",
+            "0",
+            "mean",
+            "uniform",
+            "iPASSR / NAFSSR / MSINet Python evaluation: RGB, no crop, (L+R)/2, skimage SSIM",
+        ),
+        Protocol(
+            "stereo-pooled",
+            "rgb",
+            "0",
+            "pooled",
+            "uniform",
+            "BasicSR/NAFSSR validation: PSNR over the stacked 6-channel pair",
+        ),
+        Protocol(
+            "stereo-gaussian", "rgb", "0", "mean", "gaussian", "as 'stereo' with Wang et al.'s 11x11 Gaussian SSIM"
+        ),
+        Protocol("left", "rgb", "0", "left", "uniform", "left view only (StereoSR, PASSRnet)"),
+        Protocol(
+            "left-crop64",
+            "rgb",
+            "0",
+            "left-crop64",
+            "uniform",
+            "StereoSR / iPASSR: left view with the 64 leftmost columns removed",
+        ),
+        Protocol(
+            "y-shave",
+            "y",
+            "s",
+            "mean",
+            "gaussian",
+            "single-image SR convention (RCAN, EDSR): Y, shave = scale, Gaussian SSIM; (L+R)/2",
+        ),
+        Protocol("y-shave-left", "y", "s", "left", "gaussian", "single-image SR convention on the left view only"),
+    )
+}
 DEFAULT_PROTOCOL = "stereo"
 
 
@@ -87,8 +123,10 @@ def get_protocol(spec: str) -> Protocol:
     if spec in PROTOCOLS:
         return PROTOCOLS[spec]
     if "=" not in spec:
-        raise ValueError(f"unknown protocol {spec!r}; choose from {', '.join(PROTOCOLS)}, 'all', "
-                         "or give 'color=...,shave=...,views=...,window=...'")
+        raise ValueError(
+            f"unknown protocol {spec!r}; choose from {', '.join(PROTOCOLS)}, 'all', "
+            "or give 'color=...,shave=...,views=...,window=...'"
+        )
     fields = {}
     for part in spec.split(","):
         key, sep, value = part.partition("=")

@@ -1,4 +1,5 @@
 """Peak signal-to-noise ratio on 8-bit images."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ def mse(sr: np.ndarray, hr: np.ndarray, y_channel: bool = False, shave: int = 0)
 
 
 def psnr_from_mse(value: float) -> float:
-    return float("inf") if value == 0 else float(10.0 * np.log10(255.0 ** 2 / value))
+    return float("inf") if value == 0 else float(10.0 * np.log10(255.0**2 / value))
 
 
 def psnr(sr: np.ndarray, hr: np.ndarray, y_channel: bool = False, shave: int = 0) -> float:

@@ -6,6 +6,7 @@
 Both: K1 0.01, K2 0.03, L = 255, SSIM map over the 'valid' region only (no padding), averaged; colour images
 score the mean of the per-channel SSIMs.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +20,7 @@ def _window_1d(window: str) -> tuple[np.ndarray, float]:
     """(separable 1-D weights, covariance normalisation)."""
     if window == "gaussian":
         x = np.arange(-5, 6, dtype=np.float64)
-        g = np.exp(-(x ** 2) / (2 * 1.5 ** 2))
+        g = np.exp(-(x**2) / (2 * 1.5**2))
         return g / g.sum(), 1.0
     if window == "uniform":
         n = 7 * 7
@@ -30,8 +31,8 @@ def _window_1d(window: str) -> tuple[np.ndarray, float]:
 def _filter_valid(img: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Separable correlation keeping only positions where the whole window lies inside the image."""
     n = len(w)
-    rows = sum(w[k] * img[k: img.shape[0] - n + 1 + k] for k in range(n))
-    return sum(w[k] * rows[:, k: img.shape[1] - n + 1 + k] for k in range(n))
+    rows = sum(w[k] * img[k : img.shape[0] - n + 1 + k] for k in range(n))
+    return sum(w[k] * rows[:, k : img.shape[1] - n + 1 + k] for k in range(n))
 
 
 def ssim_map_mean(a: np.ndarray, b: np.ndarray, window: str = "gaussian") -> float:
@@ -45,7 +46,7 @@ def ssim_map_mean(a: np.ndarray, b: np.ndarray, window: str = "gaussian") -> flo
     var_b = cov_norm * (_filter_valid(b * b, w) - mu_b * mu_b)
     cov = cov_norm * (_filter_valid(a * b, w) - mu_a * mu_b)
     num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
-    den = (mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2)
+    den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
     return float(np.mean(num / den))
 
 

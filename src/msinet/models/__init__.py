@@ -1,4 +1,5 @@
 """Model architectures; importing this package registers every named configuration."""
+
 # (import order matters: architectures register before the named configs that use them; ruff I001 off here)
 from . import bicubic, stereo_sr  # noqa: F401  (architectures first)
 from . import msinet, nafssr  # noqa: F401,E402  (named configs)

@@ -1,4 +1,5 @@
 """What every stereo SR model in msinet offers on top of nn.Module."""
+
 from __future__ import annotations
 
 import torch
@@ -17,12 +18,12 @@ class StereoSRModel(nn.Module):
     model_name: str | None = None
 
     # What the model can do, declared for the tiler, the exporter and the trainer (they never probe attributes).
-    has_transport_plans = False   # keep_transport_plans() yields its DEAM layers, each keeping `.last_plan`
-    supports_tlsc = False         # test-time local statistics: set_tlsc(window), config["tlsc_window"]
+    has_transport_plans = False  # keep_transport_plans() yields its DEAM layers, each keeping `.last_plan`
+    supports_tlsc = False  # test-time local statistics: set_tlsc(window), config["tlsc_window"]
     supports_checkpoint_blocks = False  # train.checkpoint_blocks: `checkpoint_blocks` recomputes blocks in backward
-    context_rows = 2              # LR rows of context a tile needs on each side (TLSC adds half a window)
-    drop_path_rate = 0.0          # stochastic depth while training (whole blocks skipped); DDP must then allow
-                                  # parameters without gradients
+    context_rows = 2  # LR rows of context a tile needs on each side (TLSC adds half a window)
+    drop_path_rate = 0.0  # stochastic depth while training (whole blocks skipped); DDP must then allow
+    # parameters without gradients
     # Training-time execution switches (not part of the architecture, not saved with the weights):
     # checkpoint_blocks: keep only each block's input and recompute its inside during backward (memory
     #   ~ one block instead of all of them, ~1.3x the compute);
@@ -34,6 +35,7 @@ class StereoSRModel(nn.Module):
     def run_block(self, block: nn.Module, *inputs: torch.Tensor):
         """block(*inputs) -> tensors of the inputs' shapes, with stochastic depth while training (the whole block,
         both views and the whole batch, skipped with probability drop_path_rate) and block checkpointing."""
+
         def compute():
             if self.checkpoint_blocks and self.training and torch.is_grad_enabled():
                 return checkpoint(block, *inputs, use_reentrant=False)  # RNG state replayed on recompute
@@ -80,7 +82,7 @@ class StereoSRModel(nn.Module):
     def bytes_per_row(self, width: int) -> int:
         """Rough peak memory per LR row of a tile (both views, batch 1, float32, no grad): by default the
         reconstruction output and its bilinear base, with headroom for a few such maps."""
-        return 4 * 2 * 2 * 3 * self.scale ** 2 * width * 4
+        return 4 * 2 * 2 * 3 * self.scale**2 * width * 4
 
     def __init__(self, scale: int):
         super().__init__()

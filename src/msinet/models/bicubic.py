@@ -3,6 +3,7 @@
 Upsampling is MATLAB's `imresize(lr, s, 'bicubic')` (a = -0.5 cubic, edge replication), which is what the
 stereo-SR literature's bicubic rows were computed with; torch's F.interpolate uses a = -0.75 and scores lower.
 """
+
 from __future__ import annotations
 
 import torch

@@ -14,6 +14,7 @@ train_size (1, 6, 30, 90), i.e. a 45x135 window, so the registered models use th
 The authors' released checkpoints (github AlexZou14/CVHSSR, BasicSR `{"params": state}` of their `CVHSSR`
 class) load as they are: `msinet.load_model("CVHSSR_Tx4.pth")` (register_foreign below).
 """
+
 from __future__ import annotations
 
 import re
@@ -50,22 +51,29 @@ class CVHSSR(StereoSRModel):
     # untiled: context 32 -> 74 dB (1.9 8-bit levels), 48 -> 98 dB (0.11), 64 -> 118 dB (0.01)
     context_rows = 48
 
-    def __init__(self, scale: int = 4, channels: int = 48, num_blocks: int = 16, drop_path_rate: float = 0.0,
-                 tlsc_window=TLSC_WINDOW):
+    def __init__(
+        self,
+        scale: int = 4,
+        channels: int = 48,
+        num_blocks: int = 16,
+        drop_path_rate: float = 0.0,
+        tlsc_window=TLSC_WINDOW,
+    ):
         super().__init__(scale)
         self.set_common(drop_path_rate, channels, num_blocks=num_blocks)
-        self._config = dict(scale=scale, channels=channels, num_blocks=num_blocks, drop_path_rate=drop_path_rate,
-                            tlsc_window=None)
+        self._config = dict(
+            scale=scale, channels=channels, num_blocks=num_blocks, drop_path_rate=drop_path_rate, tlsc_window=None
+        )
         self.intro = nn.Conv2d(3, channels, 3, padding=1)
         self.blocks = nn.ModuleList(cross_view_block(channels) for _ in range(num_blocks))
-        self.head = nn.Sequential(nn.Conv2d(channels, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
+        self.head = nn.Sequential(nn.Conv2d(channels, 3 * scale**2, 3, padding=1), nn.PixelShuffle(scale))
         self.set_tlsc(tlsc_window)
 
     def bytes_per_row(self, width: int) -> int:
         # peak RSS of cvhssr_t_x4 on CPU, 48 LR rows: 5.8 MB per row at W=480, 19.7 at W=960 (estimated 6.4
         # and 22.1): the head output and its bilinear base, about eight (2 views, C, W) maps, and five
         # (W, W) matrices of CVIM (scores, their transpose, two softmaxes, a product's workspace)
-        head = 2 * 2 * 3 * self.scale ** 2 * width * 4
+        head = 2 * 2 * 3 * self.scale**2 * width * 4
         convs = 8 * 2 * self._config["channels"] * width * 4
         fusion = 5 * width * width * 4
         return head + convs + fusion
@@ -84,8 +92,16 @@ class CVHSSR(StereoSRModel):
 
 for s in (2, 4):
     for name in [f"cvhssr_t_x{s}"] + (["cvhssr_t"] if s == 4 else []):
-        register_model(name, "cvhssr", f"CVHSSR-T x{s}: 48 channels, 16 blocks", scale=s, channels=48, num_blocks=16,
-                       drop_path_rate=0.0, tlsc_window=TLSC_WINDOW)
+        register_model(
+            name,
+            "cvhssr",
+            f"CVHSSR-T x{s}: 48 channels, 16 blocks",
+            scale=s,
+            channels=48,
+            num_blocks=16,
+            drop_path_rate=0.0,
+            tlsc_window=TLSC_WINDOW,
+        )
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -97,15 +113,32 @@ for s in (2, 4):
 
 _TOP = {"intro": "intro", "up.0": "head.0"}
 _BLOCK = {
-    "norm1": "mixer.norm", "conv1": "mixer.expand", "conv2": "mixer.dwconv", "sca2.1": "mixer.sca.proj",
-    "sca1.conv0": "mixer.lka.local", "sca1.conv_spatial": "mixer.lka.dilated", "sca1.conv1": "mixer.lka.proj",
-    "conv3": "mixer.project", "beta": "mixer.beta",
-    "norm2": "ffn.norm", "conv4": "ffn.expand", "conv5": "ffn.dwconv", "conv6": "ffn.project", "gamma": "ffn.gamma",
+    "norm1": "mixer.norm",
+    "conv1": "mixer.expand",
+    "conv2": "mixer.dwconv",
+    "sca2.1": "mixer.sca.proj",
+    "sca1.conv0": "mixer.lka.local",
+    "sca1.conv_spatial": "mixer.lka.dilated",
+    "sca1.conv1": "mixer.lka.proj",
+    "conv3": "mixer.project",
+    "beta": "mixer.beta",
+    "norm2": "ffn.norm",
+    "conv4": "ffn.expand",
+    "conv5": "ffn.dwconv",
+    "conv6": "ffn.project",
+    "gamma": "ffn.gamma",
 }
 _FUSION = {
-    "norm_l": "norm_l", "norm_r": "norm_r", "l_proj1": "query_l", "r_proj1": "query_r",
-    "l_proj2": "value_l", "r_proj2": "value_r", "l_proj3": "out_l", "r_proj3": "out_r",
-    "beta": "scale_l", "gamma": "scale_r",
+    "norm_l": "norm_l",
+    "norm_r": "norm_r",
+    "l_proj1": "query_l",
+    "r_proj1": "query_r",
+    "l_proj2": "value_l",
+    "r_proj2": "value_r",
+    "l_proj3": "out_l",
+    "r_proj3": "out_r",
+    "beta": "scale_l",
+    "gamma": "scale_r",
 }
 _BODY_KEY = re.compile(r"body\.(\d+)\.module\.(blk|fusion)\.(.+)")
 # modules no other family has: CHIMB's LKA (sca1) and gated FFN output (conv6), CVIM's output projections
@@ -127,12 +160,12 @@ def _their_key(ours: str) -> str:
     """The authors' name of one of our state-dict keys."""
     for mine, theirs in ((v, k) for k, v in _TOP.items()):
         if ours.startswith(mine + "."):
-            return theirs + ours[len(mine):]
+            return theirs + ours[len(mine) :]
     _, index, part, rest = ours.split(".", 3)  # blocks.<i>.intra|fusion.<rest>
     table, where = (_BLOCK, "blk") if part == "intra" else (_FUSION, "fusion")
     for theirs, mine in table.items():
         if rest == mine or rest.startswith(mine + "."):
-            return f"body.{index}.module.{where}.{theirs}{rest[len(mine):]}"
+            return f"body.{index}.module.{where}.{theirs}{rest[len(mine) :]}"
     raise KeyError(ours)  # a module of ours with no counterpart: a bug in the tables above
 
 
@@ -154,7 +187,9 @@ def inspect_layout(state: dict, source) -> CVHSSRLayout:
     channels = intro[0]
     scales = {3 * s * s: s for s in (2, 3, 4)}
     if len(up) != 4 or up[0] not in scales or up[1] != channels:
-        raise WeightsError(f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) with s in 2, 3, 4")
+        raise WeightsError(
+            f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) with s in 2, 3, 4"
+        )
     blocks = {int(m.group(1)) for m in map(_BODY_KEY.fullmatch, state) if m is not None}
     if not blocks:
         raise WeightsError(f"{source}: no 'body.<i>.module.blk' keys; not a checkpoint of the CVHSSR code")
@@ -164,8 +199,16 @@ def inspect_layout(state: dict, source) -> CVHSSRLayout:
 def load(state: dict, source, **overrides) -> CVHSSR:
     """A CVHSSR holding an authors' checkpoint, with their test-time local statistics (45x135) unless overridden."""
     layout = inspect_layout(state, source)
-    config = {**dict(scale=layout.scale, channels=layout.channels, num_blocks=layout.num_blocks, drop_path_rate=0.0,
-                     tlsc_window=TLSC_WINDOW), **overrides}
+    config = {
+        **dict(
+            scale=layout.scale,
+            channels=layout.channels,
+            num_blocks=layout.num_blocks,
+            drop_path_rate=0.0,
+            tlsc_window=TLSC_WINDOW,
+        ),
+        **overrides,
+    }
     return load_renamed("cvhssr", config, state, _their_key, source, layout)
 
 

@@ -16,6 +16,7 @@ No global image residual: the network predicts the SR image itself. The released
 local statistics), so this model has none either. The authors' .pth checkpoints load as they are
 (`register_foreign` below): the config is read off their key shapes and the keys renamed onto ours.
 """
+
 from __future__ import annotations
 
 import re
@@ -64,8 +65,9 @@ class EHFSSRBlock(nn.Module):
         rows, cols = torch.arange(h, device=left.device), torch.arange(w, device=left.device)
         # the crop as a gather rather than a slice: an exported graph then holds whether or not the size
         # needed padding (a slice's layout depends on that)
-        return tuple(self.attn(pad_to_multiple(x, WINDOW)).index_select(-2, rows).index_select(-1, cols)
-                     for x in (left, right))
+        return tuple(
+            self.attn(pad_to_multiple(x, WINDOW)).index_select(-2, rows).index_select(-1, cols) for x in (left, right)
+        )
 
 
 def block_mixers(depth: int) -> list[str]:
@@ -115,16 +117,27 @@ class EHFSSRNet(StereoSRModel):
     # used when the whole image does not fit the memory budget (bytes_per_row).
     context_rows = 32
 
-    def __init__(self, scale: int = 4, channels: int = 48, num_groups: int = 5, blocks_per_group: int = 6,
-                 drop_path_rate: float = 0.0):
+    def __init__(
+        self,
+        scale: int = 4,
+        channels: int = 48,
+        num_groups: int = 5,
+        blocks_per_group: int = 6,
+        drop_path_rate: float = 0.0,
+    ):
         super().__init__(scale)
         self.set_common(drop_path_rate, channels, 4, num_groups=num_groups, blocks_per_group=blocks_per_group)
-        self._config = dict(scale=scale, channels=channels, num_groups=num_groups, blocks_per_group=blocks_per_group,
-                            drop_path_rate=drop_path_rate)
+        self._config = dict(
+            scale=scale,
+            channels=channels,
+            num_groups=num_groups,
+            blocks_per_group=blocks_per_group,
+            drop_path_rate=drop_path_rate,
+        )
         self.intro = nn.Conv2d(3, channels, 3, padding=1)
         self.groups = nn.ModuleList(EHFSSRGroup(channels, blocks_per_group) for _ in range(num_groups))
         self.fuse = conv_eca(channels)
-        self.head = nn.Sequential(nn.Conv2d(channels, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
+        self.head = nn.Sequential(nn.Conv2d(channels, 3 * scale**2, 3, padding=1), nn.PixelShuffle(scale))
 
     def bytes_per_row(self, width: int) -> int:
         # calibrated on ehfssr_s_x4 on CPU (peak RSS of a forward, 32-96 rows, W = 400 and 800: 5.2 and 17.6 MB
@@ -132,7 +145,7 @@ class EHFSSRNet(StereoSRModel):
         # (W, W) matrices of a row in the cross-view attention (two heads' scores, masked scores, softmaxes);
         # the 16x16-window attention is fused and stores no score matrices
         c = self._config["channels"]
-        head = 2 * 2 * 3 * self.scale ** 2 * width * 4
+        head = 2 * 2 * 3 * self.scale**2 * width * 4
         convs = 2 * 8 * c * width * 4
         cross = 6 * width * width * 4
         return head + convs + cross
@@ -166,12 +179,34 @@ _ECA_MODULES = ("eca", "fuse.1")  # our MultiDilationECA modules, whose insides 
 _ECA = {"taps.0": "conv1", "taps.1": "conv2", "taps.2": "conv3", "merge": "conv"}
 _FFN = {"norm": "layernorm1", "expand": "proj1", "dwconv": "conv", "project": "projout", "eca": "ca"}
 _MIXER = {
-    "window": {"norm": "Layernorm", "dwconv": "depthwise", "local": "local", "eca": "CA", "qk": "to_qk",
-               "v": "to_v", "gate": "sa.0", "project": "project_out"},
-    "global": {"temperature": "temperature", "norm": "Layernorm", "qkv": "to_qkv", "spatial": "to_sp",
-               "dwconv": "conv", "project": "out"},
-    "cross": {"norm_l": "LayernormL", "norm_r": "LayernormR", "value_l": "feaL", "value_r": "feaR",
-              "query_l": "to_l", "query_r": "to_r", "transition": "transition", "project": "out"},
+    "window": {
+        "norm": "Layernorm",
+        "dwconv": "depthwise",
+        "local": "local",
+        "eca": "CA",
+        "qk": "to_qk",
+        "v": "to_v",
+        "gate": "sa.0",
+        "project": "project_out",
+    },
+    "global": {
+        "temperature": "temperature",
+        "norm": "Layernorm",
+        "qkv": "to_qkv",
+        "spatial": "to_sp",
+        "dwconv": "conv",
+        "project": "out",
+    },
+    "cross": {
+        "norm_l": "LayernormL",
+        "norm_r": "LayernormR",
+        "value_l": "feaL",
+        "value_r": "feaR",
+        "query_l": "to_l",
+        "query_r": "to_r",
+        "transition": "transition",
+        "project": "out",
+    },
 }
 _MIXER["shifted"] = _MIXER["window"]
 _THEIR_MIXER = {"window": "selfatn", "shifted": "selfatn", "global": "selfatn", "cross": "interaction"}
@@ -182,7 +217,7 @@ def _rename(path: str, table: dict[str, str]) -> str:
     """'eca.taps.0.weight' -> 'ca.conv1.weight': the module prefix renamed by `table`, ECA insides by _ECA."""
     for ours, theirs in table.items():
         if path == ours or path.startswith(ours + "."):
-            rest = path[len(ours) + 1:]
+            rest = path[len(ours) + 1 :]
             if ours in _ECA_MODULES:
                 rest = _rename(rest, _ECA)
             return f"{theirs}.{rest}" if rest else theirs
@@ -194,10 +229,10 @@ def their_key(ours: str, mixers: list[str]) -> str:
     'body.0.body.1.selfatn.to_qk.weight')."""
     if not ours.startswith("groups."):
         return _rename(ours, _TOP)
-    g, rest = ours[len("groups."):].split(".", 1)
+    g, rest = ours[len("groups.") :].split(".", 1)
     if rest.startswith("fuse."):  # the group's closing 1x1 + ECA
         return f"body.{g}." + _rename(rest, _GROUP)
-    i, part, leaf = rest[len("blocks."):].split(".", 2)
+    i, part, leaf = rest[len("blocks.") :].split(".", 2)
     if part == "ffn":
         return f"body.{g}.body.{i}.MLP." + _rename(leaf, _FFN)
     mixer = mixers[int(i)]
@@ -215,8 +250,10 @@ class EHFSSRLayout:
     scale: int
 
     def describe(self) -> str:
-        return (f"EHFSSR (authors' code): x{self.scale}, {self.channels} channels, "
-                f"{self.num_groups} groups x {self.blocks_per_group} blocks")
+        return (
+            f"EHFSSR (authors' code): x{self.scale}, {self.channels} channels, "
+            f"{self.num_groups} groups x {self.blocks_per_group} blocks"
+        )
 
 
 def matches(state: dict) -> bool:
@@ -236,7 +273,9 @@ def inspect_layout(state: dict, source) -> EHFSSRLayout:
     channels = init[0]
     scales = {3 * s * s: s for s in (2, 3, 4)}
     if len(up) != 4 or up[0] not in scales or up[1:] != (channels, 3, 3):
-        raise WeightsError(f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) with s in 2, 3, 4")
+        raise WeightsError(
+            f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) with s in 2, 3, 4"
+        )
     blocks: dict[int, set[int]] = {}
     for key in state:
         m = _THEIR_BLOCK.match(key)
@@ -247,23 +286,33 @@ def inspect_layout(state: dict, source) -> EHFSSRLayout:
     for g in range(num_groups):
         for i in range(depth):
             if i not in blocks.get(g, ()):
-                raise WeightsError(f"{source}: missing key 'body.{g}.body.{i}.MLP.proj1.weight' (block {i} of "
-                                   f"group {g} has no weights)")
+                raise WeightsError(
+                    f"{source}: missing key 'body.{g}.body.{i}.MLP.proj1.weight' (block {i} of "
+                    f"group {g} has no weights)"
+                )
     return EHFSSRLayout(channels, num_groups, depth, scales[up[0]])
 
 
 def load(state: dict, source, **overrides) -> EHFSSRNet:
     """An EHFSSRNet holding the weights of an authors' EHFSSR checkpoint (config inferred from the shapes)."""
     if overrides.pop("tlsc_window", None) is not None:
-        raise WeightsError(f"{source}: EHFSSR has no test-time local statistics (its reference code pools "
-                           "globally); tlsc_window must be None")
+        raise WeightsError(
+            f"{source}: EHFSSR has no test-time local statistics (its reference code pools "
+            "globally); tlsc_window must be None"
+        )
     full = next((k for k in state if k.endswith(".selfatn.to_q.weight")), None)
     if full is not None:  # EHFSSR_arch.py: separate q / k / v and a strided key/value branch in the windows
-        raise WeightsError(f"{source}: key {full!r} belongs to the full EHFSSR's window attention; msinet "
-                           "implements EHFSSR-S")
+        raise WeightsError(
+            f"{source}: key {full!r} belongs to the full EHFSSR's window attention; msinet implements EHFSSR-S"
+        )
     layout = inspect_layout(state, source)
-    config = dict(scale=layout.scale, channels=layout.channels, num_groups=layout.num_groups,
-                  blocks_per_group=layout.blocks_per_group, **overrides)
+    config = dict(
+        scale=layout.scale,
+        channels=layout.channels,
+        num_groups=layout.num_groups,
+        blocks_per_group=layout.blocks_per_group,
+        **overrides,
+    )
     mixers = block_mixers(layout.blocks_per_group)
     return load_renamed("ehfssr", config, state, lambda ours: their_key(ours, mixers), source, layout)
 

@@ -7,10 +7,12 @@ A file placed by hand at that path is picked up and verified like a download. A 
 temporary file in the same folder, is verified (size, sha256 / git blob id / recorded sha256, then the caller's
 `check`: models/loading.py builds the record's model from it, every key and shape, and keeps that model), and
 only then moved into place with os.replace: a truncated or corrupt download never lands. This module moves and
-checks bytes; it never builds a model itself (loading sits above it). Plain urllib (stdlib, with Google Drive's confirm page handled
+checks bytes; it never builds a model itself (loading sits above it). Plain urllib (stdlib, with Google Drive's
+confirm page handled
 here) + tqdm rather than gdown: one fewer dependency tree (gdown pulls requests, beautifulsoup4, filelock) for
 one confirm step, and the temporary-file/verify/replace sequence stays ours.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,6 +61,7 @@ def cache_path(record: WeightsRecord) -> Path:
 
 # ---- digests -------------------------------------------------------------------------------------------
 
+
 def _digest(path: Path, algo: str, header: bytes = b"") -> str:
     h = hashlib.new(algo)
     h.update(header)
@@ -80,6 +83,7 @@ def git_blob_id(path) -> str:
 
 # ---- the cache's own index (first-download sha256) --------------------------------------------------------
 
+
 def _index_path() -> Path:
     return weights_dir() / "index.json"
 
@@ -96,8 +100,12 @@ def read_index() -> dict:
 
 def _remember(record: WeightsRecord, path: Path, digest: str) -> None:
     index = read_index()
-    index[record.name] = {"sha256": digest, "size": path.stat().st_size, "url": record.url,
-                          "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    index[record.name] = {
+        "sha256": digest,
+        "size": path.stat().st_size,
+        "url": record.url,
+        "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     target = _index_path()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".index.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
@@ -106,6 +114,7 @@ def _remember(record: WeightsRecord, path: Path, digest: str) -> None:
 
 
 # ---- verification ----------------------------------------------------------------------------------------
+
 
 def check_digest(record: WeightsRecord, path: Path, label: str | None = None) -> str:
     """Raise WeightsError unless `path` holds the record's bytes; returns the file's sha256."""
@@ -123,8 +132,10 @@ def check_digest(record: WeightsRecord, path: Path, label: str | None = None) ->
     if not (record.sha256 or record.git_blob):
         known = read_index().get(record.name)
         if known is not None and known.get("sha256") != digest:
-            raise WeightsError(f"{record.name}: {what} has sha256 {digest}, but the first download recorded "
-                               f"{known.get('sha256')} in {_index_path()}; delete that entry to accept a new file")
+            raise WeightsError(
+                f"{record.name}: {what} has sha256 {digest}, but the first download recorded "
+                f"{known.get('sha256')} in {_index_path()}; delete that entry to accept a new file"
+            )
     return digest
 
 
@@ -135,8 +146,9 @@ def shipped_path(record: WeightsRecord) -> Path:
         raise WeightsError(f"{path}: shipped weights of {record.name} are missing; reinstall msinet")
     digest = sha256_of(path)
     if digest != record.sha256:
-        raise WeightsError(f"{path}: sha256 {digest} does not match the weights table ({record.sha256}); "
-                           "reinstall msinet")
+        raise WeightsError(
+            f"{path}: sha256 {digest} does not match the weights table ({record.sha256}); reinstall msinet"
+        )
     return path
 
 
@@ -150,9 +162,12 @@ def cached_file(record: WeightsRecord, check: Check | None = None) -> tuple[Path
     path = cache_path(record)
     if not path.is_file():
         return None, None
+
     def refused(exc: WeightsError) -> WeightsError:  # damaged, truncated or another file: how to get a good one
-        return WeightsError(f"{exc}; the cached file is damaged or not these weights: delete {path} and run "
-                            f"`msinet weights pull {record.name}` to download it again")
+        return WeightsError(
+            f"{exc}; the cached file is damaged or not these weights: delete {path} and run "
+            f"`msinet weights pull {record.name}` to download it again"
+        )
 
     try:
         digest = check_digest(record, path)
@@ -171,6 +186,7 @@ def cached_file(record: WeightsRecord, check: Check | None = None) -> tuple[Path
 
 
 # ---- downloading -----------------------------------------------------------------------------------------
+
 
 class _DriveConfirm(HTMLParser):
     """Google Drive's "can't scan this file for viruses" page: a form (action + hidden inputs) or a link
@@ -226,8 +242,16 @@ def _stream(response, out, url: str, desc: str, progress: bool) -> int:
     total = response.headers.get("Content-Length")
     total = int(total) if total and total.isdigit() else None
     written = 0
-    with progress_bar(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=not progress,
-                      file=sys.stderr, leave=False) as bar:
+    with progress_bar(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=desc,
+        disable=not progress,
+        file=sys.stderr,
+        leave=False,
+    ) as bar:
         try:
             for chunk in iter(lambda: response.read(CHUNK), b""):
                 out.write(chunk)
@@ -249,8 +273,10 @@ def _download_to(record: WeightsRecord, out, progress: bool) -> None:
             page = response.read(CHUNK).decode("utf-8", "replace")
             next_url = drive_confirm_url(page, response.geturl())
             if next_url is None:
-                raise FetchError(f"{url}: Google Drive answered with a page, not the file (quota exceeded or "
-                                 f"not shared?); {_manual_hint(record)}")
+                raise FetchError(
+                    f"{url}: Google Drive answered with a page, not the file (quota exceeded or "
+                    f"not shared?); {_manual_hint(record)}"
+                )
             url = next_url
             response.close()
             response = _open(opener, url, record)
@@ -277,8 +303,10 @@ def download(record: WeightsRecord, progress: bool = True, check: Check | None =
             try:
                 result = check(tmp)
             except (WeightsError, FileNotFoundError) as exc:
-                raise WeightsError(f"{record.name}: the download from {record.url} is not usable "
-                                   f"({str(exc).replace(str(tmp), 'file')})") from None
+                raise WeightsError(
+                    f"{record.name}: the download from {record.url} is not usable "
+                    f"({str(exc).replace(str(tmp), 'file')})"
+                ) from None
         settle(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -288,8 +316,9 @@ def download(record: WeightsRecord, progress: bool = True, check: Check | None =
     return dest, result
 
 
-def local_file(record: WeightsRecord, download_missing: bool = False, progress: bool = True,
-               check: Check | None = None) -> tuple[Path, Any]:
+def local_file(
+    record: WeightsRecord, download_missing: bool = False, progress: bool = True, check: Check | None = None
+) -> tuple[Path, Any]:
     """(path, check result or None) of a record's verified local file: shipped, cached, or
     (download_missing=True) downloaded now."""
     if record.source == "shipped":
@@ -298,6 +327,8 @@ def local_file(record: WeightsRecord, download_missing: bool = False, progress: 
     if path is not None:
         return path, result
     if not download_missing:
-        raise NoWeightsError(f"{record.name}: trained weights not downloaded yet; run `msinet weights pull "
-                             f"{record.name}` (or load_model(..., download=True)), or {_manual_hint(record)}")
+        raise NoWeightsError(
+            f"{record.name}: trained weights not downloaded yet; run `msinet weights pull "
+            f"{record.name}` (or load_model(..., download=True)), or {_manual_hint(record)}"
+        )
     return download(record, progress, check)

@@ -13,6 +13,7 @@ the keys are then renamed onto our StereoSRNet. DEAM and SCAM have identical par
 decided by the block: a multi-scale (MSCA) checkpoint gets DEAM, a NAFBlock checkpoint SCAM; pass
 `fusion="deam"` to load e.g. a NAFBlock + DEAM ablation.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,15 +34,37 @@ REFERENCE_TLSC_WINDOW = (45, 135)
 _TOP = {"intro": "intro", "up.0": "head.0"}
 # intra-view block: the authors' module path -> ours (relative to blocks.<i>.intra)
 _BLOCK = {
-    "norm1": "mixer.norm", "conv1": "mixer.expand", "conv2": "mixer.dwconv", "sca.1": "mixer.sca.proj",
-    "msattn.conv": "mixer.msa.proj", "convconcat": "mixer.merge", "conv3": "mixer.project", "beta": "mixer.beta",
-    "norm2": "ffn.norm", "conv4": "ffn.expand", "conv5": "ffn.project", "gamma": "ffn.gamma",
+    "norm1": "mixer.norm",
+    "conv1": "mixer.expand",
+    "conv2": "mixer.dwconv",
+    "sca.1": "mixer.sca.proj",
+    "msattn.conv": "mixer.msa.proj",
+    "convconcat": "mixer.merge",
+    "conv3": "mixer.project",
+    "beta": "mixer.beta",
+    "norm2": "ffn.norm",
+    "conv4": "ffn.expand",
+    "conv5": "ffn.project",
+    "gamma": "ffn.gamma",
 }
-_LSKA = {"conv0h": "local_h", "conv0v": "local_v", "conv_spatial_h": "dilated_h", "conv_spatial_v": "dilated_v",
-         "conv1": "proj"}
+_LSKA = {
+    "conv0h": "local_h",
+    "conv0v": "local_v",
+    "conv_spatial_h": "dilated_h",
+    "conv_spatial_v": "dilated_v",
+    "conv1": "proj",
+}
 # cross-view module (relative to blocks.<i>.fusion); beta scales the right->left term added to the left view
-_FUSION = {"norm_l": "norm_l", "norm_r": "norm_r", "l_proj1": "query_l", "r_proj1": "query_r",
-           "l_proj2": "value_l", "r_proj2": "value_r", "beta": "scale_l", "gamma": "scale_r"}
+_FUSION = {
+    "norm_l": "norm_l",
+    "norm_r": "norm_r",
+    "l_proj1": "query_l",
+    "r_proj1": "query_r",
+    "l_proj2": "value_l",
+    "r_proj2": "value_r",
+    "beta": "scale_l",
+    "gamma": "scale_r",
+}
 
 _BODY_KEY = re.compile(r"body\.(\d+)\.module\.(blk|fusion)\.(.+)")
 _LSKA_KEY = re.compile(r"msattn\.lska(\d+)\.(\w+)")
@@ -90,12 +113,14 @@ def unwrap_state(obj, source) -> dict[str, torch.Tensor]:
             break
     for key, value in obj.items():
         if not isinstance(value, torch.Tensor):
-            raise WeightsError(f"{source}: entry {key!r} is a {type(value).__name__}, not a tensor; "
-                               "expected a BasicSR checkpoint with 'params' or 'params_ema'")
+            raise WeightsError(
+                f"{source}: entry {key!r} is a {type(value).__name__}, not a tensor; "
+                "expected a BasicSR checkpoint with 'params' or 'params_ema'"
+            )
     if not obj:
         raise WeightsError(f"{source}: the checkpoint holds no tensors")
     if all(k.startswith("module.") for k in obj):
-        obj = {k[len("module."):]: v for k, v in obj.items()}
+        obj = {k[len("module.") :]: v for k, v in obj.items()}
     return dict(obj)
 
 
@@ -115,17 +140,23 @@ def _unreadable_reason(path: Path, exc: Exception) -> str:
     """Why torch.load refused `path`, in words: judged from the file's first bytes and the refusal, never by
     passing on torch's own text (several lines, internals of its zip reader or unpickler)."""
     if "Unsupported global" in str(exc):  # a real pickle holding classes, as a training state with its optimizer
-        return ("not a weights-only checkpoint: it holds Python objects besides tensors, which msinet does not "
-                "load (it would run code); save the model's state_dict, or convert the file where it was made")
+        return (
+            "not a weights-only checkpoint: it holds Python objects besides tensors, which msinet does not "
+            "load (it would run code); save the model's state_dict, or convert the file where it was made"
+        )
     with open(path, "rb") as f:
         head = f.read(4)
     if not head:
         return "the file is empty; download or copy it again"
     if head == b"PK\x03\x04" or head[:1] == b"\x80":  # torch's zip format, or its older pickle format
-        return ("a damaged or incomplete PyTorch checkpoint (it ends early or its data is corrupt); download or "
-                "copy the file again")
-    return ("not a PyTorch checkpoint: the file is neither torch's zip format nor a pickle; give the .pth file "
-            "the authors' code saved")
+        return (
+            "a damaged or incomplete PyTorch checkpoint (it ends early or its data is corrupt); download or "
+            "copy the file again"
+        )
+    return (
+        "not a PyTorch checkpoint: the file is neither torch's zip format nor a pickle; give the .pth file "
+        "the authors' code saved"
+    )
 
 
 @dataclass(frozen=True)
@@ -147,8 +178,15 @@ class ForeignLayout:
         else:
             fusion = "deam" if msinet else "scam"
         # stack_views=False: run each view on its own like the reference codes, hence their float rounding
-        config = dict(scale=self.scale, channels=self.channels, num_blocks=self.num_blocks, fusion=fusion,
-                      multiscale=msinet, tlsc_window=REFERENCE_TLSC_WINDOW, stack_views=False)
+        config = dict(
+            scale=self.scale,
+            channels=self.channels,
+            num_blocks=self.num_blocks,
+            fusion=fusion,
+            multiscale=msinet,
+            tlsc_window=REFERENCE_TLSC_WINDOW,
+            stack_views=False,
+        )
         if msinet:
             # the reference's log-domain Sinkhorn op for op, hence its float32 rounding too (the fast default
             # differs by ~1e-7 relative in the plan, which deep networks amplify to a few 1e-6 at the output)
@@ -179,8 +217,9 @@ def inspect_layout(state: dict[str, torch.Tensor], source) -> ForeignLayout:
     channels = intro[0]
     scales = {3 * s * s: s for s in (2, 3, 4)}
     if len(up) != 4 or up[0] not in scales or up[1] != channels:
-        raise WeightsError(f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) "
-                           "with s in 2, 3, 4")
+        raise WeightsError(
+            f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) with s in 2, 3, 4"
+        )
     blocks, fused, multiscale = set(), set(), set()
     for key in state:
         m = _BODY_KEY.fullmatch(key)
@@ -200,14 +239,17 @@ def inspect_layout(state: dict[str, torch.Tensor], source) -> ForeignLayout:
         raise WeightsError(f"{source}: block {missing[0]} of {num_blocks} has no weights")
     if fused and len(fused) != num_blocks:
         first = min(set(range(num_blocks)) - fused)
-        raise WeightsError(f"{source}: cross-view fusion in {len(fused)} of {num_blocks} blocks (none in block "
-                           f"{first}); msinet supports fusion after every block or none")
+        raise WeightsError(
+            f"{source}: cross-view fusion in {len(fused)} of {num_blocks} blocks (none in block "
+            f"{first}); msinet supports fusion after every block or none"
+        )
     if multiscale and len(multiscale) != num_blocks:
         first = min(set(range(num_blocks)) - multiscale)
         raise WeightsError(f"{source}: block {first} lacks the multi-scale attention that other blocks have")
     kernels = _lska_kernels(state, source) if multiscale else ()
-    return ForeignLayout("msinet" if multiscale else "nafssr", channels, num_blocks, scales[up[0]],
-                         tuple(sorted(fused)), kernels)
+    return ForeignLayout(
+        "msinet" if multiscale else "nafssr", channels, num_blocks, scales[up[0]], tuple(sorted(fused)), kernels
+    )
 
 
 def _lska_kernels(state, source) -> tuple[int, ...]:
@@ -219,8 +261,10 @@ def _lska_kernels(state, source) -> tuple[int, ...]:
         k0 = _shape(state, prefix + "conv0h.weight", source)[-1]
         k1 = _shape(state, prefix + "conv_spatial_h.weight", source)[-1]
         if (k0, k1) not in _KERNEL_OF_SHAPES:
-            raise WeightsError(f"{source}: {prefix}conv0h/conv_spatial_h widths ({k0}, {k1}) match no LSKA "
-                               f"kernel size of {sorted(LSKA_DECOMPOSITION)}")
+            raise WeightsError(
+                f"{source}: {prefix}conv0h/conv_spatial_h widths ({k0}, {k1}) match no LSKA "
+                f"kernel size of {sorted(LSKA_DECOMPOSITION)}"
+            )
         kernels.append(_KERNEL_OF_SHAPES[(k0, k1)])
         n += 1
     if not kernels:
@@ -237,8 +281,10 @@ def translate_state(state: dict[str, torch.Tensor], model: torch.nn.Module, sour
         if ours is None or ours not in own:
             raise WeightsError(f"{source}: cannot place key {key!r} in the inferred model")
         if tuple(value.shape) != tuple(own[ours].shape):
-            raise WeightsError(f"{source}: key {key!r} has shape {tuple(value.shape)}; the inferred model expects "
-                               f"{tuple(own[ours].shape)}")
+            raise WeightsError(
+                f"{source}: key {key!r} has shape {tuple(value.shape)}; the inferred model expects "
+                f"{tuple(own[ours].shape)}"
+            )
         out[ours] = value.to(own[ours].dtype)
     for ours in own:
         if ours not in out:
@@ -252,7 +298,7 @@ def foreign_key(ours: str) -> str:
     for theirs, mine in _TOP.items():
         if module == mine:
             return theirs + leaf
-    index, _, rest = ours[len("blocks."):].partition(".")
+    index, _, rest = ours[len("blocks.") :].partition(".")
     part, _, rest = rest.partition(".")
     module, leaf = _split_param(rest)
     if part == "fusion":
@@ -278,8 +324,9 @@ def register_foreign(family: str, matches: Callable[[dict], bool], load: Callabl
     _FAMILIES[family] = (matches, load)
 
 
-def load_renamed(arch: str, config: dict, state: dict[str, torch.Tensor], authors_key: Callable[[str], str], source,
-                 layout) -> torch.nn.Module:
+def load_renamed(
+    arch: str, config: dict, state: dict[str, torch.Tensor], authors_key: Callable[[str], str], source, layout
+) -> torch.nn.Module:
     """Build `arch` with `config` and load an authors' state into it, every key renamed by authors_key(our key) ->
     their key and checked (one line naming the first key that has no place, is missing or has the wrong shape);
     the model is named after the registered network it is (or None), and keeps the inferred `layout`."""
@@ -297,8 +344,10 @@ def load_renamed(arch: str, config: dict, state: dict[str, torch.Tensor], author
         if ours is None:
             raise WeightsError(f"{source}: cannot place key {key!r} in the inferred model ({layout.describe()})")
         if tuple(value.shape) != tuple(own[ours].shape):
-            raise WeightsError(f"{source}: key {key!r} has shape {tuple(value.shape)}; the inferred model expects "
-                               f"{tuple(own[ours].shape)}")
+            raise WeightsError(
+                f"{source}: key {key!r} has shape {tuple(value.shape)}; the inferred model expects "
+                f"{tuple(own[ours].shape)}"
+            )
         out[ours] = value.to(own[ours].dtype)
     for theirs, ours in ours_of.items():
         if ours not in out:

@@ -1,11 +1,12 @@
 """`msinet.load_model`: the one place a model is built from a name or a weights file.
 
-    load_model(spec, scale)
-      -> resolve.resolve: a registry name (default of the scale, alias, x2/x4 variant) or a file
-      -> a file: load_file (format by suffix: msinet .safetensors, or an authors' .pth read by models/foreign.py)
-      -> a name: its record in the weights table -> fetch.local_file (shipped / cached / downloaded, verified;
-         a download is structure-checked by building the model here, once) -> the model
+load_model(spec, scale)
+  -> resolve.resolve: a registry name (default of the scale, alias, x2/x4 variant) or a file
+  -> a file: load_file (format by suffix: msinet .safetensors, or an authors' .pth read by models/foreign.py)
+  -> a name: its record in the weights table -> fetch.local_file (shipped / cached / downloaded, verified;
+     a download is structure-checked by building the model here, once) -> the model
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,16 @@ from .pretrained import WeightsRecord, record_for
 from .resolve import resolve, trained_hint
 from .weights import NoWeightsError, WeightsError, config_of, load_state_strict, read_safetensors
 
-__all__ = ["NoWeightsError", "cached_weights", "fetch_weights", "load_file", "load_into", "load_model",
-           "load_registered", "load_weights"]
+__all__ = [
+    "NoWeightsError",
+    "cached_weights",
+    "fetch_weights",
+    "load_file",
+    "load_into",
+    "load_model",
+    "load_registered",
+    "load_weights",
+]
 
 
 def load_weights(path, **overrides) -> torch.nn.Module:
@@ -57,17 +66,21 @@ def load_into(model: torch.nn.Module, path) -> torch.nn.Module:
 
 
 def _no_weights_message(name: str, scale: int) -> str:
-    return (f"{name} has no trained weights ({trained_hint(scale)}; or pass a weights file: .safetensors or an "
-            "authors' .pth); random weights only with --random-init / random_init=True, for development")
+    return (
+        f"{name} has no trained weights ({trained_hint(scale)}; or pass a weights file: .safetensors or an "
+        "authors' .pth); random weights only with --random-init / random_init=True, for development"
+    )
 
 
 def _record_model(record: WeightsRecord, path: Path, **overrides) -> torch.nn.Module:
     """The model in `path`, checked to be the record's network (every key and shape)."""
     model = load_file(path, record.format, **overrides)
     if not overrides and not same_architecture(model.config, record.name):
-        raise WeightsError(f"{record.name}: {path} holds a different network "
-                           f"({model.config.get('channels')} channels, {model.config.get('num_blocks')} blocks, "
-                           f"x{model.scale}) than {record.name}")
+        raise WeightsError(
+            f"{record.name}: {path} holds a different network "
+            f"({model.config.get('channels')} channels, {model.config.get('num_blocks')} blocks, "
+            f"x{model.scale}) than {record.name}"
+        )
     return model
 
 
@@ -89,8 +102,9 @@ def fetch_weights(name: str, download: bool = True, progress: bool = True) -> Pa
     return fetch.local_file(record, download, progress, check=lambda p: _record_model(record, p))[0]
 
 
-def load_registered(name: str, download: bool = False, random_init: bool = False, progress: bool = True,
-                    **overrides) -> torch.nn.Module:
+def load_registered(
+    name: str, download: bool = False, random_init: bool = False, progress: bool = True, **overrides
+) -> torch.nn.Module:
     """A registry name with its trained weights (shipped, cached, or downloaded now if `download`);
     a parameter-free model (bicubic) as is; random weights only if `random_init`."""
     record = None if random_init else record_for(name)
@@ -110,8 +124,15 @@ def load_registered(name: str, download: bool = False, random_init: bool = False
     return model.eval()
 
 
-def load_model(name_or_path: str | Path | None = None, *, scale: int | None = None, download: bool = False,
-               random_init: bool = False, progress: bool = True, **overrides) -> torch.nn.Module:
+def load_model(
+    name_or_path: str | Path | None = None,
+    *,
+    scale: int | None = None,
+    download: bool = False,
+    random_init: bool = False,
+    progress: bool = True,
+    **overrides,
+) -> torch.nn.Module:
     """A model in eval mode, with trained weights:
 
     - a registry name: its shipped weights, or its downloaded ones (`msinet weights pull NAME`, or here with
@@ -130,7 +151,6 @@ def load_model(name_or_path: str | Path | None = None, *, scale: int | None = No
         if model.model_name is None:  # a foreign loader names a published network after its registry entry
             model.model_name = target.name
     else:
-        model = load_registered(target.name, download=download, random_init=random_init, progress=progress,
-                                **overrides)
+        model = load_registered(target.name, download=download, random_init=random_init, progress=progress, **overrides)
         model.model_name = target.name
     return model.eval()

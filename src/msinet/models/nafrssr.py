@@ -18,6 +18,7 @@ this network has no `tlsc_window`.
 Named configurations: NAFRSSR-T (72 channels, 344,799 parameters) and NAFRSSR-M (64 channels, 280,383), x4 as
 published. The authors' .pth checkpoints load as they are (`msinet.load_model("NAFRSSR_T.pth")`).
 """
+
 from __future__ import annotations
 
 import re
@@ -40,20 +41,35 @@ class NAFRSSRNet(StereoSRModel):
     late (late_blocks, 1). drop_path_rate: stochastic depth per block application (each pass draws anew);
     the published models were trained without it."""
 
-    def __init__(self, scale: int = 4, channels: int = 72, early_blocks: int = 2, early_passes: int = 2,
-                 middle_blocks: int = 4, middle_passes: int = 3, late_blocks: int = 4, drop_path_rate: float = 0.0):
+    def __init__(
+        self,
+        scale: int = 4,
+        channels: int = 72,
+        early_blocks: int = 2,
+        early_passes: int = 2,
+        middle_blocks: int = 4,
+        middle_passes: int = 3,
+        late_blocks: int = 4,
+        drop_path_rate: float = 0.0,
+    ):
         super().__init__(scale)
-        counts = dict(early_blocks=early_blocks, early_passes=early_passes, middle_blocks=middle_blocks,
-                      middle_passes=middle_passes, late_blocks=late_blocks)
+        counts = dict(
+            early_blocks=early_blocks,
+            early_passes=early_passes,
+            middle_blocks=middle_blocks,
+            middle_passes=middle_passes,
+            late_blocks=late_blocks,
+        )
         self.set_common(drop_path_rate, channels, 4, **counts)
         self._config = dict(scale=scale, channels=channels, **counts, drop_path_rate=drop_path_rate)
         self.intro = nn.Conv2d(3, channels, 3, padding=1)
         c = channels
         self.early = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(c), TiedSCAM(c)) for _ in range(early_blocks))
-        self.middle = nn.ModuleList(ViewPairBlock(GroupedConvMixer(c, groups=4, pointwise=True), TiedSCAM(c))
-                                    for _ in range(middle_blocks))
+        self.middle = nn.ModuleList(
+            ViewPairBlock(GroupedConvMixer(c, groups=4, pointwise=True), TiedSCAM(c)) for _ in range(middle_blocks)
+        )
         self.late = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(c), TiedSCAM(c)) for _ in range(late_blocks))
-        self.upsample = nn.Sequential(nn.Conv2d(channels, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
+        self.upsample = nn.Sequential(nn.Conv2d(channels, 3 * scale**2, 3, padding=1), nn.PixelShuffle(scale))
         self.edge = LaplacianBoost(6)  # channels: left RGB, right RGB
 
     # Each block application reaches 2 LR rows further (depthwise + grouped 3x3) and its fusion a third, ~60
@@ -66,7 +82,7 @@ class NAFRSSRNet(StereoSRModel):
         # of a fusion, and at the end the 6-channel HR output, its edge map, bicubic base and sum
         convs = 8 * 2 * self._config["channels"] * width * 4
         fusion = 3 * width * width * 4
-        head = 5 * 6 * self.scale ** 2 * width * 4
+        head = 5 * 6 * self.scale**2 * width * 4
         return convs + fusion + head
 
     def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,8 +104,13 @@ class NAFRSSRNet(StereoSRModel):
 VARIANTS = {"t": 72, "m": 64}  # NAFRSSR-T / -M widths; everything else is shared
 for variant, channels in VARIANTS.items():
     for name in (f"nafrssr_{variant}_x4", f"nafrssr_{variant}"):
-        register_model(name, "nafrssr", f"NAFRSSR-{variant.upper()} x4 ({channels} channels, recursive)",
-                       scale=4, channels=channels)
+        register_model(
+            name,
+            "nafrssr",
+            f"NAFRSSR-{variant.upper()} x4 ({channels} channels, recursive)",
+            scale=4,
+            channels=channels,
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -101,12 +122,26 @@ for variant, channels in VARIANTS.items():
 STAGES = {"body1": "early", "mid": "middle", "body2": "late"}
 _TOP = {"intro": "intro", "up.0": "upsample.0"}
 _LEAVES = {"blur.weight": "edge.kernel", "weight": "edge.weight"}
-_OUTER_BLOCK = {"norm1": "mixer.norm", "conv1": "mixer.expand", "conv2": "mixer.dwconv", "conv3": "mixer.mix",
-                "beta": "mixer.beta", "norm2": "ffn.norm", "conv4": "ffn.expand", "conv5": "ffn.project",
-                "gamma": "ffn.gamma"}
+_OUTER_BLOCK = {
+    "norm1": "mixer.norm",
+    "conv1": "mixer.expand",
+    "conv2": "mixer.dwconv",
+    "conv3": "mixer.mix",
+    "beta": "mixer.beta",
+    "norm2": "ffn.norm",
+    "conv4": "ffn.expand",
+    "conv5": "ffn.project",
+    "gamma": "ffn.gamma",
+}
 # the middle block applies its grouped 3x3 (conv4) before its 1x1 (conv3), and scales by gamma
-_MIDDLE_BLOCK = {"norm1": "norm", "conv1": "expand", "conv2": "dwconv", "conv4": "mix", "conv3": "project",
-                 "gamma": "beta"}
+_MIDDLE_BLOCK = {
+    "norm1": "norm",
+    "conv1": "expand",
+    "conv2": "dwconv",
+    "conv4": "mix",
+    "conv3": "project",
+    "gamma": "beta",
+}
 _FUSION = {"norm_l": "norm", "l_proj1": "query", "beta": "scale_l", "gamma": "scale_r"}
 _STAGE_KEY = re.compile(r"(body1|mid|body2)\.(\d+)\.module\.(blk|fusion)\.(.+)")
 
@@ -154,7 +189,9 @@ class NAFRSSRLayout:
 
     def describe(self) -> str:
         e, m, lt = self.blocks
-        return f"NAFRSSR (authors' code): x{self.scale}, {self.channels} channels, blocks {e}/{m}/{lt} (early/middle/late)"
+        return (
+            f"NAFRSSR (authors' code): x{self.scale}, {self.channels} channels, blocks {e}/{m}/{lt} (early/middle/late)"
+        )
 
 
 def _shape(state, key, source) -> tuple[int, ...]:
@@ -166,14 +203,16 @@ def _shape(state, key, source) -> tuple[int, ...]:
 def inspect_layout(state: dict[str, torch.Tensor], source) -> NAFRSSRLayout:
     intro = _shape(state, "intro.weight", source)
     if len(intro) != 4 or intro[1:] != (3, 3, 3) or intro[0] % 4:
-        raise WeightsError(f"{source}: key 'intro.weight' has shape {intro}; expected (channels, 3, 3, 3), "
-                           "channels a multiple of 4")
+        raise WeightsError(
+            f"{source}: key 'intro.weight' has shape {intro}; expected (channels, 3, 3, 3), channels a multiple of 4"
+        )
     channels = intro[0]
     up = _shape(state, "up.0.weight", source)
     scales = {3 * s * s: s for s in (2, 3, 4)}
     if len(up) != 4 or up[0] not in scales or up[1:] != (channels, 3, 3):
-        raise WeightsError(f"{source}: key 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) "
-                           "with s in 2, 3, 4")
+        raise WeightsError(
+            f"{source}: key 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) with s in 2, 3, 4"
+        )
     indices: dict[str, set[int]] = {stage: set() for stage in STAGES}
     for key in state:
         m = _STAGE_KEY.fullmatch(key)
@@ -198,8 +237,14 @@ def load(state: dict[str, torch.Tensor], source, **overrides) -> NAFRSSRNet:
         raise WeightsError(f"{source}: NAFRSSR has no global pooling; tlsc_window does not apply")
     layout = inspect_layout(state, source)
     early, middle, late = layout.blocks
-    config = dict(scale=layout.scale, channels=layout.channels, early_blocks=early, middle_blocks=middle,
-                  late_blocks=late, **overrides)
+    config = dict(
+        scale=layout.scale,
+        channels=layout.channels,
+        early_blocks=early,
+        middle_blocks=middle,
+        late_blocks=late,
+        **overrides,
+    )
     return load_renamed("nafrssr", config, state, authors_key, source, layout)
 
 

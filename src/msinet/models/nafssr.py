@@ -3,6 +3,7 @@
 It is the stereo trunk with the multi-scale branch off and softmax cross attention; the published variants
 (x4 parameter counts 0.46M / 1.56M / 6.80M / 23.83M) differ in channel count, depth and drop-path rate.
 """
+
 from ..registry import register_model
 
 VARIANTS = {  # name: (channels, blocks, drop-path rate)
@@ -16,5 +17,14 @@ for variant, (channels, blocks, drop) in VARIANTS.items():
     for s in (2, 4):
         names = [f"nafssr_{variant}_x{s}"] + ([f"nafssr_{variant}"] if s == 4 else [])
         for name in names:
-            register_model(name, "stereo_sr", f"NAFSSR-{variant.upper()} x{s}", scale=s, channels=channels,
-                           num_blocks=blocks, fusion="scam", multiscale=False, drop_path_rate=drop)
+            register_model(
+                name,
+                "stereo_sr",
+                f"NAFSSR-{variant.upper()} x{s}",
+                scale=s,
+                channels=channels,
+                num_blocks=blocks,
+                fusion="scam",
+                multiscale=False,
+                drop_path_rate=drop,
+            )

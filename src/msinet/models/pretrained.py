@@ -26,6 +26,7 @@ The weights stack, each layer importing only those above it:
       <- loading (the one place a model is built from a name or a file)
     resolve: what a user named -> a registry name or a file (defaults per scale, aliases, x2/x4 variants)
 """
+
 from __future__ import annotations
 
 import functools

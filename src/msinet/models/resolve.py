@@ -7,6 +7,7 @@ x2/x4 variants of a name. The CLIs and `msinet.load_model` ask it; none decides 
     "nafssr_s", x2    -> "nafssr_s_x2"   (the same network at the scale asked for)
     "mine.pth"        -> a file (its suffix or its existence says so)
 """
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,10 @@ def default_model_name(scale: int | None = None) -> str:
         return defaults.get(4) or next(iter(defaults.values()), "bicubic_x4")
     if scale in defaults:
         return defaults[scale]
-    raise WeightsError(f"no default x{scale} model ships with msinet; pass --model NAME "
-                       f"({trained_hint(scale)}), a weights file, or --model bicubic_x{scale}")
+    raise WeightsError(
+        f"no default x{scale} model ships with msinet; pass --model NAME "
+        f"({trained_hint(scale)}), a weights file, or --model bicubic_x{scale}"
+    )
 
 
 def trained_hint(scale: int) -> str:
@@ -74,8 +77,9 @@ def variant_for_scale(name: str, scale: int) -> str:
     candidate = re.sub(r"_x[234](?=_|$)", f"_x{scale}", name, count=1)
     if candidate != name and candidate in list_models():
         return candidate
-    raise ValueError(f"no x{scale} variant of {name!r} is registered; pass --model with a x{scale} model "
-                     f"({trained_hint(scale)})")
+    raise ValueError(
+        f"no x{scale} variant of {name!r} is registered; pass --model with a x{scale} model ({trained_hint(scale)})"
+    )
 
 
 def resolve(spec: str | Path | None = None, scale: int | None = None, random_init: bool = False) -> Resolved:
@@ -90,8 +94,10 @@ def resolve(spec: str | Path | None = None, scale: int | None = None, random_ini
     path = Path(text)
     if path.suffix in WEIGHT_SUFFIXES or path.exists():
         if path.is_dir():
-            raise ValueError(f"{path} is a folder, not a weights file; give a .safetensors or .pth file, or a "
-                             "registry name (`msinet models` lists them)")
+            raise ValueError(
+                f"{path} is a folder, not a weights file; give a .safetensors or .pth file, or a "
+                "registry name (`msinet models` lists them)"
+            )
         if not path.is_file():
             raise FileNotFoundError(f"weights file not found: {path}")
         return Resolved(path.stem, path)

@@ -9,6 +9,7 @@
 
 MSINet = multi-scale MSCAM + DEAM; NAFSSR = NAFNet's block + SCAM; the paper's ablations mix the two.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -26,8 +27,17 @@ from .base import StereoSRModel
 class StereoBlock(nn.Module):
     """One intra-view block applied to both views, then (optionally) cross-view fusion."""
 
-    def __init__(self, channels: int, fusion: str, multiscale: bool, lska_kernels, lska_branch_of_group,
-                 sinkhorn_iters: int, sinkhorn_method: str = "auto", stack_views: bool = True):
+    def __init__(
+        self,
+        channels: int,
+        fusion: str,
+        multiscale: bool,
+        lska_kernels,
+        lska_branch_of_group,
+        sinkhorn_iters: int,
+        sinkhorn_method: str = "auto",
+        stack_views: bool = True,
+    ):
         super().__init__()
         self.stack_views = stack_views
         self.intra = MSCAB(channels, multiscale, lska_kernels, lska_branch_of_group)
@@ -59,10 +69,21 @@ class StereoSRNet(StereoSRModel):
     (model.eval()); None keeps global pooling. The default (45, 135) is 1.5x the 30x90 training patch.
     """
 
-    def __init__(self, scale: int = 4, channels: int = 64, num_blocks: int = 32, fusion: str = "deam",
-                 multiscale: bool = True, lska_kernels=(7, 11, 23, 35), lska_branch_of_group=None,
-                 sinkhorn_iters: int = 10, drop_path_rate: float = 0.1, tlsc_window=(45, 135),
-                 sinkhorn_method: str = "auto", stack_views: bool = True):
+    def __init__(
+        self,
+        scale: int = 4,
+        channels: int = 64,
+        num_blocks: int = 32,
+        fusion: str = "deam",
+        multiscale: bool = True,
+        lska_kernels=(7, 11, 23, 35),
+        lska_branch_of_group=None,
+        sinkhorn_iters: int = 10,
+        drop_path_rate: float = 0.1,
+        tlsc_window=(45, 135),
+        sinkhorn_method: str = "auto",
+        stack_views: bool = True,
+    ):
         super().__init__(scale)
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
@@ -73,18 +94,35 @@ class StereoSRNet(StereoSRModel):
             raise ValueError(f"sinkhorn_method must be one of {', '.join(SINKHORN_METHODS)}, got {sinkhorn_method!r}")
         lska_kernels = tuple(lska_kernels)
         lska_branch_of_group = None if lska_branch_of_group is None else tuple(lska_branch_of_group)
-        self._config = dict(scale=scale, channels=channels, num_blocks=num_blocks, fusion=fusion, multiscale=multiscale,
-                            lska_kernels=list(lska_kernels),
-                            lska_branch_of_group=None if lska_branch_of_group is None else list(lska_branch_of_group),
-                            sinkhorn_iters=sinkhorn_iters, drop_path_rate=drop_path_rate,
-                            tlsc_window=None if tlsc_window is None else list(tlsc_window),
-                            sinkhorn_method=sinkhorn_method, stack_views=stack_views)
+        self._config = dict(
+            scale=scale,
+            channels=channels,
+            num_blocks=num_blocks,
+            fusion=fusion,
+            multiscale=multiscale,
+            lska_kernels=list(lska_kernels),
+            lska_branch_of_group=None if lska_branch_of_group is None else list(lska_branch_of_group),
+            sinkhorn_iters=sinkhorn_iters,
+            drop_path_rate=drop_path_rate,
+            tlsc_window=None if tlsc_window is None else list(tlsc_window),
+            sinkhorn_method=sinkhorn_method,
+            stack_views=stack_views,
+        )
         self.intro = nn.Conv2d(3, channels, 3, padding=1)
         self.blocks = nn.ModuleList(
-            StereoBlock(channels, fusion, multiscale, lska_kernels, lska_branch_of_group, sinkhorn_iters,
-                        sinkhorn_method, stack_views)
-            for _ in range(num_blocks))
-        self.head = nn.Sequential(nn.Conv2d(channels, 3 * scale ** 2, 3, padding=1), nn.PixelShuffle(scale))
+            StereoBlock(
+                channels,
+                fusion,
+                multiscale,
+                lska_kernels,
+                lska_branch_of_group,
+                sinkhorn_iters,
+                sinkhorn_method,
+                stack_views,
+            )
+            for _ in range(num_blocks)
+        )
+        self.head = nn.Sequential(nn.Conv2d(channels, 3 * scale**2, 3, padding=1), nn.PixelShuffle(scale))
         self.set_tlsc(tlsc_window)
 
     supports_tlsc = True
@@ -98,7 +136,7 @@ class StereoSRNet(StereoSRModel):
     def bytes_per_row(self, width: int) -> int:
         # calibrated on msinet_x4 at W=960 on CPU (13 MB per row measured, 16 MB estimated): about eight
         # (2 views, C, W) feature maps and three (W, W) score/plan matrices are alive at the peak
-        head = 2 * 2 * 3 * self.scale ** 2 * width * 4
+        head = 2 * 2 * 3 * self.scale**2 * width * 4
         convs = 8 * 2 * self._config["channels"] * width * 4
         fusion = 3 * width * width * 4 if self.fusions else 0
         return head + convs + fusion

@@ -1,4 +1,5 @@
 """Per-component parameter counts of a stereo SR model (the table in docs/architecture.md)."""
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -21,7 +22,8 @@ def parameter_breakdown(model: nn.Module) -> list[tuple[str, int]]:
     for block in model.blocks:
         mixer = block.intra.mixer
         parts = {
-            "MSCAM: LayerNorm + 1x1 expand + 3x3 depthwise": _count(mixer.norm) + _count(mixer.expand)
+            "MSCAM: LayerNorm + 1x1 expand + 3x3 depthwise": _count(mixer.norm)
+            + _count(mixer.expand)
             + _count(mixer.dwconv),
             "MSCAM: simplified channel attention": _count(mixer.sca),
             "MSCAM: multi-scale LSKA (all groups) + 1x1": _count(mixer.msa),

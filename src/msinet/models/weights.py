@@ -1,4 +1,5 @@
 """Saving and loading weights as safetensors, with the model's config embedded in the file's metadata."""
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,9 @@ def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source) 
         if key not in state:
             raise WeightsError(f"{source}: missing key {key!r}")
         if tuple(expected.shape) != tuple(state[key].shape):
-            raise WeightsError(f"{source}: key {key!r} has shape {tuple(state[key].shape)}, "
-                               f"the model expects {tuple(expected.shape)}")
+            raise WeightsError(
+                f"{source}: key {key!r} has shape {tuple(state[key].shape)}, the model expects {tuple(expected.shape)}"
+            )
     for key in state:
         if key not in own:
             raise WeightsError(f"{source}: unexpected key {key!r} (not in {type(model).__name__})")

@@ -1,4 +1,5 @@
 """`--device auto|cpu|cuda|mps` -> a torch.device, with a clear error when it is not there; free memory."""
+
 from __future__ import annotations
 
 import os

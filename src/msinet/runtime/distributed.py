@@ -3,6 +3,7 @@
 Launch with `torchrun --nproc_per_node N -m msinet train ...` (multi-node: add --nnodes, --node_rank and a
 --rdzv_endpoint); a plain `python -m msinet train` is a world of one. gloo on CPU, nccl on CUDA.
 """
+
 from __future__ import annotations
 
 import os
@@ -91,8 +92,9 @@ class StepSampler(Sampler):
 
     def __init__(self, global_batch: int, world: World, start_step: int = 0):
         if global_batch % world.size:
-            raise ValueError(f"train.batch_size ({global_batch}) must be divisible by the number of processes "
-                             f"({world.size})")
+            raise ValueError(
+                f"train.batch_size ({global_batch}) must be divisible by the number of processes ({world.size})"
+            )
         self.global_batch, self.world, self.start_step = global_batch, world, start_step
         self.local_batch = global_batch // world.size
 
@@ -104,4 +106,4 @@ class StepSampler(Sampler):
             step += 1
 
     def __len__(self):  # endless; DataLoader only needs this for its own bookkeeping
-        return 2 ** 62
+        return 2**62

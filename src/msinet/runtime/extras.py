@@ -4,6 +4,7 @@ loads, converts and lists weights; the rest comes with a named extra (`pip insta
 `require(module)` imports an optional module or raises ModuleNotFoundError whose one-line message names the
 extra to install; the command line prints that line (cli/main.py).
 """
+
 from __future__ import annotations
 
 import importlib

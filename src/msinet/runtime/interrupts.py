@@ -3,6 +3,7 @@
 files deleted, half results never named, io/landing.py) and the same message is printed; the exit status
 is the shell's 128 + signal number (130 for SIGINT, 143 for SIGTERM).
 """
+
 from __future__ import annotations
 
 import contextlib

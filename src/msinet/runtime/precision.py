@@ -3,6 +3,7 @@
 A tile is computed under autocast in bf16/fp16; if any output is NaN or Inf (fp16 overflows at 65504,
 which large activations or Sinkhorn scores can reach) the tile is recomputed in fp32 with a warning.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -46,14 +47,18 @@ def autocast(device: torch.device, precision: str, cache: bool = True):
     return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype, cache_enabled=cache)
 
 
-def compute_with_fallback(compute: Callable[[], Sequence[torch.Tensor]], device: torch.device,
-                          precision: str) -> list[torch.Tensor]:
+def compute_with_fallback(
+    compute: Callable[[], Sequence[torch.Tensor]], device: torch.device, precision: str
+) -> list[torch.Tensor]:
     """compute() under `precision`; recomputed in fp32 (with a warning) if any output is not finite."""
     with torch.inference_mode(), autocast(device, precision, cache=False):
         outputs = [t.float() for t in compute()]
     if precision != "fp32" and not all(torch.isfinite(t).all() for t in outputs):
-        warnings.warn(f"{precision} inference produced NaN/Inf values in a tile; recomputed it in fp32",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"{precision} inference produced NaN/Inf values in a tile; recomputed it in fp32",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         with torch.inference_mode():
             outputs = [t.float() for t in compute()]
     return outputs

@@ -6,6 +6,7 @@ instead: the same calls (update, write, close, set_postfix, iteration), no escap
 returns, and at most one line every `plain_every` seconds (none where the caller prints a line per item
 itself: plain_every=None).
 """
+
 from __future__ import annotations
 
 import sys
@@ -21,8 +22,17 @@ def is_terminal(stream) -> bool:
         return False
 
 
-def progress_bar(iterable=None, *, total=None, desc: str = "", unit: str = "it", file=None, disable: bool = False,
-                 plain_every: float | None = PLAIN_EVERY_S, **tqdm_options):
+def progress_bar(
+    iterable=None,
+    *,
+    total=None,
+    desc: str = "",
+    unit: str = "it",
+    file=None,
+    disable: bool = False,
+    plain_every: float | None = PLAIN_EVERY_S,
+    **tqdm_options,
+):
     """tqdm(iterable, total=..., desc=..., unit=..., file=..., **tqdm_options) on a terminal (and when disabled);
     a PlainProgress elsewhere."""
     file = sys.stderr if file is None else file
@@ -30,8 +40,15 @@ def progress_bar(iterable=None, *, total=None, desc: str = "", unit: str = "it",
         from tqdm import tqdm
 
         return tqdm(iterable, total=total, desc=desc, unit=unit, file=file, disable=disable, **tqdm_options)
-    return PlainProgress(iterable, total=total, desc=desc, unit=unit, file=file, plain_every=plain_every,
-                         initial=tqdm_options.get("initial", 0))
+    return PlainProgress(
+        iterable,
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=file,
+        plain_every=plain_every,
+        initial=tqdm_options.get("initial", 0),
+    )
 
 
 def _clock(seconds: float) -> str:
@@ -56,8 +73,17 @@ class PlainProgress:
 
     disable = False
 
-    def __init__(self, iterable=None, *, total=None, desc: str = "", unit: str = "it", file=None,
-                 plain_every: float | None = PLAIN_EVERY_S, initial: int = 0):
+    def __init__(
+        self,
+        iterable=None,
+        *,
+        total=None,
+        desc: str = "",
+        unit: str = "it",
+        file=None,
+        plain_every: float | None = PLAIN_EVERY_S,
+        initial: int = 0,
+    ):
         self.iterable, self.desc, self.unit = iterable, desc, unit
         self.total = total if total is not None or iterable is None else _len(iterable)
         self.file = sys.stderr if file is None else file

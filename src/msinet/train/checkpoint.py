@@ -8,6 +8,7 @@
 A crash while saving leaves only a `.tmp` folder, which is ignored and cleaned up later: the previous
 checkpoint is never touched until the new one is complete. `--resume auto` takes the highest complete step.
 """
+
 from __future__ import annotations
 
 import os
@@ -89,8 +90,9 @@ def complete_checkpoints(run_dir: Path) -> list[Path]:
     root = checkpoint_dir(run_dir)
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if p.is_dir() and STEP_DIR.match(p.name)
-             and all((p / f).is_file() for f in REQUIRED)]
+    found = [
+        p for p in root.iterdir() if p.is_dir() and STEP_DIR.match(p.name) and all((p / f).is_file() for f in REQUIRED)
+    ]
     return sorted(found, key=lambda p: int(STEP_DIR.match(p.name).group(1)))
 
 

@@ -1,7 +1,8 @@
 """Training curves of a run as a figure: training loss and validation gain over bicubic against the step.
 
-    python -m msinet.train.curves runs/msinet_small_x2 -o docs/figures/msinet_small_x2_curves.png
+python -m msinet.train.curves runs/msinet_small_x2 -o docs/figures/msinet_small_x2_curves.png
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Exponential moving average of a model's weights (the averaged model is what validation and release use)."""
+
 from __future__ import annotations
 
 import copy

@@ -8,6 +8,7 @@ imresize(LR, s).
 
     msinet report --data ../shared/data/stereo [--model NAME_OR_WEIGHTS] [--pairs a,b]   (cli/report.py)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,13 @@ from ..data.degradation import DEFAULT_DEGRADATION, degrade
 from ..data.imresize import imresize
 from ..metrics import stereo_scores
 
-HELD_OUT = ("kitti2012_000000", "kitti2015_000046", "middlebury2014_motorcycle_quarter",
-            "middlebury2014_motorcycle_half", "sceneflow_A-0032-0006")
+HELD_OUT = (
+    "kitti2012_000000",
+    "kitti2015_000046",
+    "middlebury2014_motorcycle_quarter",
+    "middlebury2014_motorcycle_half",
+    "sceneflow_A-0032-0006",
+)
 
 
 def mod_crop(img: np.ndarray, scale: int) -> np.ndarray:
@@ -43,8 +49,9 @@ def super_resolve(model, lr_l: np.ndarray, lr_r: np.ndarray, device) -> tuple[np
     return to_uint8(sr_l), to_uint8(sr_r)
 
 
-def evaluate_pair(model, hr_l: np.ndarray, hr_r: np.ndarray, scale: int, device="cpu",
-                  degradation: str = DEFAULT_DEGRADATION) -> dict:
+def evaluate_pair(
+    model, hr_l: np.ndarray, hr_r: np.ndarray, scale: int, device="cpu", degradation: str = DEFAULT_DEGRADATION
+) -> dict:
     """PSNR/SSIM (mean of the two views) of `model` and of bicubic on one HR pair; model must be in eval mode."""
     hr = [mod_crop(hr_l, scale), mod_crop(hr_r, scale)]
     lr = [degrade(v, scale, degradation) for v in hr]
@@ -52,5 +59,10 @@ def evaluate_pair(model, hr_l: np.ndarray, hr_r: np.ndarray, scale: int, device=
     bic = [imresize(v, float(scale)) for v in lr]
     model_psnr, model_ssim = stereo_scores(sr[0], sr[1], hr[0], hr[1], protocol="stereo", scale=scale)
     bic_psnr, bic_ssim = stereo_scores(bic[0], bic[1], hr[0], hr[1], protocol="stereo", scale=scale)
-    return {"psnr": model_psnr, "ssim": model_ssim, "bicubic_psnr": bic_psnr, "bicubic_ssim": bic_ssim,
-            "sr_left": sr[0]}
+    return {
+        "psnr": model_psnr,
+        "ssim": model_ssim,
+        "bicubic_psnr": bic_psnr,
+        "bicubic_ssim": bic_ssim,
+        "sr_left": sr[0],
+    }

@@ -4,6 +4,7 @@ metrics.jsonl holds one JSON object per line: {"step", "loss", "lr", "it_s", ...
 and {"step", "val_psnr", "val_ssim", ...} for validations. On resume, records after the resumed step
 (written by the interrupted run after its last checkpoint) are dropped so the file reads as one run.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,15 @@ def truncate_jsonl(path: Path, last_step: int) -> None:
 
 
 class RunLogger:
-    def __init__(self, run_dir: Path, total_steps: int, start_step: int, enabled: bool = True,
-                 tensorboard: bool = True, progress: bool = True):
+    def __init__(
+        self,
+        run_dir: Path,
+        total_steps: int,
+        start_step: int,
+        enabled: bool = True,
+        tensorboard: bool = True,
+        progress: bool = True,
+    ):
         self.enabled = enabled
         self.jsonl = Path(run_dir) / "metrics.jsonl"
         self.bar = self.writer = None
@@ -45,8 +53,9 @@ class RunLogger:
         if progress:
             from ..runtime.progress import progress_bar
 
-            self.bar = progress_bar(total=total_steps, initial=start_step, unit="it", dynamic_ncols=True,
-                                    desc="train", smoothing=0.1)
+            self.bar = progress_bar(
+                total=total_steps, initial=start_step, unit="it", dynamic_ncols=True, desc="train", smoothing=0.1
+            )
 
     def info(self, text: str) -> None:
         if not self.enabled:
@@ -74,8 +83,9 @@ class RunLogger:
                 if isinstance(value, (int, float)):
                     self.writer.add_scalar(key.replace("_", "/", 1), value, step)
         if show and self.bar is not None:
-            self.bar.set_postfix({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in values.items()},
-                                 refresh=False)
+            self.bar.set_postfix(
+                {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in values.items()}, refresh=False
+            )
 
     def images(self, step: int, tag: str, image) -> None:
         """image: (3, H, W) float tensor in [0, 1]."""

@@ -5,6 +5,7 @@ i.e. unnormalised) over the last two dimensions; the complex difference is reduc
 real part plus the mean absolute imaginary part (the L1 norm of the difference seen as a pair of real
 tensors, as in the authors' released code), not the complex modulus.
 """
+
 from __future__ import annotations
 
 import torch

@@ -14,6 +14,7 @@ BACKWARD_FACTOR covers what backward allocates beside the saved tensors (gradien
 temporaries). Both factors are calibrated on CPU against the peak resident memory of real steps and
 err on the safe side by 10-20% (docs/training.md).
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,8 @@ from torch import nn
 
 BACKWARD_FACTOR = 1.3
 RECOMPUTE_FACTOR = 3
-RUNTIME_BYTES = 512 << 20        # allocator slack and what the loop allocates beside the step
-WORKER_BYTES = 256 << 20         # each DataLoader worker process (copy-on-write pages it touches)
+RUNTIME_BYTES = 512 << 20  # allocator slack and what the loop allocates beside the step
+WORKER_BYTES = 256 << 20  # each DataLoader worker process (copy-on-write pages it touches)
 OPTIMIZER_SLOTS = {"lion": 1, "sgd": 1, "adam": 2, "adamw": 2}
 GIB = float(1 << 30)
 
@@ -34,9 +35,10 @@ GIB = float(1 << 30)
 @dataclass(frozen=True)
 class ActivationCount:
     """Bytes autograd saves for one sample."""
-    outside: int                 # intro, head, loss: not inside any block
-    blocks: tuple[int, ...]      # saved inside each block
-    block_input: int             # one block's input (what checkpointing keeps per block)
+
+    outside: int  # intro, head, loss: not inside any block
+    blocks: tuple[int, ...]  # saved inside each block
+    block_input: int  # one block's input (what checkpointing keeps per block)
 
     def per_sample(self, checkpoint_blocks: bool) -> int:
         if checkpoint_blocks and self.blocks:
@@ -44,8 +46,9 @@ class ActivationCount:
         return self.outside + sum(self.blocks)
 
 
-def count_saved_activations(run: Callable[[], torch.Tensor], blocks: Sequence[nn.Module],
-                            exclude: Sequence[torch.Tensor] = ()) -> ActivationCount:
+def count_saved_activations(
+    run: Callable[[], torch.Tensor], blocks: Sequence[nn.Module], exclude: Sequence[torch.Tensor] = ()
+) -> ActivationCount:
     """Run `run()` (one sample's forward + loss) and count the distinct storages saved for backward."""
     seen = {t.untyped_storage().data_ptr() for t in exclude}
     per_block = [0] * len(blocks)
@@ -68,13 +71,15 @@ def count_saved_activations(run: Callable[[], torch.Tensor], blocks: Sequence[nn
         def hook(module, args):
             current[0] = i
             block_input[0] = max(block_input[0], args[0].numel() * args[0].element_size())
+
         return hook
 
     def leave(module, args, output):
         current[0] = None
 
-    handles = [h for i, b in enumerate(blocks)
-               for h in (b.register_forward_pre_hook(enter(i)), b.register_forward_hook(leave))]
+    handles = [
+        h for i, b in enumerate(blocks) for h in (b.register_forward_pre_hook(enter(i)), b.register_forward_hook(leave))
+    ]
     try:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             run()
@@ -100,15 +105,25 @@ def largest_batch(count: ActivationCount, checkpoint_blocks: bool, fixed: int, b
     return max(0, math.floor((budget - fixed) / per)) if per > 0 else 1 << 30
 
 
-def check_fits(count: ActivationCount, batch: int, checkpoint_blocks: bool, fixed: int, budget: int,
-               where: str, patch: Sequence[int], processes: int = 1) -> int:
+def check_fits(
+    count: ActivationCount,
+    batch: int,
+    checkpoint_blocks: bool,
+    fixed: int,
+    budget: int,
+    where: str,
+    patch: Sequence[int],
+    processes: int = 1,
+) -> int:
     """The estimated peak in bytes; raises MemoryBudgetError (one line) if it exceeds `budget`."""
     need = peak_bytes(count, batch, checkpoint_blocks, fixed)
     if need <= budget:
         return need
-    what = (f"train: batch {batch}{' per process' if processes > 1 else ''} of {patch[0]}x{patch[1]} patches needs "
-            f"about {need / GIB:.1f} GiB{' with checkpoint_blocks' if checkpoint_blocks else ''} but {where} has "
-            f"{budget / GIB:.1f} GiB")
+    what = (
+        f"train: batch {batch}{' per process' if processes > 1 else ''} of {patch[0]}x{patch[1]} patches needs "
+        f"about {need / GIB:.1f} GiB{' with checkpoint_blocks' if checkpoint_blocks else ''} but {where} has "
+        f"{budget / GIB:.1f} GiB"
+    )
     fixes = []
     if not checkpoint_blocks:
         with_ckpt = peak_bytes(count, batch, True, fixed)

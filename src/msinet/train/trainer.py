@@ -6,6 +6,7 @@
 Each global step draws the same samples whatever the launch (msinet.runtime.distributed.StepSampler), so
 N processes with batch G/N each take the same steps as one process with batch G (DDP averages gradients).
 """
+
 from __future__ import annotations
 
 import math
@@ -94,11 +95,14 @@ def prepare_run_dir(run_dir: Path, resuming: bool, force: bool) -> None:
     if not present and not others:
         return
     if not force:
-        raise FileExistsError(f"run folder {run_dir} already exists; use --resume auto to continue it or "
-                              f"--force to start over")
+        raise FileExistsError(
+            f"run folder {run_dir} already exists; use --resume auto to continue it or --force to start over"
+        )
     if others and not present:
-        raise FileExistsError(f"{run_dir} is not a training run folder (it holds {', '.join(sorted(others)[:3])}); "
-                              f"refusing to clear it even with --force: choose another log.out_dir or name")
+        raise FileExistsError(
+            f"{run_dir} is not a training run folder (it holds {', '.join(sorted(others)[:3])}); "
+            f"refusing to clear it even with --force: choose another log.out_dir or name"
+        )
     for name in present:
         path = run_dir / name
         shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -127,8 +131,9 @@ class Trainer:
         self.world = init_world(device.type)
         self.device = torch.device(f"cuda:{self.world.local_rank}") if device.type == "cuda" else device
         from_scratch = not (self.config["model"]["init"] or self.config["checkpoint"]["carry"])
-        self.precision = (auto_training_precision(self.device, from_scratch) if t["precision"] == "auto"
-                          else t["precision"])
+        self.precision = (
+            auto_training_precision(self.device, from_scratch) if t["precision"] == "auto" else t["precision"]
+        )
         if t["deterministic"]:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)
@@ -154,8 +159,13 @@ class Trainer:
         plan = broadcast_object(plan, self.world)
         if plan[0] == "error":
             kind, _, message = plan[1].partition(":")
-            raise (FileExistsError if kind == "FileExistsError" else
-                   FileNotFoundError if kind == "FileNotFoundError" else ValueError)(message)
+            raise (
+                FileExistsError
+                if kind == "FileExistsError"
+                else FileNotFoundError
+                if kind == "FileNotFoundError"
+                else ValueError
+            )(message)
         return None if plan[1] is None else Path(plan[1])
 
     def _build_model(self) -> None:
@@ -163,7 +173,7 @@ class Trainer:
         t, m = self.config["train"], self.config["model"]
         random.seed(t["seed"])
         torch.manual_seed(t["seed"])
-        np.random.seed(t["seed"] % 2 ** 32)
+        np.random.seed(t["seed"] % 2**32)
         self.model = create_model(m["name"], **m["options"])
         self.init_skipped: list[str] = []
         if m["init"] and self.resume_from is None:
@@ -181,8 +191,16 @@ class Trainer:
         """Training patches of the data.train folders; validation pairs of data.val (one pair scanner)."""
         t, d = self.config["train"], self.config["data"]
         self.dataset = StereoPatches.from_folders(
-            d["train"], scale=self.scale, lr_patch=d["lr_patch"], seed=t["seed"], hflip=d["hflip"],
-            vflip=d["vflip"], rgb_perm=d["rgb_perm"], hr_scales=d["hr_scales"], degradation=d["degradation"])
+            d["train"],
+            scale=self.scale,
+            lr_patch=d["lr_patch"],
+            seed=t["seed"],
+            hflip=d["hflip"],
+            vflip=d["vflip"],
+            rgb_perm=d["rgb_perm"],
+            hr_scales=d["hr_scales"],
+            degradation=d["degradation"],
+        )
         self.val_pairs = [pair for folder in d["val"] for pair in find_pairs(folder)][: d["val_max_pairs"]]
 
     def _build_optimisation(self) -> None:
@@ -192,7 +210,8 @@ class Trainer:
         self.optimizer = build_optimizer(self.model.parameters(), o)
         floor = s["eta_min"] / o["lr"] if s["name"] == "cosine" else 1.0
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: cosine_factor(step, t["steps"], s["warmup_steps"], floor))
+            self.optimizer, lambda step: cosine_factor(step, t["steps"], s["warmup_steps"], floor)
+        )
         self.ema = EMA(self.model, t["ema_decay"]) if t["ema_decay"] > 0 else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")
 
@@ -216,8 +235,10 @@ class Trainer:
 
             drop_path = self.model.drop_path_rate > 0  # skipped blocks leave unused parameters
             self.ddp_model = DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=drop_path)
+                self.model,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=drop_path,
+            )
         self.notices: list[str] = []
         self.step_model = self.ddp_model
         if t["compile"] != "off":
@@ -225,19 +246,34 @@ class Trainer:
                 self.notices.append(f"train.compile={t['compile']} is for CUDA; training eagerly on {self.device.type}")
             else:
                 self.model.static_drop_path = True  # no Python branch on a device value inside the graph
-                self.step_model = torch.compile(self.ddp_model, mode=None if t["compile"] == "default" else t["compile"])
+                self.step_model = torch.compile(
+                    self.ddp_model, mode=None if t["compile"] == "default" else t["compile"]
+                )
 
     # ----------------------------------------------------------------- checkpoints
     def _state(self) -> dict:
-        return {"step": self.step, "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict(), "ema": None if self.ema is None else self.ema.state_dict(),
-                "rng": ckpt.rng_state(), "data_position": {"global_samples": self.step * self.config["train"]["batch_size"]},
-                "best": self.best, "world_size": self.world.size}
+        return {
+            "step": self.step,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "ema": None if self.ema is None else self.ema.state_dict(),
+            "rng": ckpt.rng_state(),
+            "data_position": {"global_samples": self.step * self.config["train"]["batch_size"]},
+            "best": self.best,
+            "world_size": self.world.size,
+        }
 
     def _save(self) -> None:
         if self.world.is_main:
-            ckpt.save_checkpoint(self.run_dir, self.step, self.model, self._state(),
-                                 None if self.ema is None else self.ema.model, self.config["checkpoint"]["keep"])
+            ckpt.save_checkpoint(
+                self.run_dir,
+                self.step,
+                self.model,
+                self._state(),
+                None if self.ema is None else self.ema.model,
+                self.config["checkpoint"]["keep"],
+            )
         barrier(self.world)
 
     def _load(self, path: Path) -> None:
@@ -266,8 +302,9 @@ class Trainer:
         try:
             step, best = int(metadata["step"]), float(metadata["val_psnr"])
         except (KeyError, ValueError):
-            raise ValueError(f"config: 'checkpoint.carry' {path}: no step/val_psnr in its metadata "
-                             f"(not written by a training run)") from None
+            raise ValueError(
+                f"config: 'checkpoint.carry' {path}: no step/val_psnr in its metadata (not written by a training run)"
+            ) from None
         load_into(self.model, path)
         if self.ema is not None:
             load_into(self.ema.model, path)
@@ -281,9 +318,12 @@ class Trainer:
     def _write_carry(self, model) -> None:
         carry = self.config["checkpoint"]["carry"]
         if carry:
-            save_weights(model, carry, overwrite=True,
-                         extra_metadata={"step": self.step, "val_psnr": f"{self.best:.4f}",
-                                         "run": self.config["name"]})
+            save_weights(
+                model,
+                carry,
+                overwrite=True,
+                extra_metadata={"step": self.step, "val_psnr": f"{self.best:.4f}", "run": self.config["name"]},
+            )
 
     # ----------------------------------------------------------------- validation
     def eval_model(self):
@@ -299,21 +339,32 @@ class Trainer:
             model = self.eval_model()
             was_training = model.training
             model.eval()
-            rows = [evaluate_pair(model, *load_rgb_pair(l, r), self.scale, self.device,
-                                  self.config["data"]["degradation"]) for l, r in self.val_pairs]
+            rows = [
+                evaluate_pair(model, *load_rgb_pair(l, r), self.scale, self.device, self.config["data"]["degradation"])
+                for l, r in self.val_pairs
+            ]
             model.train(was_training)
             result = {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim", "bicubic_psnr")}
-            result = {"val_psnr": result["psnr"], "val_ssim": result["ssim"],
-                      "val_gain_db": result["psnr"] - result["bicubic_psnr"]}
+            result = {
+                "val_psnr": result["psnr"],
+                "val_ssim": result["ssim"],
+                "val_gain_db": result["psnr"] - result["bicubic_psnr"],
+            }
             if result["val_psnr"] > self.best:
                 self.best = result["val_psnr"]
-                save_weights(model, self.run_dir / "best.safetensors", overwrite=True,
-                             extra_metadata={"step": self.step, "val_psnr": f"{self.best:.4f}"})
+                save_weights(
+                    model,
+                    self.run_dir / "best.safetensors",
+                    overwrite=True,
+                    extra_metadata={"step": self.step, "val_psnr": f"{self.best:.4f}"},
+                )
                 self._write_carry(model)
             logger.record(self.step, result, show=False)
             logger.images(self.step, "val/sr_left", to_tensor(rows[0]["sr_left"], "cpu")[0])
-            logger.info(f"step {self.step}: val PSNR {result['val_psnr']:.3f} dB ({result['val_gain_db']:+.3f} "
-                        f"over bicubic), SSIM {result['val_ssim']:.4f}, best {self.best:.3f}")
+            logger.info(
+                f"step {self.step}: val PSNR {result['val_psnr']:.3f} dB ({result['val_gain_db']:+.3f} "
+                f"over bicubic), SSIM {result['val_ssim']:.4f}, best {self.best:.3f}"
+            )
         barrier(self.world)
         self.best = broadcast_object(self.best, self.world)
         return result
@@ -352,9 +403,16 @@ class Trainer:
             budget = free_memory_bytes(self.device) // (self.world.size if self.device.type == "cpu" else 1)
             where = f"{self.device}" + (" (free, per process)" if self.world.size > 1 else " (free)")
         local = max(1, t["batch_size"] // self.world.size)
-        return check_fits(count, local, t["checkpoint_blocks"],
-                          fixed_bytes(model, self.config["optim"]["name"], self.config["data"]["workers"]),
-                          budget, where, d["lr_patch"], self.world.size)
+        return check_fits(
+            count,
+            local,
+            t["checkpoint_blocks"],
+            fixed_bytes(model, self.config["optim"]["name"], self.config["data"]["workers"]),
+            budget,
+            where,
+            d["lr_patch"],
+            self.world.size,
+        )
 
     def _autocast(self):
         return autocast(self.device, self.precision)
@@ -363,13 +421,18 @@ class Trainer:
         if self.resume_from:
             return f"resumed from {self.resume_from} at step {self.step}"
         if self.carried_from:
-            return (f"continued from the carried weights {self.carried_from} at step {self.step} "
-                    f"(best {self.best:.3f} dB; fresh optimizer state)")
+            return (
+                f"continued from the carried weights {self.carried_from} at step {self.step} "
+                f"(best {self.best:.3f} dB; fresh optimizer state)"
+            )
         init = self.config["model"]["init"]
         if not init:
             return "fresh start"
-        kept = (f" ({len(self.init_skipped)} tensors kept their random init: {', '.join(self.init_skipped[:4])})"
-                if self.init_skipped else "")
+        kept = (
+            f" ({len(self.init_skipped)} tensors kept their random init: {', '.join(self.init_skipped[:4])})"
+            if self.init_skipped
+            else ""
+        )
         return f"initialised from {init}{kept}"
 
     # ----------------------------------------------------------------- gradients
@@ -389,17 +452,22 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             return True
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        norm = (torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip) if clip > 0
-                else torch.nn.utils.get_total_norm(grads))
+        norm = (
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            if clip > 0
+            else torch.nn.utils.get_total_norm(grads)
+        )
         if bool(torch.isfinite(norm)):
             self._skipped_in_a_row = 0
             return True
         self.skipped_steps += 1
         self._skipped_in_a_row += 1
         if self._skipped_in_a_row >= self.MAX_SKIPPED_IN_A_ROW:
-            raise FloatingPointError(f"gradients were not finite in {self._skipped_in_a_row} steps in a row (by step "
-                                     f"{self.step + 1}); use train.precision=fp32, train.channels_last=false or a "
-                                     f"lower optim.lr")
+            raise FloatingPointError(
+                f"gradients were not finite in {self._skipped_in_a_row} steps in a row (by step "
+                f"{self.step + 1}); use train.precision=fp32, train.channels_last=false or a "
+                f"lower optim.lr"
+            )
         return False
 
     # ----------------------------------------------------------------- loop
@@ -410,8 +478,11 @@ class Trainer:
         logger = self._open_log(total)
         batches = iter(self._loader())
         start_time, start_step = time.perf_counter(), self.step
-        self._loss_window, self._loss_steps, self.last_loss = torch.zeros((), dtype=torch.float64,
-                                                                          device=self.device), 0, float("nan")
+        self._loss_window, self._loss_steps, self.last_loss = (
+            torch.zeros((), dtype=torch.float64, device=self.device),
+            0,
+            float("nan"),
+        )
         self.ddp_model.train()
         previous_handler = _interrupt_on_sigterm()
         try:
@@ -431,48 +502,74 @@ class Trainer:
             del batches
         elapsed = time.perf_counter() - start_time
         if self.world.is_main and self.step == total:
-            save_weights(self.eval_model(), self.run_dir / "final.safetensors", overwrite=True,
-                         extra_metadata={"step": self.step})
-        return {"step": self.step, "loss": self.last_loss, "best_val_psnr": self.best, "seconds": elapsed,
-                "it_s": (self.step - start_step) / elapsed if elapsed > 0 else 0.0, "run_dir": str(self.run_dir)}
+            save_weights(
+                self.eval_model(),
+                self.run_dir / "final.safetensors",
+                overwrite=True,
+                extra_metadata={"step": self.step},
+            )
+        return {
+            "step": self.step,
+            "loss": self.last_loss,
+            "best_val_psnr": self.best,
+            "seconds": elapsed,
+            "it_s": (self.step - start_step) / elapsed if elapsed > 0 else 0.0,
+            "run_dir": str(self.run_dir),
+        }
 
     def _open_log(self, total: int) -> RunLogger:
         """The run's logger; writes config.yaml and the start-up lines (what runs where, from what, memory)."""
         t, log_cfg = self.config["train"], self.config["log"]
-        logger = RunLogger(self.run_dir, total, self.step, enabled=self.world.is_main,
-                           tensorboard=log_cfg["tensorboard"], progress=log_cfg["progress"])
+        logger = RunLogger(
+            self.run_dir,
+            total,
+            self.step,
+            enabled=self.world.is_main,
+            tensorboard=log_cfg["tensorboard"],
+            progress=log_cfg["progress"],
+        )
         if self.world.is_main:
             (self.run_dir / "config.yaml").write_text(dump_config(self.config))
             local = t["batch_size"] // self.world.size if t["batch_size"] % self.world.size == 0 else "?"
             n_params = sum(p.numel() for p in self.model.parameters())
-            logger.info(f"run {self.run_dir}: {self.config['model']['name']} ({n_params / 1e6:.3f}M parameters) on "
-                        f"{self.device}, effective batch size {t['batch_size']} = {local} per process x "
-                        f"{self.world.size} process(es), {self.precision}; {len(self.dataset.sources)} training "
-                        f"images; " + self._start_description())
+            logger.info(
+                f"run {self.run_dir}: {self.config['model']['name']} ({n_params / 1e6:.3f}M parameters) on "
+                f"{self.device}, effective batch size {t['batch_size']} = {local} per process x "
+                f"{self.world.size} process(es), {self.precision}; {len(self.dataset.sources)} training "
+                f"images; " + self._start_description()
+            )
         for notice in self.notices:
             logger.info(notice)
         need = self.check_memory()
         if need is not None:
-            logger.info(f"memory: a step needs about {need / 2 ** 30:.1f} GiB (estimate"
-                        f"{', blocks checkpointed' if t['checkpoint_blocks'] else ''})")
+            logger.info(
+                f"memory: a step needs about {need / 2**30:.1f} GiB (estimate"
+                f"{', blocks checkpointed' if t['checkpoint_blocks'] else ''})"
+            )
         return logger
 
     def _loader(self) -> DataLoader:
         """Batches of the global step sequence, from the current step on (StepSampler)."""
         t, workers = self.config["train"], self.config["data"]["workers"]
         sampler = StepSampler(t["batch_size"], self.world, start_step=self.step)
-        return DataLoader(self.dataset, batch_size=sampler.local_batch, sampler=sampler, num_workers=workers,
-                          pin_memory=self.device.type == "cuda", persistent_workers=False,
-                          prefetch_factor=4 if workers else None, worker_init_fn=_worker_ignores_interrupts,
-                          # its own generator: a DataLoader otherwise draws its base seed from the global torch
-                          # RNG (which drop-path uses), and a resumed run would then diverge
-                          generator=torch.Generator().manual_seed(t["seed"]))
+        return DataLoader(
+            self.dataset,
+            batch_size=sampler.local_batch,
+            sampler=sampler,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+            prefetch_factor=4 if workers else None,
+            worker_init_fn=_worker_ignores_interrupts,
+            # its own generator: a DataLoader otherwise draws its base seed from the global torch
+            # RNG (which drop-path uses), and a resumed run would then diverge
+            generator=torch.Generator().manual_seed(t["seed"]),
+        )
 
     def _train_step(self, batch) -> float:
         """Forward, loss, backward and (when the gradients are finite) an optimizer and EMA update; returns the
         learning rate the step used."""
-        lr_l, lr_r, hr_l, hr_r = (x.to(self.device, non_blocking=True, memory_format=self.memory_format)
-                                  for x in batch)
+        lr_l, lr_r, hr_l, hr_r = (x.to(self.device, non_blocking=True, memory_format=self.memory_format) for x in batch)
         with self._autocast():
             sr = self.step_model(lr_l, lr_r)
         loss = self.loss_fn(tuple(v.float() for v in sr), (hr_l, hr_r))
@@ -495,11 +592,19 @@ class Trainer:
         if self.step % self.config["log"]["every"] == 0 or self.step == end:
             self.last_loss = all_mean(float(self._loss_window.item()) / self._loss_steps, self.world, self.device)
             if not math.isfinite(self.last_loss):  # checked here, not every step, to keep the GPU queue full
-                raise FloatingPointError(f"training loss became {self.last_loss} by step {self.step}; lower "
-                                         f"optim.lr or use train.precision=fp32")
-            logger.record(self.step, {"train_loss": self.last_loss, "train_lr": lr_now,
-                                      "train_it_s": round(logger.its_per_second(self.step), 3),
-                                      "skipped_steps": self.skipped_steps})
+                raise FloatingPointError(
+                    f"training loss became {self.last_loss} by step {self.step}; lower "
+                    f"optim.lr or use train.precision=fp32"
+                )
+            logger.record(
+                self.step,
+                {
+                    "train_loss": self.last_loss,
+                    "train_lr": lr_now,
+                    "train_it_s": round(logger.its_per_second(self.step), 3),
+                    "skipped_steps": self.skipped_steps,
+                },
+            )
             self._loss_window.zero_()
             self._loss_steps = 0
         if self.step % self.config["val"]["every"] == 0 or self.step == total:

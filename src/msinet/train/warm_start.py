@@ -1,5 +1,6 @@
 """`model.init`: start training from existing weights (a registry name with trained weights, a msinet
 .safetensors file, or an authors' .pth checkpoint), instead of a random initialisation."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,11 +33,17 @@ def warm_start(model: torch.nn.Module, spec: str, partial: bool = False) -> list
     unused = [k for k in source if k not in own]
     if not partial and (skipped or unused):
         key = (skipped or unused)[0]
-        why = ("is missing from it" if key not in source else
-               "is not in the model being trained" if key not in own else
-               f"has shape {tuple(source[key].shape)} there, {tuple(own[key].shape)} here")
-        raise ValueError(f"config: 'model.init' {spec}: its architecture does not match the model being trained "
-                         f"(key {key!r} {why}); set model.init_partial=true to copy only the matching weights")
+        why = (
+            "is missing from it"
+            if key not in source
+            else "is not in the model being trained"
+            if key not in own
+            else f"has shape {tuple(source[key].shape)} there, {tuple(own[key].shape)} here"
+        )
+        raise ValueError(
+            f"config: 'model.init' {spec}: its architecture does not match the model being trained "
+            f"(key {key!r} {why}); set model.init_partial=true to copy only the matching weights"
+        )
     if len(skipped) == len(own):
         raise ValueError(f"config: 'model.init' {spec}: no weight fits the model being trained")
     with torch.no_grad():
