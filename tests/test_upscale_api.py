@@ -369,3 +369,25 @@ def test_disparity_needs_a_deam_model():
         upscale_pair(msinet.create_model("bicubic_x4"), img, img, return_disparity=True)
     with pytest.raises(ValueError, match="no DEAM"):
         upscale_pair(msinet.create_model("nafssr_t", num_blocks=1), img, img, return_disparity=True)
+
+
+# ---- CPU settings chosen per family ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["msinet_small_x4", "bicubic_x4"])
+def test_chosen_cpu_memory_format_gives_the_reference_outputs(motorcycle_lr, name):
+    """`memory_format="auto"` (channels_last where the family declares it faster on the CPU) equals the plain
+    contiguous path on a real pair, tiled as well as whole, to float rounding."""
+    model = msinet.load_model(name)
+    left, right = (torch.from_numpy(v[:40, :96]).permute(2, 0, 1)[None].contiguous() for v in motorcycle_lr)
+    for tile in (None, 16):
+        ref = upscale_pair(model, left, right, tile=tile, memory_format="contiguous")
+        got = upscale_pair(model, left, right, tile=tile)  # auto
+        if name.startswith("msinet"):
+            assert model.cpu_channels_last
+            weight = next(p for p in model.parameters() if p.dim() == 4)
+            assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+        for a, b in zip(got, ref):
+            assert a.is_contiguous() and a.shape == b.shape and float((a - b).abs().max()) <= 1e-5
+    with pytest.raises(ValueError, match="memory_format must be"):
+        upscale_pair(model, left, right, memory_format="nhwc")

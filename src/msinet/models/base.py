@@ -22,6 +22,7 @@ class StereoSRModel(nn.Module):
     supports_tlsc = False  # test-time local statistics: set_tlsc(window), config["tlsc_window"]
     supports_checkpoint_blocks = False  # train.checkpoint_blocks: `checkpoint_blocks` recomputes blocks in backward
     context_rows = 2  # LR rows of context a tile needs on each side (TLSC adds half a window)
+    cpu_channels_last = False  # inference on the CPU is faster with channels_last weights and inputs (measured)
     drop_path_rate = 0.0  # stochastic depth while training (whole blocks skipped); DDP must then allow
     # parameters without gradients
     # Training-time execution switches (not part of the architecture, not saved with the weights):

@@ -69,6 +69,10 @@ class StereoSRNet(StereoSRModel):
     (model.eval()); None keeps global pooling. The default (45, 135) is 1.5x the 30x90 training patch.
     """
 
+    # channels_last on the CPU: 0.82x the contiguous time for msinet_small_x4 on a KITTI-size pair (AMD EPYC,
+    # one thread, benchmarks in docs/performance.md), 0.83x for nafssr_s, 0.89x for msinet_x4; same outputs
+    cpu_channels_last = True
+
     def __init__(
         self,
         scale: int = 4,
