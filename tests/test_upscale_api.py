@@ -374,17 +374,20 @@ def test_disparity_needs_a_deam_model():
 # ---- CPU settings chosen per family ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["msinet_small_x4", "bicubic_x4"])
-def test_chosen_cpu_memory_format_gives_the_reference_outputs(motorcycle_lr, name):
+@pytest.mark.parametrize("name", ["msinet_small_x4", "bicubic_x4", "cvhssr_t_x4", "nafrssr_t_x4", "ehfssr_s_x4"])
+def test_chosen_cpu_memory_format_gives_the_reference_outputs(motorcycle_lr, name, request):
     """`memory_format="auto"` (channels_last where the family declares it faster on the CPU) equals the plain
     contiguous path on a real pair, tiled as well as whole, to float rounding."""
-    model = msinet.load_model(name)
+    if name in ("msinet_small_x4", "bicubic_x4"):
+        model = msinet.load_model(name)
+    else:  # the peers' published checkpoints
+        model = msinet.load_model(str(request.getfixturevalue("shared_peers") / f"{name}.pth"))
+    assert model.cpu_channels_last == (name not in ("bicubic_x4", "ehfssr_s_x4"))  # bench_cpu_settings.py
     left, right = (torch.from_numpy(v[:40, :96]).permute(2, 0, 1)[None].contiguous() for v in motorcycle_lr)
     for tile in (None, 16):
         ref = upscale_pair(model, left, right, tile=tile, memory_format="contiguous")
         got = upscale_pair(model, left, right, tile=tile)  # auto
-        if name.startswith("msinet"):
-            assert model.cpu_channels_last
+        if name != "bicubic_x4" and model.cpu_channels_last:
             weight = next(p for p in model.parameters() if p.dim() == 4)
             assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
         for a, b in zip(got, ref):

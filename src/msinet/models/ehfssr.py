@@ -110,6 +110,9 @@ class EHFSSRNet(StereoSRModel):
     depth per block in training (the released models were trained without).
     """
 
+    # stays contiguous on the CPU: channels_last is 1.09x slower here (benchmarks/bench_cpu_settings.py)
+    cpu_channels_last = False
+
     # Tiled and untiled outputs differ wherever a tile is not the whole image: the channel gates and the
     # global attention pool over the whole tile, and the 16x16 windows start at the tile's first row. Measured
     # (ehfssr_s_x2, 192x200 LR Middlebury crop, 48-row tiles, 8-bit output): context 32 -> mean |diff| 0.29,

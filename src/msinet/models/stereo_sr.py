@@ -70,7 +70,7 @@ class StereoSRNet(StereoSRModel):
     """
 
     # channels_last on the CPU: 0.82x the contiguous time for msinet_small_x4 on a KITTI-size pair (AMD EPYC,
-    # one thread, benchmarks in docs/performance.md), 0.83x for nafssr_s, 0.89x for msinet_x4; same outputs
+    # one thread, benchmarks/bench_cpu_settings.py), 0.83x for nafssr_s, 0.89x for msinet_x4; same outputs
     cpu_channels_last = True
 
     def __init__(
