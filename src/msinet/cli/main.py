@@ -68,9 +68,9 @@ def main(argv=None) -> int:
             print(f"msinet {args.command}: interrupted ({signal_name(exc)})", file=sys.stderr)
         return exit_status(exc)
     except ModuleNotFoundError as exc:  # an optional dependency: name the extra that installs it
-        from ..runtime.extras import missing_extra_message
+        from ..runtime.extras import MissingExtra, missing_extra_message
 
-        if "pip install 'msinet[" in str(exc):
+        if isinstance(exc, MissingExtra):  # require() already named the extra
             message = str(exc)
         else:
             message = missing_extra_message(exc.name or "", f"msinet {args.command}", COMMAND_EXTRA.get(args.command))

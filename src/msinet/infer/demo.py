@@ -30,7 +30,7 @@ def comparison_figure(
     enlarged, nearest neighbour), each titled with its PSNR."""
     from PIL import Image, ImageDraw
 
-    from ..data.image_io import encode_png, write_bytes_atomic
+    from ..data.image_io import write_png
 
     top, left, h, w = CROP
     top, left = max(0, min(top, hr.shape[0] - h)), max(0, min(left, hr.shape[1] - w))
@@ -51,7 +51,7 @@ def comparison_figure(
         draw.rectangle((x0 + left, title_h + top, x0 + left + w - 1, title_h + top + h - 1), outline=(0, 200, 255))
         crop = Image.fromarray(np.ascontiguousarray(img[top : top + h, left : left + w]))
         canvas.paste(crop.resize((w * zoom, h * zoom), Image.NEAREST), (x0, title_h + hr.shape[0] + 2 * pad))
-    write_bytes_atomic(Path(path), encode_png(np.asarray(canvas), path))
+    write_png(path, np.asarray(canvas), overwrite=True)  # run_demo refused existing outputs already
 
 
 def run_demo(model, outdir, overwrite: bool = False, **upscale_options) -> dict:

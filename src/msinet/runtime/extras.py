@@ -22,6 +22,10 @@ OPTIONAL = {
 }
 
 
+class MissingExtra(ModuleNotFoundError):
+    """An optional dependency is missing; the message names the extra that installs it."""
+
+
 def missing_extra_message(module: str, purpose: str | None = None, extra: str | None = None) -> str | None:
     """The one-line advice for a missing optional module, or None when it is not one of msinet's extras.
     `extra` names the extra to suggest instead of the module's own (a command's extra holds all it needs)."""
@@ -33,11 +37,11 @@ def missing_extra_message(module: str, purpose: str | None = None, extra: str | 
 
 
 def require(module: str, purpose: str | None = None):
-    """The imported module; a ModuleNotFoundError naming the extra when it is missing."""
+    """The imported module; MissingExtra (a ModuleNotFoundError) naming the extra when it is missing."""
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         message = missing_extra_message(module, purpose)
         if message is None or (exc.name or "").split(".")[0] != module.split(".")[0]:
             raise
-        raise ModuleNotFoundError(message, name=exc.name) from None
+        raise MissingExtra(message, name=exc.name) from None
