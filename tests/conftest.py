@@ -8,6 +8,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SHARED_PEERS = REPO.parent / "shared" / "peers"
+SHARED_ARCH = SHARED_PEERS / "arch"
 
 # two cores: keep torch from oversubscribing when pytest runs beside other work
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -26,6 +27,15 @@ def shared_peers() -> Path:
     if not SHARED_PEERS.is_dir():
         pytest.skip(f"peer weights folder {SHARED_PEERS} is absent")
     return SHARED_PEERS
+
+
+@pytest.fixture
+def shared_arch() -> Path:
+    """Architecture references of more peers: random-weight checkpoints saved by the authors' code and what
+    that code returned for them (read-only; never copied; see its README.md)."""
+    if not SHARED_ARCH.is_dir():
+        pytest.skip(f"peer architecture folder {SHARED_ARCH} is absent")
+    return SHARED_ARCH
 
 
 @pytest.fixture(scope="module")

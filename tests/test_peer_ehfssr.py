@@ -1,6 +1,7 @@
-"""EHFSSR-S (jianwensong/EHFSSR): the authors' released checkpoints load as they are and reproduce the outputs
-of the authors' own code (../shared/peers/<name>_reference.npz, three real crops), and the model behaves as
-a msinet model (shapes, batching, training, save / load, damaged checkpoints)."""
+"""EHFSSR-S and EHFSSR (jianwensong/EHFSSR): the authors' released EHFSSR-S checkpoints, and a random-weight
+checkpoint of the full EHFSSR saved by their code, load as they are and reproduce the outputs of the authors'
+own code (../shared/peers/<name>_reference.npz, ../shared/peers/arch/ehfssr_x4_reference.npz, three real crops
+each), and the models behave as msinet models (shapes, batching, training, save / load, damaged checkpoints)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,11 @@ import msinet
 from msinet.cli.main import main as cli_main
 from msinet.layers.band_cross_attention import disparity_band
 from msinet.layers.token_shift import shift_channel_groups
+from msinet.layers.two_scale_window_attention import TwoScaleWindowAttention
 from msinet.layers.window_attention import pad_to_multiple
-from msinet.models.ehfssr import matches
+from msinet.models.ehfssr import EHFSSRFullNet, matches
+from msinet.models.family import n_parameters
+from msinet.models.foreign import read_checkpoint
 from msinet.models.weights import WeightsError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -31,13 +35,16 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 RELEASED = ("ehfssr_s_x4", "ehfssr_s_x2")
 # /work/shared/peers/README.md (and the authors' own count of their EHFSSR_S class)
 PUBLISHED_PARAMETERS = {"ehfssr_s_x4": 643_513, "ehfssr_s_x2": 627_925, "ehfssr_s": 643_513}
+# the full EHFSSR: /work/shared/peers/arch/MANIFEST.tsv (built by the authors' code)
+FULL_PARAMETERS = {"ehfssr_x4": 1_208_121, "ehfssr_x2": 1_187_349, "ehfssr": 1_208_121}
 TOLERANCE = 1e-4
+SIZES = ("ehfssr_s", "ehfssr")  # EHFSSR-S and the full EHFSSR (their window attentions differ)
 
 
-def _small(scale=4, **kw):
+def _small(scale=4, size="ehfssr_s", **kw):
     torch.manual_seed(0)
     config = {**dict(channels=16, num_groups=2, blocks_per_group=3), **kw}
-    return msinet.create_model(f"ehfssr_s_x{scale}", **config)
+    return msinet.create_model(f"{size}_x{scale}", **config)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -122,21 +129,78 @@ def test_checkpoint_of_another_size_loads_as_that_size(shared_peers, tmp_path):
     assert "body.1.body.1." in load_error(save_pth(tmp_path, {"params": small}, "gap.pth"), WeightsError)
 
 
-def test_the_full_ehfssr_is_refused_in_one_line(shared_peers, tmp_path):
+def test_a_checkpoint_mixing_both_window_attentions_is_refused(shared_peers, tmp_path):
+    # one window block of EHFSSR-S renamed to the full EHFSSR's q: read as the full EHFSSR, whose window
+    # attention has no place for EHFSSR-S's other keys
     state = authors_state(shared_peers, "ehfssr_s_x4")
     state["body.0.body.1.selfatn.to_q.weight"] = state.pop("body.0.body.1.selfatn.to_qk.weight")
-    assert "body.0.body.1.selfatn.to_q.weight" in load_error(
-        save_pth(tmp_path, {"params": state}, "full.pth"), WeightsError
-    )
+    message = load_error(save_pth(tmp_path, {"params": state}, "mixed.pth"), WeightsError)
+    assert ".selfatn." in message and "EHFSSR (authors' code)" in message
 
 
-def test_only_this_family_is_claimed(shared_peers):
+def test_only_this_family_is_claimed(shared_peers, shared_arch):
     for name in RELEASED:
         assert matches(authors_state(shared_peers, name))
-    for path in shared_peers.glob("*.pth"):
-        if not path.name.startswith("ehfssr"):
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            assert not matches(state.get("params", state)), path.name
+    for path in [*shared_peers.glob("*.pth"), *shared_arch.glob("*.pth")]:
+        state = read_checkpoint(path)
+        assert matches(state) == path.name.startswith("ehfssr"), path.name
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the full EHFSSR (the authors' EHFSSR class): random weights saved by their code against their outputs
+# (../shared/peers/arch/README.md)
+
+
+def test_the_full_ehfssr_checkpoint_reproduces_authors_outputs(shared_arch):
+    model = msinet.load_model(shared_arch / "ehfssr_x4_random.pth")
+    assert isinstance(model, EHFSSRFullNet) and model.model_name == "ehfssr_x4" and not model.training
+    assert model.foreign_layout.window_attention == "full"
+    ref = np.load(shared_arch / "ehfssr_x4_reference.npz")
+    for crop in "abc":
+        left, right = reference_diffs(model, ref, crop)
+        print(f"ehfssr_x4 (random weights) crop {crop}: max |diff| left {left:.2e}, right {right:.2e}")
+        assert max(left, right) <= TOLERANCE, f"crop {crop}: max |diff| {left:.3g} / {right:.3g}"
+
+
+def test_full_parameter_counts_are_the_manifests():
+    for name, count in FULL_PARAMETERS.items():
+        model = msinet.create_model(name)
+        assert isinstance(model, EHFSSRFullNet) and n_parameters(model) == count, name
+    assert msinet.create_model("ehfssr").config == msinet.create_model("ehfssr_x4").config
+
+
+def test_the_full_checkpoint_holds_exactly_the_registered_model(shared_arch):
+    state = read_checkpoint(shared_arch / "ehfssr_x4_random.pth")
+    assert sum(v.numel() for v in state.values()) == FULL_PARAMETERS["ehfssr_x4"]
+    assert any(k.endswith(".selfatn.down.weight") for k in state)  # the strided key/value branch
+
+
+@pytest.mark.parametrize(
+    "key,damage",
+    [
+        ("body.3.body.2.selfatn.down.weight", "missing"),
+        ("body.1.body.4.selfatn.to_k.weight", "shape"),
+        ("body.0.body.3.selfatn.local.weight", "stray"),
+    ],
+)
+def test_a_damaged_full_checkpoint_names_the_key(shared_arch, tmp_path, key, damage):
+    state = read_checkpoint(shared_arch / "ehfssr_x4_random.pth")
+    if damage == "missing":
+        del state[key]
+    elif damage == "shape":
+        state[key] = torch.zeros(64, 32, 1, 1)
+    else:
+        state[key] = torch.zeros(32, 64, 1, 1)  # EHFSSR-S's local branch in a full window attention
+    message = load_error(save_pth(tmp_path, {"params": state}, f"{damage}.pth"), WeightsError)
+    assert key in message, message
+
+
+def test_convert_cli_names_the_full_ehfssr(shared_arch, tmp_path, capsys):
+    out = tmp_path / "ehfssr_full.safetensors"
+    assert cli_main(["convert", str(shared_arch / "ehfssr_x4_random.pth"), str(out)]) == 0
+    assert "5 groups x 6 blocks = ehfssr_x4, 1,208,121 parameters" in capsys.readouterr().out
+    loaded = msinet.load_model(out)
+    assert isinstance(loaded, EHFSSRFullNet) and loaded.config == msinet.create_model("ehfssr_x4").config
 
 
 def test_local_statistics_are_refused(shared_peers):
@@ -149,9 +213,10 @@ def test_local_statistics_are_refused(shared_peers):
 # the model as a msinet model
 
 
+@pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("scale", [2, 4])
-def test_output_shapes_and_odd_sizes(scale):
-    model = _small(scale).eval()
+def test_output_shapes_and_odd_sizes(scale, size):
+    model = _small(scale, size).eval()
     for h, w in [(16, 32), (13, 27), (5, 7), (1, 1)]:
         with torch.no_grad():
             sl, sr = model(torch.rand(1, 3, h, w), torch.rand(1, 3, h, w))
@@ -164,8 +229,9 @@ def test_views_must_match():
         _small()(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
 
 
-def test_batch_equals_single_samples():
-    assert_batch_items_independent(_small(), 3, (18, 35))
+@pytest.mark.parametrize("size", SIZES)
+def test_batch_equals_single_samples(size):
+    assert_batch_items_independent(_small(size=size), 3, (18, 35))
 
 
 def test_views_interact_only_through_the_cross_attention():
@@ -182,9 +248,12 @@ def test_views_interact_only_through_the_cross_attention():
     torch.testing.assert_close(c, d, atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("drop_path_rate,static", [(0.0, False), (0.5, False), (0.5, True)])
-def test_train_step(drop_path_rate, static):
-    model = _small(drop_path_rate=drop_path_rate).train()
+@pytest.mark.parametrize(
+    "size,drop_path_rate,static",
+    [("ehfssr_s", 0.0, False), ("ehfssr_s", 0.5, False), ("ehfssr_s", 0.5, True), ("ehfssr", 0.0, False)],
+)
+def test_train_step(size, drop_path_rate, static):
+    model = _small(size=size, drop_path_rate=drop_path_rate).train()
     model.static_drop_path = static
     torch.manual_seed(1)
     left, right = torch.rand(2, 3, 20, 24), torch.rand(2, 3, 20, 24)
@@ -197,15 +266,17 @@ def test_train_step(drop_path_rate, static):
         assert all(g is not None for g in grads)
 
 
-def test_save_and_load_round_trip(tmp_path):
-    model = _small(2).eval()
+@pytest.mark.parametrize("size", SIZES)
+def test_save_and_load_round_trip(tmp_path, size):
+    model = _small(2, size).eval()
     assert_round_trip(model, tmp_path, (9, 21))
 
 
-def test_exported_program_holds_at_every_size_above_one_window():
+@pytest.mark.parametrize("size", SIZES)
+def test_exported_program_holds_at_every_size_above_one_window(size):
     from msinet.export.program import export_program, minimum_size
 
-    model = _small(2, num_groups=1).eval()  # cross-view, window and global attention all present
+    model = _small(2, size, num_groups=1).eval()  # cross-view, window and global attention all present
     program, _ = export_program(model, sample_size=(18, 20))
     assert minimum_size(program) == (17, 17)
     exported = program.module()
@@ -247,3 +318,54 @@ def test_disparity_band():
     band = disparity_band(200, 96)
     i, j = torch.meshgrid(torch.arange(200), torch.arange(200), indexing="ij")
     assert torch.equal(band.bool(), (i - j >= 0) & (i - j <= 96))
+
+
+def _two_scale_by_loops(layer: TwoScaleWindowAttention, x0: torch.Tensor) -> torch.Tensor:
+    """The full EHFSSR's window attention written out window by window, in the reference code's order
+    (the coarse half's keys / values downsampled first, then rolled by a quarter window)."""
+    win, c = layer.window, x0.shape[1] // 2
+    x = layer.norm(x0)
+    d = layer.dwconv(x)
+    q, k, v = layer.q(x), layer.k(x), layer.v(x) * layer.eca.gate(d)
+    halves = []
+    for half, key_win in ((0, win), (1, win // 2)):
+        qh, kh, vh = (t[:, half * c : (half + 1) * c] for t in (q, k, v))
+        if half == 1:
+            kh, vh = layer.down(kh), layer.down(vh)
+        if layer.shift:
+            qh = torch.roll(qh, (-(win // 2), -(win // 2)), (2, 3))
+            kh, vh = (torch.roll(t, (-(key_win // 2), -(key_win // 2)), (2, 3)) for t in (kh, vh))
+        out = torch.zeros_like(qh)
+        for i in range(qh.shape[2] // win):
+            for j in range(qh.shape[3] // win):
+                cell = (slice(None), slice(None), slice(i * win, (i + 1) * win), slice(j * win, (j + 1) * win))
+                keys = (
+                    slice(None),
+                    slice(None),
+                    slice(i * key_win, (i + 1) * key_win),
+                    slice(j * key_win, (j + 1) * key_win),
+                )
+                qw = qh[cell].flatten(2).transpose(1, 2)  # (B, win^2, c)
+                kw, vw = (t[keys].flatten(2).transpose(1, 2) for t in (kh, vh))  # (B, key_win^2, c)
+                att = torch.softmax(qw @ kw.transpose(1, 2) * c**-0.5, dim=-1)
+                out[cell] = (att @ vw).transpose(1, 2).reshape(out[cell].shape)
+        if layer.shift:
+            out = torch.roll(out, (win // 2, win // 2), (2, 3))
+        halves.append(out)
+    y = torch.cat(halves, dim=1)
+    return layer.project(y + torch.sigmoid(layer.gate(y)) * d) + x0
+
+
+@pytest.mark.parametrize("shift", [False, True])
+def test_two_scale_window_attention_is_the_window_by_window_computation(shift):
+    torch.manual_seed(0)
+    layer = TwoScaleWindowAttention(8, window=8, shift=shift).eval()
+    with torch.no_grad():
+        for p in layer.parameters():  # every path matters (the gate's and the norm's included)
+            p.add_(0.1 * torch.randn_like(p))
+        x = torch.randn(2, 8, 16, 24)
+        torch.testing.assert_close(layer(x), _two_scale_by_loops(layer, x), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="multiples of 8"):
+        layer(torch.randn(1, 8, 12, 16))
+    with pytest.raises(ValueError, match="channels"):
+        TwoScaleWindowAttention(7)

@@ -24,8 +24,18 @@ from msinet.models.weights import WeightsError
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 RELEASED = ("nafrssr_t_x4", "nafrssr_m_x4")
-PUBLISHED_PARAMS = {"nafrssr_t_x4": 344_799, "nafrssr_m_x4": 280_383}  # /work/shared/peers/README.md
-ALIASES = {"nafrssr_t": "nafrssr_t_x4", "nafrssr_m": "nafrssr_m_x4"}
+PUBLISHED_PARAMS = {
+    "nafrssr_t_x4": 344_799,  # /work/shared/peers/README.md
+    "nafrssr_m_x4": 280_383,
+    "nafrssr_s_x4": 1_347_903,  # /work/shared/peers/arch/MANIFEST.tsv (the authors' NAFRSSR_B_Net.py)
+    "nafrssr_b_x4": 5_784_063,
+}
+ALIASES = {
+    "nafrssr_t": "nafrssr_t_x4",
+    "nafrssr_m": "nafrssr_m_x4",
+    "nafrssr_s": "nafrssr_s_x4",
+    "nafrssr_b": "nafrssr_b_x4",
+}
 TOLERANCE = 1e-4
 
 
@@ -201,3 +211,117 @@ def test_bad_inputs_and_options_get_one_line_errors():
         msinet.create_model("nafrssr_t_x4", channels=70)
     with pytest.raises(ValueError, match="middle_passes"):
         msinet.create_model("nafrssr_t_x4", middle_passes=0)
+
+
+# ---- NAFRSSR-S / -B: one body of full blocks, no recursion (the authors' NAFRSSR_B_Net.py) ----------------------
+# /work/shared/peers/arch holds a checkpoint of random weights saved by the authors' code for NAFRSSR-S x4 and what
+# their code returned for it: the architecture, key for key and output for output (B is the same code, wider).
+
+ARCH_S = "nafrssr_s_x4_random.pth"
+
+
+def test_the_authors_s_checkpoint_reproduces_their_outputs(shared_arch):
+    model = msinet.load_model(shared_arch / ARCH_S)
+    assert model.model_name == "nafrssr_s_x4" and not model.training
+    assert model.config["arch"] == "nafrssr_plain" and model.config["num_blocks"] == 34
+    assert model.foreign_layout.describe() == "NAFRSSR (authors' code): x4, 80 channels, 34 blocks (one body)"
+    z = np.load(shared_arch / "nafrssr_s_x4_reference.npz")
+    for crop in "abc":
+        diffs = reference_diffs(model, z, crop)
+        print(f"nafrssr_s_x4 crop {crop}: max |diff| left {diffs[0]:.2e}, right {diffs[1]:.2e}")
+        assert max(diffs) <= TOLERANCE, (crop, diffs)
+
+
+def test_the_s_checkpoint_holds_exactly_the_registered_model(shared_arch):
+    state = read_checkpoint(shared_arch / ARCH_S)
+    assert sum(v.numel() for v in state.values()) == PUBLISHED_PARAMS["nafrssr_s_x4"]
+    own = msinet.create_model("nafrssr_s_x4").state_dict()
+    assert len(own) == len(state)
+
+
+def test_the_matcher_claims_nafrssr_architecture_files_only(shared_arch):
+    for path in sorted(shared_arch.glob("*.pth")):
+        assert matches(read_checkpoint(path)) == path.name.startswith("nafrssr_"), path.name
+    body = {
+        "intro.weight": torch.zeros(1),
+        "body.0.module.blk.conv1.weight": torch.zeros(1),
+        "body.0.module.fusion.l_proj1.weight": torch.zeros(1),
+        "up.0.weight": torch.zeros(1),
+    }
+    assert not matches(body)  # MSINet / NAFSSR / CVHSSR number a single body too; no edge boost
+    assert matches({**body, "blur.weight": torch.zeros(1)}) and matches({**body, "weight": torch.zeros(1)})
+    assert not matches({"weight": torch.zeros(1), "blur.weight": torch.zeros(1)})  # no NAFRSSR body
+
+
+def test_a_damaged_s_checkpoint_names_the_key(shared_arch, tmp_path):
+    state = read_checkpoint(shared_arch / ARCH_S)
+    for key in (
+        "blur.weight",
+        "weight",
+        "body.33.module.fusion.l_proj1.weight",
+        "body.0.module.blk.conv3.bias",
+        "body.12.module.fusion.gamma",
+        "up.0.bias",
+    ):
+        damaged = {k: v for k, v in state.items() if k != key}
+        assert f"missing key {key!r}" in load_error(
+            save_pth(tmp_path, {"params": damaged}, "damaged.pth"), WeightsError
+        )
+    for key in ("body.7.module.blk.conv3.weight", "body.0.module.fusion.l_proj1.weight", "weight"):
+        damaged = dict(state)
+        damaged[key] = torch.zeros(*state[key].shape[:-1], state[key].shape[-1] + 1)
+        message = load_error(save_pth(tmp_path, {"params": damaged}, "damaged.pth"), WeightsError)
+        assert repr(key) in message and "shape" in message
+    # a block gone from the middle of the body is damage, not a smaller size
+    gap = {k: v for k, v in state.items() if not k.startswith("body.5.")}
+    assert "block body.5 of 34 has no weights" in load_error(
+        save_pth(tmp_path, {"params": gap}, "gap.pth"), WeightsError
+    )
+    # a staged T/M key mixed in makes it a T/M file, and an incomplete one
+    extra = {**state, "mid.0.module.blk.conv1.weight": torch.zeros(1)}
+    assert "no 'body1.<i>' keys" in load_error(save_pth(tmp_path, {"params": extra}, "extra.pth"), WeightsError)
+
+
+def test_a_shorter_s_body_loads_as_that_size(shared_arch, tmp_path):
+    state = read_checkpoint(shared_arch / ARCH_S)
+    shorter = {k: v for k, v in state.items() if not k.startswith(tuple(f"body.{i}." for i in range(30, 34)))}
+    model = msinet.load_model(save_pth(tmp_path, {"params": shorter}, "shorter.pth"))
+    assert model.model_name not in msinet.list_models() and model.config["num_blocks"] == 30
+    assert sum(p.numel() for p in model.parameters()) == sum(v.numel() for v in shorter.values())
+
+
+def test_tlsc_does_not_apply_to_s(shared_arch):
+    model = msinet.load_model(shared_arch / ARCH_S, tlsc_window=None)
+    assert not model.supports_tlsc and "tlsc_window" not in model.config
+    with pytest.raises(WeightsError, match="no global pooling"):
+        msinet.load_model(shared_arch / ARCH_S, tlsc_window=(45, 135))
+
+
+def _random_plain_model(**overrides) -> torch.nn.Module:
+    """A small NAFRSSR-S-like network with random weights everywhere, zero-initialised scales included."""
+    torch.manual_seed(0)
+    model = msinet.create_model("nafrssr_s_x4", **{"channels": 16, "num_blocks": 3, **overrides})
+    with torch.no_grad():
+        for p in model.parameters():
+            if not p.any():
+                p.normal_(std=0.1)
+    return model
+
+
+def test_plain_network_train_forward_and_backward_reach_every_parameter():
+    model = _random_plain_model(drop_path_rate=0.0).train()
+    sr_l, sr_r = model(torch.rand(2, 3, 6, 10), torch.rand(2, 3, 6, 10))
+    assert sr_l.shape == sr_r.shape == (2, 3, 24, 40)
+    (sr_l.square().mean() + sr_r.square().mean()).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+
+
+def test_plain_network_behaves_as_a_model(tmp_path):
+    model = _random_plain_model().eval()
+    assert_batch_items_independent(model, 2, (7, 13))
+    assert_round_trip(model, tmp_path, (7, 11))
+    with pytest.raises(ValueError, match="num_blocks"):
+        msinet.create_model("nafrssr_s_x4", num_blocks=0)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        msinet.create_model("nafrssr_b_x4", channels=118)

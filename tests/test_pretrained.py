@@ -20,7 +20,7 @@ import msinet
 from msinet.cli.main import main
 from msinet.files import umask_mode
 from msinet.models import fetch, pretrained, resolve
-from msinet.models.foreign import foreign_key
+from msinet.models.stereo_sr import their_key as foreign_key
 from msinet.models.loading import NoWeightsError
 from msinet.models.pretrained import WeightsRecord
 from msinet.registry import list_models

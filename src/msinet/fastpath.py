@@ -18,12 +18,11 @@ Nothing is checked while tracing, exporting, compiling or capturing a CUDA graph
 the host): a path whose verdict is unknown then takes the reference path, without recording a verdict.
 
 `msinet doctor` runs each registered path's own fixed probe on every device (`FastPath.verify`). Paths
-register at import of their module; `all_paths()` imports the modules listed in KNOWN_MODULES.
+register at import of their module; `all_paths()` lists those registered (`msinet doctor` imports them all).
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 from contextlib import contextmanager, nullcontext
@@ -32,8 +31,6 @@ from typing import Callable, Sequence
 
 import torch
 
-# modules that register fast paths (imported by `all_paths`, e.g. for `msinet doctor`)
-KNOWN_MODULES = ("msinet.layers.sinkhorn", "msinet.layers.lska", "msinet.infer.graphs")
 # a check of half-precision outputs allows at least this relative deviation (a few ulps after many ops)
 LOW_PRECISION_RTOL = {torch.float16: 1e-2, torch.bfloat16: 4e-2}
 
@@ -158,8 +155,8 @@ def register(path: FastPath) -> FastPath:
 
 
 def all_paths() -> list[FastPath]:
-    for module in KNOWN_MODULES:
-        importlib.import_module(module)
+    """Every fast path registered so far (a path registers when its module is imported: `msinet doctor` imports
+    the modules that have them)."""
     return list(PATHS.values())
 
 

@@ -1,7 +1,8 @@
 """A registry of named model configurations (timm-style): a name maps to an architecture and its arguments.
 
-It imports no model: each model module registers its architecture (`@register_arch`) and its named
-configurations (`register_model`) when imported, and `msinet.models` imports them all (`import msinet` does).
+It imports no model: each model module declares its family (models/family.py: network classes, sizes with
+canonical names and aliases, the authors' checkpoint adapter) and calls `register_family` when imported;
+`msinet.models` imports them all.
 """
 
 from __future__ import annotations
@@ -16,40 +17,73 @@ import torch
 
 @dataclass(frozen=True)
 class ModelEntry:
-    name: str
+    name: str  # the name asked for (canonical or an alias)
     arch: str
     kwargs: dict = field(default_factory=dict)
     description: str = ""
+    canonical: str = ""  # the size's canonical name (the weights table's key)
+    family: str = ""
+    variant: str = ""  # the same variant at another scale is the same size (nafssr_s_x4 <-> nafssr_s_x2)
+
+    @property
+    def scale(self) -> int:
+        return int(self.kwargs["scale"])
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 _ARCHS: dict[str, Callable[..., torch.nn.Module]] = {}
+_FAMILIES: dict[str, object] = {}  # name -> models.family.Family
 
 
-def register_arch(name: str):
-    """Register a model class under an architecture name (used to rebuild models from saved configs)."""
-
-    def wrap(cls):
-        _ARCHS[name] = cls
-        cls.arch_name = name
-        return cls
-
-    return wrap
+def _register_arch(cls) -> None:
+    name = cls.arch_name
+    if _ARCHS.get(name, cls) is not cls:
+        raise ValueError(f"architecture {name!r} is registered twice")
+    _ARCHS[name] = cls
 
 
-def register_model(name: str, arch: str, description: str = "", **kwargs) -> None:
-    if name in _REGISTRY:
-        raise ValueError(f"model {name!r} is registered twice")
-    if arch not in _ARCHS:
-        raise ValueError(f"model {name!r}: unknown architecture {arch!r}")
-    _REGISTRY[name] = ModelEntry(name, arch, dict(kwargs), description)
+def register_family(family) -> None:
+    """Register a models.family.Family: its network classes (by their arch_name) and every size under its
+    canonical name and declared aliases."""
+    if family.name in _FAMILIES:
+        raise ValueError(f"model family {family.name!r} is registered twice")
+    for cls in family.networks():
+        _register_arch(cls)
+    for size in family.sizes:
+        arch = family.network_of(size).arch_name
+        for name in (size.name, *size.aliases):
+            if name in _REGISTRY:
+                raise ValueError(f"model {name!r} is registered twice")
+            kwargs = {**size.kwargs, "scale": size.scale}
+            _REGISTRY[name] = ModelEntry(name, arch, kwargs, size.description, size.name, family.name, size.variant)
+    _FAMILIES[family.name] = family
 
 
-def list_models(pattern: str | None = None) -> list[str]:
-    """Names of the registered models, sorted; `pattern` is an optional fnmatch filter like 'msinet_*'."""
+def families() -> list:
+    """The registered model families (models.family.Family), in registration order."""
+    return list(_FAMILIES.values())
+
+
+def family_of(name: str):
+    """The Family of a registered name."""
+    return _FAMILIES[get_entry(name).family]
+
+
+def network_class(name: str):
+    """The class a registered name builds (its capabilities are class attributes: models/base.py)."""
+    return _ARCHS[get_entry(name).arch]
+
+
+def list_models(pattern: str | None = None, canonical: bool = False) -> list[str]:
+    """Names of the registered models, sorted; `pattern` is an optional fnmatch filter like 'msinet_*';
+    canonical=True leaves the aliases out."""
     from fnmatch import fnmatch
 
-    return sorted(n for n in _REGISTRY if pattern is None or fnmatch(n, pattern))
+    return sorted(
+        n
+        for n, e in _REGISTRY.items()
+        if (pattern is None or fnmatch(n, pattern)) and (not canonical or n == e.canonical)
+    )
 
 
 def get_entry(name: str) -> ModelEntry:
@@ -122,9 +156,9 @@ def same_architecture(config: dict, name: str) -> bool:
 
 
 def aliases(name: str) -> list[str]:
-    """The other registered names of the same configuration ('nafssr_s' <-> 'nafssr_s_x4'), sorted."""
-    entry = get_entry(name)
-    return sorted(n for n, e in _REGISTRY.items() if n != name and e.arch == entry.arch and e.kwargs == entry.kwargs)
+    """The other registered names of the same size ('nafssr_s' <-> 'nafssr_s_x4'), sorted."""
+    canonical = get_entry(name).canonical
+    return sorted(n for n, e in _REGISTRY.items() if n != name and e.canonical == canonical)
 
 
 def create_model(name: str, **overrides) -> torch.nn.Module:

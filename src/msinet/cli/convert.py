@@ -38,7 +38,9 @@ def run(args) -> int:
         overrides["tlsc_window"] = None
     model = load_foreign(args.checkpoint, **overrides)
     if args.paper_lska and model.foreign_layout.family != "msinet":
-        raise ValueError(f"--paper-lska applies to MSINet checkpoints; {args.checkpoint} is NAFSSR")
+        raise ValueError(
+            f"--paper-lska applies to MSINet checkpoints; {args.checkpoint} is {model.foreign_layout.describe()}"
+        )
     save_weights(model, out, overwrite=args.overwrite, extra_metadata={"converted_from": Path(args.checkpoint).name})
     n = sum(p.numel() for p in model.parameters())
     name = f" = {model.model_name}" if model.model_name else ""

@@ -201,6 +201,8 @@ def _weights_cache() -> list[str]:
 
 def _fast_paths(devices) -> list[str]:
     from .. import fastpath
+    from ..infer import graphs  # noqa: F401  (the modules with fast paths register them on import)
+    from ..layers import lska, sinkhorn  # noqa: F401
 
     failures = []
     print("fast paths          (each against its reference, on every device)")

@@ -177,20 +177,19 @@ def _upscale_one(
 
 class RowProgress:
     """A bar over the LR rows of one large pair. Whole tiles are counted as they finish (on_tile), and inside a
-    tile each epipolar attention module that finishes moves it by its share: a wide pair spends nearly all its
-    time there (infer/cost.py), so even a pair that is a single tile shows progress. Appears after a second."""
+    tile each block the network runs moves it by its share (model.repeated_blocks / block_applications), so even
+    a pair that is a single tile shows progress. Appears after a second."""
 
     def __init__(self, model, name: str, rows: int):
-        from ..layers.cross_attention import EpipolarCrossAttention
         from ..runtime.progress import progress_bar
 
         self.bar = progress_bar(
             total=rows, unit="row", desc=name, delay=1.0, leave=False, file=sys.stderr, dynamic_ncols=True
         )
         self.done, self.position, self.next_rows = 0, 0.0, rows  # the first tile's size is not known: all rows
-        modules = [m for m in model.modules() if isinstance(m, EpipolarCrossAttention)]
-        self.share = 1.0 / len(modules) if modules else 0.0
-        self.hooks = [m.register_forward_hook(self._tick) for m in modules]
+        runs = model.block_applications()
+        self.share = 1.0 / runs if runs else 0.0
+        self.hooks = [m.register_forward_hook(self._tick) for m in model.repeated_blocks()]
 
     def _tick(self, *_):
         self.position = min(self.position + self.next_rows * self.share, self.done + self.next_rows)
@@ -377,12 +376,15 @@ def _is_main_rank() -> bool:
 
 
 def _expected_scale(args) -> int:
-    import re
+    """The scale the outputs will have, for the disk-space check: --scale, a registered name's own, else x4 (the
+    largest: a weights file's scale is known only once it is read)."""
+    from ..registry import get_entry, list_models
 
     if args.scale:
         return args.scale
-    found = re.search(r"_x([234])", str(args.model or "_x4"))
-    return int(found.group(1)) if found else 4
+    if args.model is None or args.model not in list_models():
+        return 4
+    return get_entry(args.model).scale
 
 
 def _lr_size(path: Path) -> tuple[int, int]:

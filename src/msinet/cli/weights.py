@@ -45,7 +45,7 @@ def weights_state(name: str) -> tuple[str, str]:
     if path is not None:
         return DOWNLOADED, f"{path}{alias}"
     return DOWNLOADABLE, (
-        f"{record.source}, {record.size_text()}, verified by {record.verification}{alias}; "
+        f"{record.source}, {record.size_text()}, verified by {record.verification}{record.digest_text()}{alias}; "
         f"manual download goes to {cache_path(record)}"
     )
 

@@ -59,9 +59,7 @@ def _sinkhorn_iters(model, override):
 
 
 def _has_deam(model) -> bool:
-    from ..layers import DEAM
-
-    return any(isinstance(m, DEAM) for m in model.modules())
+    return bool(model.transport_layers())
 
 
 def _rename_dims(proto, names: dict[str, str]) -> None:

@@ -26,9 +26,7 @@ EXPORT_OUTPUTS = ("sr_left", "sr_right")
 @contextmanager
 def export_settings(model: torch.nn.Module, sinkhorn_iters: int | None = None, plain_ops: bool = True):
     """Eval mode, the Sinkhorn iteration count fixed and (plain_ops) its log-domain path, for an export."""
-    from ..layers import DEAM
-
-    deams = [m for m in model.modules() if isinstance(m, DEAM)]
+    deams = model.transport_layers()
     saved = [(d.sinkhorn_iters, getattr(d, "sinkhorn_method", None)) for d in deams]
     was_training = model.training
     if sinkhorn_iters is not None and int(sinkhorn_iters) < 1:

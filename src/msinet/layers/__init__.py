@@ -16,9 +16,12 @@ from .local_pool import local_mean
 from .lska import LSKA_DECOMPOSITION, LSKAMap, MultiScaleLSKA
 from .mscab import MSCAB, MSCAM, SFFN
 from .norm import LayerNorm2d
+from .parallax_attention import SymmetricParallaxAttention, cycle_validity
+from .residual_dense import ResidualDenseBlock, ResidualDenseGroup
 from .sinkhorn import sinkhorn_log
 from .tied_cross_attention import TiedSCAM
 from .token_shift import shift_channel_groups
+from .two_scale_window_attention import TwoScaleWindowAttention
 from .view_pair import ViewPairBlock
 from .window_attention import WindowSelfAttention, pad_to_multiple
 
@@ -44,13 +47,18 @@ __all__ = [
     "MSCAM",
     "MultiDilationECA",
     "MultiScaleLSKA",
+    "ResidualDenseBlock",
+    "ResidualDenseGroup",
     "SCAM",
     "SFFN",
     "SimpleGate",
     "SimplifiedChannelAttention",
+    "SymmetricParallaxAttention",
     "TiedSCAM",
+    "TwoScaleWindowAttention",
     "ViewPairBlock",
     "WindowSelfAttention",
+    "cycle_validity",
     "local_mean",
     "pad_to_multiple",
     "shift_channel_groups",

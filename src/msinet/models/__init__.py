@@ -1,11 +1,7 @@
-"""Model architectures; importing this package registers every named configuration."""
+"""Model families; importing this package registers every one (models/family.py: one descriptor per family)."""
 
-# (import order matters: architectures register before the named configs that use them; ruff I001 off here)
-from . import bicubic, stereo_sr  # noqa: F401  (architectures first)
-from . import msinet, nafssr  # noqa: F401,E402  (named configs)
-from . import nafrssr  # noqa: F401,E402  (NAFRSSR: its own architecture and the authors' checkpoints)
-from . import cvhssr  # noqa: F401,E402  (CVHSSR: its arch, named configs, authors' checkpoints)
-from . import ehfssr  # noqa: F401,E402  (EHFSSR-S, with its authors' checkpoint loader)
+from . import bicubic, cvhssr, ehfssr, msinet, nafrssr, nafssr  # noqa: F401  (each registers its family)
+from . import ipassr  # noqa: F401,E402
 from .base import StereoSRModel
 from .bicubic import Bicubic
 from .stereo_sr import StereoBlock, StereoSRNet

@@ -17,12 +17,16 @@ class StereoSRModel(nn.Module):
     arch_name = "?"
     model_name: str | None = None
 
-    # What the model can do, declared for the tiler, the exporter and the trainer (they never probe attributes).
+    # What the model can do, declared for the tiler, the exporter and the trainer: they ask these and the methods
+    # below (repeated_blocks, block_applications, transport_layers, bytes_per_row, tile_context, parameter_rows),
+    # never the model's class.
     has_transport_plans = False  # keep_transport_plans() yields its DEAM layers, each keeping `.last_plan`
     supports_tlsc = False  # test-time local statistics: set_tlsc(window), config["tlsc_window"]
     supports_checkpoint_blocks = False  # train.checkpoint_blocks: `checkpoint_blocks` recomputes blocks in backward
     context_rows = 2  # LR rows of context a tile needs on each side (TLSC adds half a window)
     cpu_channels_last = False  # inference on the CPU is faster with channels_last weights and inputs (measured)
+    view_symmetric = False  # swapping the input views swaps the outputs (both views share every weight)
+    exact_tiling = False  # row tiles with tile_context() rows of context reproduce the whole image exactly
     drop_path_rate = 0.0  # stochastic depth while training (whole blocks skipped); DDP must then allow
     # parameters without gradients
     # Training-time execution switches (not part of the architecture, not saved with the weights):
@@ -32,6 +36,30 @@ class StereoSRModel(nn.Module):
     #   on a device value: graph capture / torch.compile friendly). Same random draw, same result.
     checkpoint_blocks = False
     static_drop_path = False
+
+    def repeated_blocks(self) -> list[nn.Module]:
+        """The blocks the forward runs one after another, in order: the progress bar within a tile moves as each
+        finishes, and the trainer's memory estimate counts saved activations block by block. Default: the
+        members of every top-level ModuleList."""
+        return [m for child in self.children() if isinstance(child, nn.ModuleList) for m in child]
+
+    def block_applications(self) -> int:
+        """Block runs in one forward (a recursive network runs some blocks several times)."""
+        return len(self.repeated_blocks())
+
+    def transport_layers(self) -> list[nn.Module]:
+        """The optimal-transport (Sinkhorn) fusion layers: their iteration count and method are what an export
+        fixes; has_transport_plans networks let them keep their plans."""
+        return []
+
+    def unused_parameters(self) -> set[str]:
+        """Names of parameters the forward never uses, by design (e.g. a branch a released routing skips): they
+        get no gradient and no checkpoint needs them to be meaningful."""
+        return set()
+
+    def parameter_rows(self) -> list[tuple[str, int]] | None:
+        """(component, parameters) rows of `msinet models --breakdown`, or None: one row per top-level module."""
+        return None
 
     def run_block(self, block: nn.Module, *inputs: torch.Tensor):
         """block(*inputs) -> tensors of the inputs' shapes, with stochastic depth while training (the whole block,

@@ -9,12 +9,16 @@ from __future__ import annotations
 import torch
 
 from ..data.imresize import imresize_torch
-from ..registry import register_arch, register_model
+from ..registry import register_family
 from .base import StereoSRModel
+from .family import Family, Size
 
 
-@register_arch("bicubic")
 class Bicubic(StereoSRModel):
+    arch_name = "bicubic"
+    view_symmetric = True
+    exact_tiling = True  # the cubic kernel reaches 2 LR rows: the default context covers it
+
     def __init__(self, scale: int = 4):
         super().__init__(scale)
         self._config = {"scale": scale}
@@ -25,5 +29,11 @@ class Bicubic(StereoSRModel):
         return both.chunk(2, dim=0)
 
 
-for _s in (2, 3, 4):
-    register_model(f"bicubic_x{_s}", "bicubic", f"MATLAB bicubic interpolation, x{_s}", scale=_s)
+register_family(
+    Family(
+        name="bicubic",
+        title="Bicubic interpolation (MATLAB imresize)",
+        network=Bicubic,
+        sizes=tuple(Size(f"bicubic_x{s}", s, description=f"MATLAB bicubic interpolation, x{s}") for s in (2, 3, 4)),
+    )
+)

@@ -12,7 +12,7 @@ The trunk is NAFSSR's; the blocks are the paper's (layers/chimb.py, layers/cvim.
 train_size (1, 6, 30, 90), i.e. a 45x135 window, so the registered models use that window.
 
 The authors' released checkpoints (github AlexZou14/CVHSSR, BasicSR `{"params": state}` of their `CVHSSR`
-class) load as they are: `msinet.load_model("CVHSSR_Tx4.pth")` (register_foreign below).
+class) load as they are: `msinet.load_model("CVHSSR_Tx4.pth")` (the adapter below).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import CHIMB, CVIM, ViewPairBlock
-from ..registry import register_arch, register_model
+from ..registry import register_family
 from .base import StereoSRModel
-from .foreign import load_renamed, register_foreign
-from .weights import WeightsError
+from .family import Adapter, Family, sizes_at_scales
+from .foreign import block_indices, head_scale, intro_channels, rename
 
 # 1.5x the (30, 90) LR training patch: the window of the authors' test configs
 TLSC_WINDOW = (45, 135)
@@ -39,14 +39,13 @@ def cross_view_block(channels: int) -> ViewPairBlock:
     return ViewPairBlock(CHIMB(channels), CVIM(channels))
 
 
-@register_arch("cvhssr")
 class CVHSSR(StereoSRModel):
     """tlsc_window: test-time local statistics window (h, w) in LR pixels, used at inference only
     (model.eval()); None keeps global pooling."""
 
     # channels_last on the CPU: 0.80x the contiguous time for cvhssr_t_x4 (benchmarks/bench_cpu_settings.py)
+    arch_name = "cvhssr"
     cpu_channels_last = True
-
     supports_tlsc = True
     supports_checkpoint_blocks = True
     # each block's large kernel attention reaches 11 rows (5x5, then 7x7 dilated 3), so a cut is felt further
@@ -93,57 +92,43 @@ class CVHSSR(StereoSRModel):
         return out[:b], out[b:]
 
 
-for s in (2, 4):
-    for name in [f"cvhssr_t_x{s}"] + (["cvhssr_t"] if s == 4 else []):
-        register_model(
-            name,
-            "cvhssr",
-            f"CVHSSR-T x{s}: 48 channels, 16 blocks",
-            scale=s,
-            channels=48,
-            num_blocks=16,
-            drop_path_rate=0.0,
-            tlsc_window=TLSC_WINDOW,
-        )
-
-
 # ------------------------------------------------------------------------------------------------------------
-# the authors' checkpoints: keys of their CVHSSR class -> ours
+# the authors' checkpoints (AlexZou14/CVHSSR, BasicSR {"params": state} of their CVHSSR class): our key -> theirs
 #
-#   intro.*, up.0.*                                   -> intro.*, head.0.*
-#   body.<i>.module.blk.<CHIMB>                       -> blocks.<i>.intra.<...>
-#   body.<i>.module.fusion.<CVIM>                     -> blocks.<i>.fusion.<...>
+#   intro.*, head.0.*                                 <- intro.*, up.0.*
+#   blocks.<i>.intra.<CHIMB>                          <- body.<i>.module.blk.<...>
+#   blocks.<i>.fusion.<CVIM>                          <- body.<i>.module.fusion.<...>
 
-_TOP = {"intro": "intro", "up.0": "head.0"}
+_TOP = {"intro": "intro", "head.0": "up.0"}
 _BLOCK = {
-    "norm1": "mixer.norm",
-    "conv1": "mixer.expand",
-    "conv2": "mixer.dwconv",
-    "sca2.1": "mixer.sca.proj",
-    "sca1.conv0": "mixer.lka.local",
-    "sca1.conv_spatial": "mixer.lka.dilated",
-    "sca1.conv1": "mixer.lka.proj",
-    "conv3": "mixer.project",
-    "beta": "mixer.beta",
-    "norm2": "ffn.norm",
-    "conv4": "ffn.expand",
-    "conv5": "ffn.dwconv",
-    "conv6": "ffn.project",
-    "gamma": "ffn.gamma",
+    "mixer.norm": "norm1",
+    "mixer.expand": "conv1",
+    "mixer.dwconv": "conv2",
+    "mixer.sca.proj": "sca2.1",
+    "mixer.lka.local": "sca1.conv0",
+    "mixer.lka.dilated": "sca1.conv_spatial",
+    "mixer.lka.proj": "sca1.conv1",
+    "mixer.project": "conv3",
+    "mixer.beta": "beta",
+    "ffn.norm": "norm2",
+    "ffn.expand": "conv4",
+    "ffn.dwconv": "conv5",
+    "ffn.project": "conv6",
+    "ffn.gamma": "gamma",
 }
 _FUSION = {
     "norm_l": "norm_l",
     "norm_r": "norm_r",
-    "l_proj1": "query_l",
-    "r_proj1": "query_r",
-    "l_proj2": "value_l",
-    "r_proj2": "value_r",
-    "l_proj3": "out_l",
-    "r_proj3": "out_r",
-    "beta": "scale_l",
-    "gamma": "scale_r",
+    "query_l": "l_proj1",
+    "query_r": "r_proj1",
+    "value_l": "l_proj2",
+    "value_r": "r_proj2",
+    "out_l": "l_proj3",
+    "out_r": "r_proj3",
+    "scale_l": "beta",
+    "scale_r": "gamma",
 }
-_BODY_KEY = re.compile(r"body\.(\d+)\.module\.(blk|fusion)\.(.+)")
+_BODY_KEY = re.compile(r"body\.(\d+)\.module\.(blk|fusion)\.")
 # modules no other family has: CHIMB's LKA (sca1) and gated FFN output (conv6), CVIM's output projections
 _SIGNATURE = re.compile(r"body\.\d+\.module\.(blk\.(sca1|sca2|conv6)|fusion\.(l|r)_proj3)\.")
 
@@ -155,64 +140,45 @@ class CVHSSRLayout:
     scale: int
     family: str = "cvhssr"
 
+    def config(self) -> dict:
+        # the authors' test configs: test-time local statistics with train_size (1, 6, 30, 90)
+        return dict(scale=self.scale, channels=self.channels, num_blocks=self.num_blocks, tlsc_window=TLSC_WINDOW)
+
     def describe(self) -> str:
         return f"CVHSSR (authors' code): x{self.scale}, {self.channels} channels, {self.num_blocks} blocks, CVIM"
 
 
-def _their_key(ours: str) -> str:
-    """The authors' name of one of our state-dict keys."""
-    for mine, theirs in ((v, k) for k, v in _TOP.items()):
-        if ours.startswith(mine + "."):
-            return theirs + ours[len(mine) :]
+def their_key(ours: str, config: dict) -> str:
+    if not ours.startswith("blocks."):
+        return rename(ours, _TOP)
     _, index, part, rest = ours.split(".", 3)  # blocks.<i>.intra|fusion.<rest>
-    table, where = (_BLOCK, "blk") if part == "intra" else (_FUSION, "fusion")
-    for theirs, mine in table.items():
-        if rest == mine or rest.startswith(mine + "."):
-            return f"body.{index}.module.{where}.{theirs}{rest[len(mine) :]}"
-    raise KeyError(ours)  # a module of ours with no counterpart: a bug in the tables above
+    if part == "intra":
+        return f"body.{index}.module.blk." + rename(rest, _BLOCK)
+    return f"body.{index}.module.fusion." + rename(rest, _FUSION)
 
 
 def matches(state: dict) -> bool:
     return "intro.weight" in state and any(_SIGNATURE.match(k) for k in state)
 
 
-def _shape(state, key, source) -> tuple[int, ...]:
-    if key not in state:
-        raise WeightsError(f"{source}: missing key {key!r}; not a checkpoint of the CVHSSR code")
-    return tuple(state[key].shape)
-
-
 def inspect_layout(state: dict, source) -> CVHSSRLayout:
-    intro = _shape(state, "intro.weight", source)
-    up = _shape(state, "up.0.weight", source)
-    if len(intro) != 4 or intro[1:] != (3, 3, 3):
-        raise WeightsError(f"{source}: 'intro.weight' has shape {intro}; expected (channels, 3, 3, 3)")
-    channels = intro[0]
-    scales = {3 * s * s: s for s in (2, 3, 4)}
-    if len(up) != 4 or up[0] not in scales or up[1] != channels:
-        raise WeightsError(
-            f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) with s in 2, 3, 4"
-        )
-    blocks = {int(m.group(1)) for m in map(_BODY_KEY.fullmatch, state) if m is not None}
-    if not blocks:
-        raise WeightsError(f"{source}: no 'body.<i>.module.blk' keys; not a checkpoint of the CVHSSR code")
-    return CVHSSRLayout(channels, max(blocks) + 1, scales[up[0]])
+    channels = intro_channels(state, "intro.weight", source, "CVHSSR")
+    scale = head_scale(state, "up.0.weight", channels, source, "CVHSSR")
+    return CVHSSRLayout(channels, block_indices(state, _BODY_KEY, source, "body."), scale)
 
 
-def load(state: dict, source, **overrides) -> CVHSSR:
-    """A CVHSSR holding an authors' checkpoint, with their test-time local statistics (45x135) unless overridden."""
-    layout = inspect_layout(state, source)
-    config = {
-        **dict(
-            scale=layout.scale,
-            channels=layout.channels,
-            num_blocks=layout.num_blocks,
-            drop_path_rate=0.0,
-            tlsc_window=TLSC_WINDOW,
+register_family(
+    Family(
+        name="cvhssr",
+        title="CVHSSR (Zou et al., CVPRW 2023)",
+        network=CVHSSR,
+        sizes=(
+            *sizes_at_scales("cvhssr_t", "CVHSSR-T: 48 channels, 16 blocks", channels=48, num_blocks=16),
+            # CVHSSR-S: the authors' config trains with drop-path 0.1
+            *sizes_at_scales(
+                "cvhssr_s", "CVHSSR-S: 64 channels, 32 blocks", channels=64, num_blocks=32, drop_path_rate=0.1
+            ),
         ),
-        **overrides,
-    }
-    return load_renamed("cvhssr", config, state, _their_key, source, layout)
-
-
-register_foreign("cvhssr", matches, load)
+        adapter=Adapter(matches, inspect_layout, their_key),
+    )
+)

@@ -1,10 +1,11 @@
-"""EHFSSR-S (jianwensong/EHFSSR): groups of convolutional FFNs and local / global / cross-view attention.
+"""EHFSSR and EHFSSR-S (jianwensong/EHFSSR): groups of convolutional FFNs and local / global / cross-view attention.
 
     left, right (B,3,h,w), each view on its own (weights shared) except in the cross-view attention
       -> 3x3 conv to C                                                     f0
       -> G groups, each:  N blocks, every block = ConvFFN then one mixer:
                               block 0        BandCrossAttention (left <-> right, disparity band 0..96)
-                              blocks 1..N-2  WindowSelfAttention, 16x16 windows, shifted in even blocks
+                              blocks 1..N-2  WindowSelfAttention (EHFSSR-S; EHFSSR: TwoScaleWindowAttention),
+                                             16x16 windows, shifted in even blocks
                                              (input reflect-padded to multiples of 16, output cropped)
                               block N-1      GlobalChannelSpatialAttention (image-wide)
                           -> 1x1 conv -> ECA gate -> + group input
@@ -14,7 +15,15 @@
 No global image residual: the network predicts the SR image itself. The released EHFSSR-S is C=48,
 5 groups x 6 blocks (643,513 parameters at x4). Its test configs use plain global pooling (no test-time
 local statistics), so this model has none either. The authors' .pth checkpoints load as they are
-(`register_foreign` below): the config is read off their key shapes and the keys renamed onto ours.
+(the adapter below): the config is read off their key shapes and the keys renamed onto ours.
+
+The full EHFSSR (their EHFSSR class; EHFSSRFullNet here, ehfssr_x4 / ehfssr_x2: C=64, 5 groups x 6 blocks,
+1,208,121 parameters at x4) is the same network but for its window attention (TwoScaleWindowAttention):
+separate q / k / v projections without bias, one head per channel half, the second half attending to
+2x-downsampled keys and values (a stride-2 depthwise conv), the ECA gate on v after its projection (EHFSSR-S:
+on the input before it), and the local branch (the depthwise conv) at C channels with no 1x1. Everything else
+(FFN, cross-view and global attention, ECA gates, group structure, 16-pixel padding, windows and shifts) is
+the same code in both of the authors' files.
 """
 
 from __future__ import annotations
@@ -30,21 +39,24 @@ from ..layers import (
     ConvFFN,
     GlobalChannelSpatialAttention,
     MultiDilationECA,
+    TwoScaleWindowAttention,
     WindowSelfAttention,
     pad_to_multiple,
 )
-from ..registry import register_arch, register_model
+from ..registry import register_family
 from .base import StereoSRModel
-from .foreign import load_renamed, register_foreign
+from .family import Adapter, Family, sizes_at_scales
+from .foreign import block_indices, head_scale, intro_channels, rename
 from .weights import WeightsError
 
 WINDOW = 16
 
 
 class EHFSSRBlock(nn.Module):
-    """ConvFFN, then the block's mixer: 'cross' (both views), 'window' / 'shifted' (padded) or 'global'."""
+    """ConvFFN, then the block's mixer: 'cross' (both views), 'window' / 'shifted' (padded) or 'global';
+    window_layer: the window attention's class (EHFSSR-S's or the full EHFSSR's)."""
 
-    def __init__(self, channels: int, mixer: str):
+    def __init__(self, channels: int, mixer: str, window_layer: type = WindowSelfAttention):
         super().__init__()
         self.mixer = mixer
         self.ffn = ConvFFN(channels)
@@ -53,7 +65,7 @@ class EHFSSRBlock(nn.Module):
         elif mixer == "global":
             self.attn = GlobalChannelSpatialAttention(channels)
         else:
-            self.attn = WindowSelfAttention(channels, WINDOW, shift=mixer == "shifted")
+            self.attn = window_layer(channels, WINDOW, shift=mixer == "shifted")
 
     def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         left, right = self.ffn(left), self.ffn(right)
@@ -89,9 +101,9 @@ def conv_eca(channels: int) -> nn.Sequential:
 
 
 class EHFSSRGroup(nn.Module):
-    def __init__(self, channels: int, depth: int):
+    def __init__(self, channels: int, depth: int, window_layer: type = WindowSelfAttention):
         super().__init__()
-        self.blocks = nn.ModuleList(EHFSSRBlock(channels, m) for m in block_mixers(depth))
+        self.blocks = nn.ModuleList(EHFSSRBlock(channels, m, window_layer) for m in block_mixers(depth))
         self.fuse = conv_eca(channels)
 
     def forward(self, left, right, run_block=None):
@@ -102,7 +114,6 @@ class EHFSSRGroup(nn.Module):
         return self.fuse(left) + l0, self.fuse(right) + r0
 
 
-@register_arch("ehfssr")
 class EHFSSRNet(StereoSRModel):
     """EHFSSR; see the registry (ehfssr_s_x4, ehfssr_s_x2) for the published setting.
 
@@ -110,6 +121,8 @@ class EHFSSRNet(StereoSRModel):
     depth per block in training (the released models were trained without).
     """
 
+    arch_name = "ehfssr"
+    window_layer: type = WindowSelfAttention  # the blocks' window attention
     # stays contiguous on the CPU: channels_last is 1.09x slower here (benchmarks/bench_cpu_settings.py)
     cpu_channels_last = False
 
@@ -138,7 +151,9 @@ class EHFSSRNet(StereoSRModel):
             drop_path_rate=drop_path_rate,
         )
         self.intro = nn.Conv2d(3, channels, 3, padding=1)
-        self.groups = nn.ModuleList(EHFSSRGroup(channels, blocks_per_group) for _ in range(num_groups))
+        self.groups = nn.ModuleList(
+            EHFSSRGroup(channels, blocks_per_group, self.window_layer) for _ in range(num_groups)
+        )
         self.fuse = conv_eca(channels)
         self.head = nn.Sequential(nn.Conv2d(channels, 3 * scale**2, 3, padding=1), nn.PixelShuffle(scale))
 
@@ -167,14 +182,43 @@ class EHFSSRNet(StereoSRModel):
         return self.head(self.fuse(x_l) + l0), self.head(self.fuse(x_r) + r0)
 
 
-for s in (2, 4):
-    for name in [f"ehfssr_s_x{s}"] + (["ehfssr_s"] if s == 4 else []):
-        register_model(name, "ehfssr", f"EHFSSR-S x{s}", scale=s, channels=48, num_groups=5, blocks_per_group=6)
+class EHFSSRFullNet(EHFSSRNet):
+    """The full EHFSSR (the authors' EHFSSR class); see the registry (ehfssr_x4, ehfssr_x2). EHFSSR-S's network
+    with the two-scale window attention (layers/two_scale_window_attention.py) in its window blocks."""
+
+    arch_name = "ehfssr_full"
+    window_layer = TwoScaleWindowAttention
+    # contiguous on the CPU: channels_last 1.01x the contiguous time (ehfssr_x4, LR 94x310, one thread, best
+    # of 3 rounds each: 38.6 vs 39.1 s on a shared CPU; ehfssr_s_x4 beside it 1.09x), not clearly faster
+    cpu_channels_last = False
+    # Tiled vs untiled as for EHFSSR-S (the same pooling, global attention and window alignment), measured
+    # with the authors' random-weight checkpoint (no trained weights here) on the 125x186 LR Motorcycle pair,
+    # 32-row tiles, x255: context 16 -> mean |diff| 0.34, 99.9th percentile 4.0, max 7.2; context 32 -> 0.27 /
+    # 4.7 / 8.2; context 64 -> 0.15 / 4.2 / 7.1 (released ehfssr_s_x4, same setting, context 32: 0.29 / 5.7 / 22)
+    context_rows = 32
+
+    def __init__(
+        self,
+        scale: int = 4,
+        channels: int = 64,
+        num_groups: int = 5,
+        blocks_per_group: int = 6,
+        drop_path_rate: float = 0.0,
+    ):
+        super().__init__(scale, channels, num_groups, blocks_per_group, drop_path_rate)
+
+    def bytes_per_row(self, width: int) -> int:
+        # peak RSS of ehfssr_x4 on CPU (16 -> 48 rows): 5.4 and 19.6 MiB per row at W = 400 and 800; EHFSSR-S's
+        # estimate at C=64 gives 5.5 and 18.4, so one more (W, W) matrix keeps it above: 6.1 and 20.8 (the
+        # two-scale windows are fused like EHFSSR-S's and store no score matrices)
+        return super().bytes_per_row(width) + width * width * 4
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The authors' checkpoints (BasicSR .pth, {"params": state}) with the keys of their EHFSSR_S class:
+# The authors' checkpoints (BasicSR .pth, {"params": state}) with the keys of their EHFSSR_S and EHFSSR classes:
 #   init, body.<g>.body.<i>.{MLP, selfatn, interaction}.*, body.<g>.conv.{0,1}, fuse.{0,1}, up.0
+# (the two differ only inside the window attention: selfatn.to_qk / local in EHFSSR_S, to_q / to_k / down in EHFSSR)
+# (our path -> theirs; the ECA modules' insides are renamed by _ECA)
 
 _TOP = {"intro": "init", "head.0": "up.0", "fuse.0": "fuse.0", "fuse.1": "fuse.1"}
 _GROUP = {"fuse.0": "conv.0", "fuse.1": "conv.1"}
@@ -182,13 +226,16 @@ _ECA_MODULES = ("eca", "fuse.1")  # our MultiDilationECA modules, whose insides 
 _ECA = {"taps.0": "conv1", "taps.1": "conv2", "taps.2": "conv3", "merge": "conv"}
 _FFN = {"norm": "layernorm1", "expand": "proj1", "dwconv": "conv", "project": "projout", "eca": "ca"}
 _MIXER = {
-    "window": {
+    "window": {  # both window attentions: EHFSSR-S's (local, qk) and the full EHFSSR's (q, k, down)
         "norm": "Layernorm",
         "dwconv": "depthwise",
         "local": "local",
         "eca": "CA",
         "qk": "to_qk",
+        "q": "to_q",
+        "k": "to_k",
         "v": "to_v",
+        "down": "down",
         "gate": "sa.0",
         "project": "project_out",
     },
@@ -214,32 +261,30 @@ _MIXER = {
 _MIXER["shifted"] = _MIXER["window"]
 _THEIR_MIXER = {"window": "selfatn", "shifted": "selfatn", "global": "selfatn", "cross": "interaction"}
 _THEIR_BLOCK = re.compile(r"body\.(\d+)\.body\.(\d+)\.(MLP|selfatn|interaction)\.")
+_THEIR_GROUP = re.compile(r"body\.(\d+)\.body\.")
 
 
-def _rename(path: str, table: dict[str, str]) -> str:
-    """'eca.taps.0.weight' -> 'ca.conv1.weight': the module prefix renamed by `table`, ECA insides by _ECA."""
-    for ours, theirs in table.items():
-        if path == ours or path.startswith(ours + "."):
-            rest = path[len(ours) + 1 :]
-            if ours in _ECA_MODULES:
-                rest = _rename(rest, _ECA)
-            return f"{theirs}.{rest}" if rest else theirs
-    raise KeyError(path)
+def _rename_eca(path: str, table: dict[str, str]) -> str:
+    """rename(), with the insides of our ECA modules renamed too ('eca.taps.0.weight' -> 'ca.conv1.weight')."""
+    for ours in _ECA_MODULES:
+        if ours in table and path.startswith(ours + "."):
+            return f"{table[ours]}." + rename(path[len(ours) + 1 :], _ECA)
+    return rename(path, table)
 
 
-def their_key(ours: str, mixers: list[str]) -> str:
+def their_key(ours: str, config: dict) -> str:
     """The authors' key of one of our state-dict keys ('groups.0.blocks.1.attn.qk.weight' ->
     'body.0.body.1.selfatn.to_qk.weight')."""
     if not ours.startswith("groups."):
-        return _rename(ours, _TOP)
+        return _rename_eca(ours, _TOP)
     g, rest = ours[len("groups.") :].split(".", 1)
     if rest.startswith("fuse."):  # the group's closing 1x1 + ECA
-        return f"body.{g}." + _rename(rest, _GROUP)
+        return f"body.{g}." + _rename_eca(rest, _GROUP)
     i, part, leaf = rest[len("blocks.") :].split(".", 2)
     if part == "ffn":
-        return f"body.{g}.body.{i}.MLP." + _rename(leaf, _FFN)
-    mixer = mixers[int(i)]
-    return f"body.{g}.body.{i}.{_THEIR_MIXER[mixer]}." + _rename(leaf, _MIXER[mixer])
+        return f"body.{g}.body.{i}.MLP." + _rename_eca(leaf, _FFN)
+    mixer = block_mixers(config["blocks_per_group"])[int(i)]
+    return f"body.{g}.body.{i}.{_THEIR_MIXER[mixer]}." + _rename_eca(leaf, _MIXER[mixer])
 
 
 @dataclass(frozen=True)
@@ -251,73 +296,60 @@ class EHFSSRLayout:
     num_groups: int
     blocks_per_group: int
     scale: int
+    # the window attention the keys show: "light" (EHFSSR_S: selfatn.to_qk) or "full" (EHFSSR: selfatn.to_q)
+    window_attention: str = "light"
+
+    def config(self) -> dict:
+        return dict(
+            scale=self.scale,
+            channels=self.channels,
+            num_groups=self.num_groups,
+            blocks_per_group=self.blocks_per_group,
+        )
 
     def describe(self) -> str:
+        name = "EHFSSR" if self.window_attention == "full" else "EHFSSR-S"
         return (
-            f"EHFSSR (authors' code): x{self.scale}, {self.channels} channels, "
+            f"{name} (authors' code): x{self.scale}, {self.channels} channels, "
             f"{self.num_groups} groups x {self.blocks_per_group} blocks"
         )
+
+
+def network_of(layout: EHFSSRLayout) -> type:
+    return EHFSSRFullNet if layout.window_attention == "full" else EHFSSRNet
 
 
 def matches(state: dict) -> bool:
     return any(_THEIR_BLOCK.match(k) for k in state)
 
 
-def _shape(state, key, source) -> tuple[int, ...]:
-    if key not in state:
-        raise WeightsError(f"{source}: missing key {key!r}; not a complete EHFSSR checkpoint")
-    return tuple(state[key].shape)
-
-
 def inspect_layout(state: dict, source) -> EHFSSRLayout:
-    init, up = _shape(state, "init.weight", source), _shape(state, "up.0.weight", source)
-    if len(init) != 4 or init[1:] != (3, 3, 3):
-        raise WeightsError(f"{source}: 'init.weight' has shape {init}; expected (channels, 3, 3, 3)")
-    channels = init[0]
-    scales = {3 * s * s: s for s in (2, 3, 4)}
-    if len(up) != 4 or up[0] not in scales or up[1:] != (channels, 3, 3):
-        raise WeightsError(
-            f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) with s in 2, 3, 4"
-        )
-    blocks: dict[int, set[int]] = {}
-    for key in state:
-        m = _THEIR_BLOCK.match(key)
-        if m is not None:
-            blocks.setdefault(int(m.group(1)), set()).add(int(m.group(2)))
-    num_groups = max(blocks) + 1
-    depth = max(max(indices) for indices in blocks.values()) + 1
+    # EHFSSR_arch.py: separate q / k / v and a strided key/value branch in the windows (a checkpoint mixing
+    # both forms is then refused key by key, as any other damage)
+    full = any(k.endswith(".selfatn.to_q.weight") for k in state)
+    channels = intro_channels(state, "init.weight", source, "EHFSSR")
+    scale = head_scale(state, "up.0.weight", channels, source, "EHFSSR")
+    num_groups = block_indices(state, _THEIR_GROUP, source, "body.")
+    depth = max(int(m.group(2)) for m in map(_THEIR_BLOCK.match, state) if m is not None) + 1
     for g in range(num_groups):
         for i in range(depth):
-            if i not in blocks.get(g, ()):
+            if f"body.{g}.body.{i}.MLP.proj1.weight" not in state:
                 raise WeightsError(
                     f"{source}: missing key 'body.{g}.body.{i}.MLP.proj1.weight' (block {i} of "
                     f"group {g} has no weights)"
                 )
-    return EHFSSRLayout(channels, num_groups, depth, scales[up[0]])
+    return EHFSSRLayout(channels, num_groups, depth, scale, "full" if full else "light")
 
 
-def load(state: dict, source, **overrides) -> EHFSSRNet:
-    """An EHFSSRNet holding the weights of an authors' EHFSSR checkpoint (config inferred from the shapes)."""
-    if overrides.pop("tlsc_window", None) is not None:
-        raise WeightsError(
-            f"{source}: EHFSSR has no test-time local statistics (its reference code pools "
-            "globally); tlsc_window must be None"
-        )
-    full = next((k for k in state if k.endswith(".selfatn.to_q.weight")), None)
-    if full is not None:  # EHFSSR_arch.py: separate q / k / v and a strided key/value branch in the windows
-        raise WeightsError(
-            f"{source}: key {full!r} belongs to the full EHFSSR's window attention; msinet implements EHFSSR-S"
-        )
-    layout = inspect_layout(state, source)
-    config = dict(
-        scale=layout.scale,
-        channels=layout.channels,
-        num_groups=layout.num_groups,
-        blocks_per_group=layout.blocks_per_group,
-        **overrides,
+register_family(
+    Family(
+        name="ehfssr",
+        title="EHFSSR (jianwensong/EHFSSR)",
+        network=EHFSSRNet,
+        sizes=(
+            *sizes_at_scales("ehfssr_s", "EHFSSR-S", channels=48, num_groups=5, blocks_per_group=6),
+            *sizes_at_scales("ehfssr", "EHFSSR", network=EHFSSRFullNet, channels=64, num_groups=5, blocks_per_group=6),
+        ),
+        adapter=Adapter(matches, inspect_layout, their_key, network_of),
     )
-    mixers = block_mixers(layout.blocks_per_group)
-    return load_renamed("ehfssr", config, state, lambda ours: their_key(ours, mixers), source, layout)
-
-
-register_foreign("ehfssr", matches, load)
+)

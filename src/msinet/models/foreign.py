@@ -1,105 +1,83 @@
-"""Checkpoints written by the authors' codes: MSINet (github xu3385/msinet) and NAFSSR (megvii-research/NAFNet).
+"""Checkpoints written by the authors' codes, for every family: read, recognise, rebuild, rename, check.
 
-Both are BasicSR forks and save `.pth` files holding {"params": state} and/or {"params_ema": state} with the
-layout of their `MSINetSSR` / `NAFSSR` classes:
+    read_checkpoint(path)        the state dict of a .pth (weights_only; BasicSR's params_ema / params, a
+                                 `state_dict` entry, or the dict itself; DataParallel's `module.` removed)
+    the family                   the one registered Family whose adapter `matches` the keys (models/family.py)
+    adapter.inspect              a layout: what the keys and shapes say (size, scale, blocks...); its config()
+                                 is our network reproducing the authors' forward pass
+    adapter.their_key            every key of our network named in the authors' layout: a key of theirs with
+                                 no place in ours, a key of ours missing in theirs, or a shape that differs is
+                                 refused in one line naming it
 
-    intro.{weight,bias}                                  3x3 conv, (channels, 3, 3, 3)
-    body.<i>.module.blk.<intra-view block>               MSCA (MSINet) or NAFBlock (NAFSSR)
-    body.<i>.module.fusion.<cross-view module>           DEAM (MSINet) or SCAM (NAFSSR), when block i fuses
-    up.0.{weight,bias}                                   3x3 conv to 3*s^2 channels (then PixelShuffle)
-
-The model is inferred from the keys and shapes alone (channels, depth, scale, LSKA kernels, which blocks fuse);
-the keys are then renamed onto our StereoSRNet. DEAM and SCAM have identical parameters, so the fusion is
-decided by the block: a multi-scale (MSCA) checkpoint gets DEAM, a NAFBlock checkpoint SCAM; pass
-`fusion="deam"` to load e.g. a NAFBlock + DEAM ablation.
+The helpers below (key_shape, head_scale, split_param, rename, block_indices) are the pieces the families'
+adapters share.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
-from ..layers.lska import LSKA_DECOMPOSITION
 from .weights import WeightsError
 
-# the authors' released MSINet routes its 4th channel group through the k=23 LSKA (their `x4 = self.lska3(x4)`)
-RELEASED_BRANCH_OF_GROUP = (0, 1, 2, 2)
-# both reference codes convert global pooling at test time with train_size (1, 6, 30, 90): window 1.5x
-REFERENCE_TLSC_WINDOW = (45, 135)
-
-_TOP = {"intro": "intro", "up.0": "head.0"}
-# intra-view block: the authors' module path -> ours (relative to blocks.<i>.intra)
-_BLOCK = {
-    "norm1": "mixer.norm",
-    "conv1": "mixer.expand",
-    "conv2": "mixer.dwconv",
-    "sca.1": "mixer.sca.proj",
-    "msattn.conv": "mixer.msa.proj",
-    "convconcat": "mixer.merge",
-    "conv3": "mixer.project",
-    "beta": "mixer.beta",
-    "norm2": "ffn.norm",
-    "conv4": "ffn.expand",
-    "conv5": "ffn.project",
-    "gamma": "ffn.gamma",
-}
-_LSKA = {
-    "conv0h": "local_h",
-    "conv0v": "local_v",
-    "conv_spatial_h": "dilated_h",
-    "conv_spatial_v": "dilated_v",
-    "conv1": "proj",
-}
-# cross-view module (relative to blocks.<i>.fusion); beta scales the right->left term added to the left view
-_FUSION = {
-    "norm_l": "norm_l",
-    "norm_r": "norm_r",
-    "l_proj1": "query_l",
-    "r_proj1": "query_r",
-    "l_proj2": "value_l",
-    "r_proj2": "value_r",
-    "beta": "scale_l",
-    "gamma": "scale_r",
-}
-
-_BODY_KEY = re.compile(r"body\.(\d+)\.module\.(blk|fusion)\.(.+)")
-_LSKA_KEY = re.compile(r"msattn\.lska(\d+)\.(\w+)")
-_KERNEL_OF_SHAPES = {(k0, k1): k for k, (k0, k1, _) in LSKA_DECOMPOSITION.items()}
+SCALES = (2, 3, 4)
 
 
-def _split_param(path: str) -> tuple[str, str]:
+def split_param(path: str) -> tuple[str, str]:
     """'conv1.weight' -> ('conv1', '.weight'); a bare parameter such as 'beta' -> ('beta', '')."""
     module, _, leaf = path.rpartition(".")
-    if leaf in ("weight", "bias") and module:
+    if leaf in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked") and module:
         return module, "." + leaf
     return path, ""
 
 
-def translate_key(key: str) -> str | None:
-    """Our state-dict key for one key of the authors' layout, or None if it has no place in our model."""
-    module, leaf = _split_param(key)
-    if module in _TOP and leaf:
-        return _TOP[module] + leaf
-    m = _BODY_KEY.fullmatch(key)
-    if m is None:
-        return None
-    index, part, rest = m.groups()
-    module, leaf = _split_param(rest)
-    if part == "fusion":
-        ours = _FUSION.get(module)
-        return None if ours is None else f"blocks.{index}.fusion.{ours}{leaf}"
-    lska = _LSKA_KEY.fullmatch(module)
-    if lska is not None:
-        branch, conv = int(lska.group(1)) - 1, _LSKA.get(lska.group(2))
-        if branch < 0 or conv is None:
-            return None
-        return f"blocks.{index}.intra.mixer.msa.branches.{branch}.{conv}{leaf}"
-    ours = _BLOCK.get(module)
-    return None if ours is None else f"blocks.{index}.intra.{ours}{leaf}"
+def rename(path: str, table: dict[str, str]) -> str:
+    """Our module path -> the authors': the longest prefix of `path` found in `table` (ours -> theirs) is
+    replaced ('mixer.lka.proj.weight' with {'mixer.lka.proj': 'sca1.conv1'} -> 'sca1.conv1.weight')."""
+    for ours in sorted(table, key=len, reverse=True):
+        if path == ours or path.startswith(ours + "."):
+            return table[ours] + path[len(ours) :]
+    raise KeyError(path)  # a module of ours with no counterpart: a bug in the family's tables
+
+
+def key_shape(state: dict, key: str, source, family: str) -> tuple[int, ...]:
+    """The shape of `key`, or WeightsError: 'missing key ...; not a complete <family> checkpoint'."""
+    if key not in state:
+        raise WeightsError(f"{source}: missing key {key!r}; not a complete {family} checkpoint")
+    return tuple(state[key].shape)
+
+
+def head_scale(state: dict, key: str, channels: int, source, family: str, per_scale: int = 3) -> int:
+    """The scale s of a conv to per_scale*s^2 channels from `channels` before a PixelShuffle(s)."""
+    shape = key_shape(state, key, source, family)
+    scales = {per_scale * s * s: s for s in SCALES}
+    if len(shape) != 4 or shape[0] not in scales or shape[1] != channels:
+        raise WeightsError(
+            f"{source}: key {key!r} has shape {shape}; expected ({per_scale}*s^2, {channels}, kh, kw) with s in 2, 3, 4"
+        )
+    return scales[shape[0]]
+
+
+def intro_channels(state: dict, key: str, source, family: str, multiple: int = 1) -> int:
+    """C of the first 3x3 conv (C, 3, 3, 3)."""
+    shape = key_shape(state, key, source, family)
+    if len(shape) != 4 or shape[1:] != (3, 3, 3) or shape[0] % multiple:
+        what = "channels" if multiple == 1 else f"channels a multiple of {multiple}"
+        raise WeightsError(f"{source}: key {key!r} has shape {shape}; expected (channels, 3, 3, 3), {what}")
+    return shape[0]
+
+
+def block_indices(state: dict, pattern: re.Pattern, source, prefix: str) -> int:
+    """The number of blocks `<prefix><i>` numbered by group 1 of `pattern` (0..n-1, none missing)."""
+    found = {int(m.group(1)) for m in map(pattern.match, state) if m is not None}
+    if not found:
+        raise WeightsError(f"{source}: no '{prefix}<i>' keys; not a complete checkpoint of this family")
+    gaps = sorted(set(range(max(found) + 1)) - found)
+    if gaps:
+        raise WeightsError(f"{source}: block {prefix}{gaps[0]} of {max(found) + 1} has no weights")
+    return max(found) + 1
 
 
 def unwrap_state(obj, source) -> dict[str, torch.Tensor]:
@@ -159,185 +137,70 @@ def _unreadable_reason(path: Path, exc: Exception) -> str:
     )
 
 
-@dataclass(frozen=True)
-class ForeignLayout:
-    """What the keys and shapes of a foreign checkpoint say about the network that wrote it."""
+def adapter_for(state: dict, source):
+    """(family, adapter) of the one registered family whose authors' keys these are."""
+    from ..registry import families
 
-    family: str  # "msinet" (MSCA blocks, multi-scale LSKA) or "nafssr" (NAFBlocks)
-    channels: int
-    num_blocks: int
-    scale: int
-    fused_blocks: tuple[int, ...]
-    lska_kernels: tuple[int, ...]
-
-    def config(self) -> dict:
-        """StereoSRNet arguments reproducing the reference code's forward pass (released behaviour)."""
-        msinet = self.family == "msinet"
-        if not self.fused_blocks:
-            fusion = "none"
-        else:
-            fusion = "deam" if msinet else "scam"
-        # stack_views=False: run each view on its own like the reference codes, hence their float rounding
-        config = dict(
-            scale=self.scale,
-            channels=self.channels,
-            num_blocks=self.num_blocks,
-            fusion=fusion,
-            multiscale=msinet,
-            tlsc_window=REFERENCE_TLSC_WINDOW,
-            stack_views=False,
-        )
-        if msinet:
-            # the reference's log-domain Sinkhorn op for op, hence its float32 rounding too (the fast default
-            # differs by ~1e-7 relative in the plan, which deep networks amplify to a few 1e-6 at the output)
-            config["sinkhorn_method"] = "log"
-            config["lska_kernels"] = self.lska_kernels
-            if len(self.lska_kernels) == len(RELEASED_BRANCH_OF_GROUP):
-                config["lska_branch_of_group"] = RELEASED_BRANCH_OF_GROUP
-        return config
-
-    def describe(self) -> str:
-        name = "MSINet (authors' code)" if self.family == "msinet" else "NAFSSR (official code)"
-        fusion = "no fusion" if not self.fused_blocks else ("DEAM" if self.family == "msinet" else "SCAM")
-        return f"{name}: x{self.scale}, {self.channels} channels, {self.num_blocks} blocks, {fusion}"
-
-
-def _shape(state, key, source) -> tuple[int, ...]:
-    if key not in state:
-        raise WeightsError(f"{source}: missing key {key!r}; not a checkpoint of the MSINet or NAFSSR codes")
-    return tuple(state[key].shape)
-
-
-def inspect_layout(state: dict[str, torch.Tensor], source) -> ForeignLayout:
-    """Infer the reference network from a state dict of the authors' layout."""
-    intro = _shape(state, "intro.weight", source)
-    up = _shape(state, "up.0.weight", source)
-    if len(intro) != 4 or intro[1] != 3:
-        raise WeightsError(f"{source}: 'intro.weight' has shape {intro}; expected (channels, 3, 3, 3)")
-    channels = intro[0]
-    scales = {3 * s * s: s for s in (2, 3, 4)}
-    if len(up) != 4 or up[0] not in scales or up[1] != channels:
+    found = [f for f in families() if f.adapter is not None and f.adapter.matches(state)]
+    if not found:
+        known = ", ".join(f.title for f in families() if f.adapter is not None)
         raise WeightsError(
-            f"{source}: 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) with s in 2, 3, 4"
+            f"{source}: not a checkpoint of a known family (first key {next(iter(state))!r}; known: {known})"
         )
-    blocks, fused, multiscale = set(), set(), set()
-    for key in state:
-        m = _BODY_KEY.fullmatch(key)
-        if m is None:
-            continue
-        index = int(m.group(1))
-        blocks.add(index)
-        if m.group(2) == "fusion":
-            fused.add(index)
-        elif m.group(3).startswith("msattn."):
-            multiscale.add(index)
-    if not blocks:
-        raise WeightsError(f"{source}: no 'body.<i>.module.blk' keys; not a checkpoint of the MSINet or NAFSSR codes")
-    num_blocks = max(blocks) + 1
-    missing = sorted(set(range(num_blocks)) - blocks)
-    if missing:
-        raise WeightsError(f"{source}: block {missing[0]} of {num_blocks} has no weights")
-    if fused and len(fused) != num_blocks:
-        first = min(set(range(num_blocks)) - fused)
-        raise WeightsError(
-            f"{source}: cross-view fusion in {len(fused)} of {num_blocks} blocks (none in block "
-            f"{first}); msinet supports fusion after every block or none"
-        )
-    if multiscale and len(multiscale) != num_blocks:
-        first = min(set(range(num_blocks)) - multiscale)
-        raise WeightsError(f"{source}: block {first} lacks the multi-scale attention that other blocks have")
-    kernels = _lska_kernels(state, source) if multiscale else ()
-    return ForeignLayout(
-        "msinet" if multiscale else "nafssr", channels, num_blocks, scales[up[0]], tuple(sorted(fused)), kernels
-    )
+    if len(found) > 1:  # adapters must not overlap: a bug, reported as such
+        raise WeightsError(f"{source}: the keys match several families ({', '.join(f.name for f in found)})")
+    return found[0], found[0].adapter
 
 
-def _lska_kernels(state, source) -> tuple[int, ...]:
-    """LSKA kernel size of each branch of block 0, from its (1, k0) and dilated (1, k1) conv shapes."""
-    kernels = []
-    n = 1
-    while f"body.0.module.blk.msattn.lska{n}.conv0h.weight" in state:
-        prefix = f"body.0.module.blk.msattn.lska{n}."
-        k0 = _shape(state, prefix + "conv0h.weight", source)[-1]
-        k1 = _shape(state, prefix + "conv_spatial_h.weight", source)[-1]
-        if (k0, k1) not in _KERNEL_OF_SHAPES:
+def published_name(config: dict, arch: str, family) -> str | None:
+    """The family's registered size this network is, runtime options aside (e.g. 'nafssr_s_x4'), or None."""
+    from ..registry import same_architecture
+
+    return next((s.name for s in family.sizes if same_architecture({"arch": arch, **config}, s.name)), None)
+
+
+def load_foreign(path, **overrides) -> torch.nn.Module:
+    """Our network holding the weights of an authors' .pth checkpoint of any registered family, in eval mode.
+
+    The layout's config reproduces the authors' forward pass (e.g. their test-time local statistics, MSINet's
+    released LSKA routing); `overrides` replace config values (`tlsc_window=None`: global pooling). Drop-path
+    matters only when fine-tuning: a published size gets its published rate unless overridden."""
+    path = Path(path)
+    return model_from_state(read_checkpoint(path), path, **overrides)
+
+
+def model_from_state(state: dict, source, **overrides) -> torch.nn.Module:
+    """load_foreign for a state dict already read (`source` names it in errors)."""
+    from ..registry import build_arch, get_entry
+
+    family, adapter = adapter_for(state, source)
+    layout = adapter.inspect(state, source)
+    network = adapter.network(layout) if adapter.network else family.network
+    if not network.supports_tlsc and "tlsc_window" in overrides:  # None (global pooling) is what it does anyway
+        if overrides.pop("tlsc_window") is not None:
             raise WeightsError(
-                f"{source}: {prefix}conv0h/conv_spatial_h widths ({k0}, {k1}) match no LSKA "
-                f"kernel size of {sorted(LSKA_DECOMPOSITION)}"
+                f"{source}: {family.title} has no test-time local statistics (no global pooling); tlsc_window "
+                "must be None"
             )
-        kernels.append(_KERNEL_OF_SHAPES[(k0, k1)])
-        n += 1
-    if not kernels:
-        raise WeightsError(f"{source}: missing key 'body.0.module.blk.msattn.lska1.conv0h.weight'")
-    return tuple(kernels)
-
-
-def translate_state(state: dict[str, torch.Tensor], model: torch.nn.Module, source) -> dict[str, torch.Tensor]:
-    """Rename every key onto `model`, naming the first key that has no place in it or the wrong shape."""
-    own = model.state_dict()
-    out: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        ours = translate_key(key)
-        if ours is None or ours not in own:
-            raise WeightsError(f"{source}: cannot place key {key!r} in the inferred model")
-        if tuple(value.shape) != tuple(own[ours].shape):
-            raise WeightsError(
-                f"{source}: key {key!r} has shape {tuple(value.shape)}; the inferred model expects "
-                f"{tuple(own[ours].shape)}"
-            )
-        out[ours] = value.to(own[ours].dtype)
-    for ours in own:
-        if ours not in out:
-            raise WeightsError(f"{source}: missing key {foreign_key(ours)!r} (for {ours!r} of the inferred model)")
-    return out
-
-
-def foreign_key(ours: str) -> str:
-    """The authors' name of one of our state-dict keys (the inverse of translate_key)."""
-    module, leaf = _split_param(ours)
-    for theirs, mine in _TOP.items():
-        if module == mine:
-            return theirs + leaf
-    index, _, rest = ours[len("blocks.") :].partition(".")
-    part, _, rest = rest.partition(".")
-    module, leaf = _split_param(rest)
-    if part == "fusion":
-        table = {v: k for k, v in _FUSION.items()}
-        return f"body.{index}.module.fusion.{table[module]}{leaf}"
-    branch = re.fullmatch(r"mixer\.msa\.branches\.(\d+)\.(\w+)", module)
-    if branch is not None:
-        conv = {v: k for k, v in _LSKA.items()}[branch.group(2)]
-        return f"body.{index}.module.blk.msattn.lska{int(branch.group(1)) + 1}.{conv}{leaf}"
-    table = {v: k for k, v in _BLOCK.items()}
-    return f"body.{index}.module.blk.{table[module.removeprefix('intra.')]}{leaf}"
-
-
-# Checkpoints of other authors' codes: each family's module (models/<family>.py) registers a recogniser.
-# matches(state) -> bool: the keys are that family's (any size); load(state, source, **overrides) -> the model
-# with those weights, or WeightsError naming the first key or shape that does not fit.
-_FAMILIES: dict[str, tuple[Callable[[dict], bool], Callable[..., torch.nn.Module]]] = {}
-
-
-def register_foreign(family: str, matches: Callable[[dict], bool], load: Callable[..., torch.nn.Module]) -> None:
-    if family in _FAMILIES:
-        raise ValueError(f"foreign checkpoint family {family!r} is registered twice")
-    _FAMILIES[family] = (matches, load)
-
-
-def load_renamed(
-    arch: str, config: dict, state: dict[str, torch.Tensor], authors_key: Callable[[str], str], source, layout
-) -> torch.nn.Module:
-    """Build `arch` with `config` and load an authors' state into it, every key renamed by authors_key(our key) ->
-    their key and checked (one line naming the first key that has no place, is missing or has the wrong shape);
-    the model is named after the registered network it is (or None), and keeps the inferred `layout`."""
-    from ..registry import build_arch
-
+    config = {**layout.config(), **overrides}
+    name = published_name(config, network.arch_name, family)
+    if name and "drop_path_rate" not in overrides and "drop_path_rate" in get_entry(name).kwargs:
+        config["drop_path_rate"] = get_entry(name).kwargs["drop_path_rate"]
     try:
-        model = build_arch(arch, **config)
+        model = build_arch(network.arch_name, **config)
     except (TypeError, ValueError) as exc:
         raise WeightsError(f"{source}: {str(exc).splitlines()[0]}") from None
+    model.load_state_dict(renamed_state(state, model, lambda k: adapter.their_key(k, model.config), source, layout))
+    model.model_name = name
+    model.foreign_layout = layout
+    return model.eval()
+
+
+def renamed_state(state: dict, model: torch.nn.Module, their_key, source, layout) -> dict[str, torch.Tensor]:
+    """The authors' `state` under our keys, checked key for key and shape for shape (one line naming the first
+    key that has no place, is missing or has the wrong shape)."""
     own = model.state_dict()
-    ours_of = {authors_key(k): k for k in own}
+    ours_of = {their_key(k): k for k in own}
     out = {}
     for key, value in state.items():
         ours = ours_of.get(key)
@@ -352,47 +215,4 @@ def load_renamed(
     for theirs, ours in ours_of.items():
         if ours not in out:
             raise WeightsError(f"{source}: missing key {theirs!r} (for {ours!r} of the inferred model)")
-    model.load_state_dict(out, strict=True)
-    model.model_name = published_name(model._config, arch)
-    model.foreign_layout = layout
-    return model.eval()
-
-
-def published_name(config: dict, arch: str = "stereo_sr") -> str | None:
-    """The registered model with this architecture, runtime options aside (e.g. 'nafssr_s_x4', 'msinet_x4_released')."""
-    from ..registry import list_models, same_architecture
-
-    names = [n for n in list_models() if same_architecture({"arch": arch, **config}, n)]
-    # 'nafssr_s_x4' rather than its alias 'nafssr_s'
-    return max(names, key=lambda n: (n.endswith(f"_x{config['scale']}"), len(n)), default=None)
-
-
-def load_foreign(path, **overrides):
-    """A StereoSRNet holding the weights of an authors' .pth checkpoint (MSINet or NAFSSR), in eval mode.
-
-    The inferred config reproduces the reference code's forward pass, including its test-time local
-    statistics (window 45x135) and, for MSINet, the released LSKA routing; `overrides` replace config
-    values, e.g. `lska_branch_of_group=None` (all four LSKA scales, as in the paper; changes the outputs)
-    or `tlsc_window=None` (global pooling).
-    """
-    from ..registry import build_arch, get_entry
-
-    path = Path(path)
-    state = read_checkpoint(path)
-    for matches, load in _FAMILIES.values():
-        if matches(state):
-            return load(state, path, **overrides).eval()
-    layout = inspect_layout(state, path)
-    config = {**layout.config(), **overrides}
-    try:
-        name = published_name(config)
-        # drop-path only matters when fine-tuning: the published rate for a published size, else none
-        if "drop_path_rate" not in overrides:
-            config["drop_path_rate"] = get_entry(name).kwargs.get("drop_path_rate", 0.0) if name else 0.0
-        model = build_arch("stereo_sr", **config)
-    except ValueError as exc:
-        raise WeightsError(f"{path}: {exc}") from None
-    model.load_state_dict(translate_state(state, model, path), strict=True)
-    model.model_name = name
-    model.foreign_layout = layout
-    return model.eval()
+    return out

@@ -17,6 +17,14 @@ this network has no `tlsc_window`.
 
 Named configurations: NAFRSSR-T (72 channels, 344,799 parameters) and NAFRSSR-M (64 channels, 280,383), x4 as
 published. The authors' .pth checkpoints load as they are (`msinet.load_model("NAFRSSR_T.pth")`).
+
+NAFRSSR-S and -B (the authors' other file, NAFRSSR_B_Net.py) are not recursive: one body of N stored blocks,
+each run once, all of the early/late kind (GroupedNAFBlock -> TiedSCAM); no middle blocks. Intro, head, edge
+boost and bicubic residual are the same, and there is no global pooling either (NAFRSSRPlainNet):
+
+    left, right -> 3x3 conv -> N x [GroupedNAFBlock -> TiedSCAM] -> 3x3 conv, PixelShuffle -> edge boost + bicubic
+
+NAFRSSR-S: 80 channels, 34 blocks, 1,347,903 parameters; NAFRSSR-B: 120 channels, 70 blocks, 5,784,063 (x4).
 """
 
 from __future__ import annotations
@@ -29,18 +37,55 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import GroupedConvMixer, GroupedNAFBlock, LaplacianBoost, TiedSCAM, ViewPairBlock
-from ..registry import register_arch, register_model
+from ..registry import register_family
 from .base import StereoSRModel
-from .foreign import load_renamed, register_foreign
-from .weights import WeightsError
+from .family import Adapter, Family, sizes_at_scales
+from .foreign import block_indices, head_scale, intro_channels, rename
 
 
-@register_arch("nafrssr")
-class NAFRSSRNet(StereoSRModel):
+def grouped_block(channels: int) -> ViewPairBlock:
+    """NAFRSSR's full block: GroupedNAFBlock on each view (same weights), then the tied SCAM between the views."""
+    return ViewPairBlock(GroupedNAFBlock(channels), TiedSCAM(channels))
+
+
+class NAFRSSRBase(StereoSRModel):
+    """What every NAFRSSR network shares around its trunk (`trunk`: the subclass's blocks, (2B, C, h, w) in and
+    out): the intro conv, the PixelShuffle head, the Laplacian edge boost and the bicubic residual. Subclasses
+    build `intro`, their blocks, then `upsample` and `edge` (`_build_head`), in that order."""
+
+    def _build_head(self, channels: int, scale: int) -> None:
+        self.upsample = nn.Sequential(nn.Conv2d(channels, 3 * scale**2, 3, padding=1), nn.PixelShuffle(scale))
+        self.edge = LaplacianBoost(6)  # channels: left RGB, right RGB
+
+    def bytes_per_row(self, width: int) -> int:
+        # alive at the peak: a few (2 views, 2C, W) maps of a block, the three (W, W) score/softmax matrices
+        # of a fusion, and at the end the 6-channel HR output, its edge map, bicubic base and sum (without
+        # gradients the blocks run one at a time: their number does not matter)
+        convs = 8 * 2 * self._config["channels"] * width * 4
+        fusion = 3 * width * width * 4
+        head = 5 * 6 * self.scale**2 * width * 4
+        return convs + fusion + head
+
+    def trunk(self, feats: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.check_inputs(left, right)
+        b = left.shape[0]
+        x = torch.cat([left, right], dim=1)  # (B, 6, h, w): the reference's channel layout of the pair
+        base = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        feats = self.trunk(self.intro(torch.cat([left, right], dim=0)))  # (2B, C, h, w)
+        out = self.upsample(feats)  # (2B, 3, sh, sw)
+        out = self.edge(torch.cat([out[:b], out[b:]], dim=1)) + base  # (B, 6, sh, sw)
+        return out[:, :3], out[:, 3:]
+
+
+class NAFRSSRNet(NAFRSSRBase):
     """Stages (blocks, passes): early (early_blocks, early_passes), middle (middle_blocks, middle_passes),
     late (late_blocks, 1). drop_path_rate: stochastic depth per block application (each pass draws anew);
     the published models were trained without it."""
 
+    arch_name = "nafrssr"
     # channels_last on the CPU: 0.79x the contiguous time for nafrssr_t_x4, 0.87x for nafrssr_m_x4
     # (benchmarks/bench_cpu_settings.py)
     cpu_channels_last = True
@@ -68,118 +113,114 @@ class NAFRSSRNet(StereoSRModel):
         self._config = dict(scale=scale, channels=channels, **counts, drop_path_rate=drop_path_rate)
         self.intro = nn.Conv2d(3, channels, 3, padding=1)
         c = channels
-        self.early = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(c), TiedSCAM(c)) for _ in range(early_blocks))
+        self.early = nn.ModuleList(grouped_block(c) for _ in range(early_blocks))
         self.middle = nn.ModuleList(
             ViewPairBlock(GroupedConvMixer(c, groups=4, pointwise=True), TiedSCAM(c)) for _ in range(middle_blocks)
         )
-        self.late = nn.ModuleList(ViewPairBlock(GroupedNAFBlock(c), TiedSCAM(c)) for _ in range(late_blocks))
-        self.upsample = nn.Sequential(nn.Conv2d(channels, 3 * scale**2, 3, padding=1), nn.PixelShuffle(scale))
-        self.edge = LaplacianBoost(6)  # channels: left RGB, right RGB
+        self.late = nn.ModuleList(grouped_block(c) for _ in range(late_blocks))
+        self._build_head(channels, scale)
 
     # Each block application reaches 2 LR rows further (depthwise + grouped 3x3) and its fusion a third, ~60
     # rows in all, but far rows count only faintly. Measured on NAFRSSR-T, Middlebury motorcycle, 24-row
     # tiles: tiled vs untiled max |diff| 0.001 of an 8-bit level with 32 rows of context (0.12 with 16).
     context_rows = 32
 
-    def bytes_per_row(self, width: int) -> int:
-        # alive at the peak: a few (2 views, 2C, W) maps of a block, the three (W, W) score/softmax matrices
-        # of a fusion, and at the end the 6-channel HR output, its edge map, bicubic base and sum
-        convs = 8 * 2 * self._config["channels"] * width * 4
-        fusion = 3 * width * width * 4
-        head = 5 * 6 * self.scale**2 * width * 4
-        return convs + fusion + head
-
-    def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self.check_inputs(left, right)
-        b = left.shape[0]
-        x = torch.cat([left, right], dim=1)  # (B, 6, h, w): the reference's channel layout of the pair
-        base = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
-        feats = self.intro(torch.cat([left, right], dim=0))  # (2B, C, h, w)
+    def trunk(self, feats: torch.Tensor) -> torch.Tensor:
         c = self._config
         for stage, passes in ((self.early, c["early_passes"]), (self.middle, c["middle_passes"]), (self.late, 1)):
             for _ in range(passes):
                 for block in stage:
                     feats = self.run_block(block, feats)
-        out = self.upsample(feats)  # (2B, 3, sh, sw)
-        out = self.edge(torch.cat([out[:b], out[b:]], dim=1)) + base  # (B, 6, sh, sw)
-        return out[:, :3], out[:, 3:]
+        return feats
 
 
-VARIANTS = {"t": 72, "m": 64}  # NAFRSSR-T / -M widths; everything else is shared
-for variant, channels in VARIANTS.items():
-    for name in (f"nafrssr_{variant}_x4", f"nafrssr_{variant}"):
-        register_model(
-            name,
-            "nafrssr",
-            f"NAFRSSR-{variant.upper()} x4 ({channels} channels, recursive)",
-            scale=4,
-            channels=channels,
-        )
+class NAFRSSRPlainNet(NAFRSSRBase):
+    """NAFRSSR-S / -B: num_blocks full blocks (GroupedNAFBlock -> TiedSCAM), each run once; no recursion.
+    drop_path_rate: stochastic depth per block (the authors trained NAFRSSR-S with 0.1)."""
+
+    arch_name = "nafrssr_plain"
+    # channels_last on the CPU, one thread, LR 94x310 x4 (the authors' random-weight S checkpoint of
+    # ../shared/peers/arch, 3 alternating rounds on a shared 2-core machine): best 38.4 s vs 65.7 s contiguous,
+    # 0.59x (0.59-0.77x round by round), outputs equal to 2e-6
+    cpu_channels_last = True
+    # 34 block applications (70 for B) reaching 3 rows each, against NAFRSSR-T's 20 and its measured 32 rows. Not
+    # measured on trained weights (the released S/B files are not here): the random-weight S checkpoint, 24-row
+    # tiles of the Middlebury motorcycle (125x96 LR), is within 1e-4 of an 8-bit level of untiled from 8 rows of
+    # context on (0.07 with 4), a bound for random weights only. 48 scales T's 32 by the depth; re-measure with
+    # benchmarks/bench_tiling.py --weights NAFRSSR_S.pth / NAFRSSR_B.pth
+    context_rows = 48
+
+    def __init__(self, scale: int = 4, channels: int = 80, num_blocks: int = 34, drop_path_rate: float = 0.0):
+        super().__init__(scale)
+        self.set_common(drop_path_rate, channels, 4, num_blocks=num_blocks)
+        self._config = dict(scale=scale, channels=channels, num_blocks=num_blocks, drop_path_rate=drop_path_rate)
+        self.intro = nn.Conv2d(3, channels, 3, padding=1)
+        self.blocks = nn.ModuleList(grouped_block(channels) for _ in range(num_blocks))
+        self._build_head(channels, scale)
+
+    def trunk(self, feats: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            feats = self.run_block(block, feats)
+        return feats
 
 
 # ---------------------------------------------------------------------------------------------------------
 # The authors' checkpoints (JNUChenYiHong/NAFRSSR, a BasicSR fork): {"params": state} with the layout of
-# their NAFSSR class:
+# their NAFSSR class (our path -> theirs):
 #   intro.{weight,bias}; up.0.{weight,bias}; blur.weight (the 3x3 kernel); weight (1, 6, 1, 1) (the gains)
 #   body1.<i> / mid.<i> / body2.<i> .module.blk.<block>   .module.fusion.<SCAM>      (our early / middle / late)
+# and, for NAFRSSR-S/B (their NAFRSSR_B_Net.py), one body of full blocks:
+#   body.<i>.module.blk.<block>   .module.fusion.<SCAM>                               (our blocks.<i>)
 
-STAGES = {"body1": "early", "mid": "middle", "body2": "late"}
-_TOP = {"intro": "intro", "up.0": "upsample.0"}
-_LEAVES = {"blur.weight": "edge.kernel", "weight": "edge.weight"}
+STAGES = {"early": "body1", "middle": "mid", "late": "body2"}
+_BODIES = {**STAGES, "blocks": "body"}
+_TOP = {"intro": "intro", "upsample.0": "up.0", "edge.kernel": "blur.weight", "edge.weight": "weight"}
 _OUTER_BLOCK = {
-    "norm1": "mixer.norm",
-    "conv1": "mixer.expand",
-    "conv2": "mixer.dwconv",
-    "conv3": "mixer.mix",
-    "beta": "mixer.beta",
-    "norm2": "ffn.norm",
-    "conv4": "ffn.expand",
-    "conv5": "ffn.project",
-    "gamma": "ffn.gamma",
+    "mixer.norm": "norm1",
+    "mixer.expand": "conv1",
+    "mixer.dwconv": "conv2",
+    "mixer.mix": "conv3",
+    "mixer.beta": "beta",
+    "ffn.norm": "norm2",
+    "ffn.expand": "conv4",
+    "ffn.project": "conv5",
+    "ffn.gamma": "gamma",
 }
 # the middle block applies its grouped 3x3 (conv4) before its 1x1 (conv3), and scales by gamma
 _MIDDLE_BLOCK = {
-    "norm1": "norm",
-    "conv1": "expand",
-    "conv2": "dwconv",
-    "conv4": "mix",
-    "conv3": "project",
-    "gamma": "beta",
+    "norm": "norm1",
+    "expand": "conv1",
+    "dwconv": "conv2",
+    "mix": "conv4",
+    "project": "conv3",
+    "beta": "gamma",
 }
-_FUSION = {"norm_l": "norm", "l_proj1": "query", "beta": "scale_l", "gamma": "scale_r"}
+_FUSION = {"norm": "norm_l", "query": "l_proj1", "scale_l": "beta", "scale_r": "gamma"}
 _STAGE_KEY = re.compile(r"(body1|mid|body2)\.(\d+)\.module\.(blk|fusion)\.(.+)")
+_BODY_KEY = re.compile(r"body\.(\d+)\.module\.(blk|fusion)\.")
+_EDGE_KEYS = ("blur.weight", "weight")  # the edge boost's kernel and gains: top-level keys only NAFRSSR has
 
 
-def _split_param(path: str) -> tuple[str, str]:
-    """'conv1.weight' -> ('conv1', '.weight'); a bare parameter such as 'beta' -> ('beta', '')."""
-    module, _, leaf = path.rpartition(".")
-    return (module, "." + leaf) if leaf in ("weight", "bias") and module else (path, "")
-
-
-def authors_key(ours: str) -> str:
+def their_key(ours: str, config: dict) -> str:
     """The authors' name of one of our state-dict keys."""
-    for theirs, mine in _LEAVES.items():
-        if ours == mine:
-            return theirs
-    module, leaf = _split_param(ours)
-    for theirs, mine in _TOP.items():
-        if module == mine:
-            return theirs + leaf
-    stage, index, part, rest = ours.split(".", 3)
-    module, leaf = _split_param(rest)
-    theirs_stage = {v: k for k, v in STAGES.items()}[stage]
+    stage = ours.split(".", 1)[0]
+    if stage not in _BODIES:
+        return rename(ours, _TOP)
+    _, index, part, rest = ours.split(".", 3)
     if part == "fusion":
-        table = _FUSION
-    else:
-        table = _MIDDLE_BLOCK if stage == "middle" else _OUTER_BLOCK
-    inverse = {v: k for k, v in table.items()}
-    return f"{theirs_stage}.{index}.module.{'fusion' if part == 'fusion' else 'blk'}.{inverse[module]}{leaf}"
+        return f"{_BODIES[stage]}.{index}.module.fusion." + rename(rest, _FUSION)
+    table = _MIDDLE_BLOCK if stage == "middle" else _OUTER_BLOCK
+    return f"{_BODIES[stage]}.{index}.module.blk." + rename(rest, table)
 
 
 def matches(state: dict) -> bool:
-    """The authors' layout: stage-named bodies (body1 / mid / body2), which no other family uses
-    (MSINet, NAFSSR and CVHSSR number a single `body`, EHFSSR nests `body.<i>.body.<j>`)."""
-    return any(_STAGE_KEY.fullmatch(k) for k in state)
+    """The authors' layouts: stage-named bodies (body1 / mid / body2), which no other family uses; or
+    (NAFRSSR-S/B) a single `body.<i>.module.blk/fusion` as MSINet, NAFSSR and CVHSSR number theirs, told
+    apart by the edge boost's top-level `blur.weight` / `weight` (either one: a file missing the other is
+    still NAFRSSR's, and refused naming it). EHFSSR nests `body.<i>.body.<j>`."""
+    if any(_STAGE_KEY.fullmatch(k) for k in state):
+        return True
+    return any(k in state for k in _EDGE_KEYS) and any(_BODY_KEY.match(k) for k in state)
 
 
 @dataclass(frozen=True)
@@ -191,6 +232,13 @@ class NAFRSSRLayout:
     blocks: tuple[int, int, int]  # stored blocks of body1, mid, body2
     family: str = "nafrssr"
 
+    def config(self) -> dict:
+        # the recursion counts are the published ones (the checkpoint cannot tell them)
+        early, middle, late = self.blocks
+        return dict(
+            scale=self.scale, channels=self.channels, early_blocks=early, middle_blocks=middle, late_blocks=late
+        )
+
     def describe(self) -> str:
         e, m, lt = self.blocks
         return (
@@ -198,58 +246,69 @@ class NAFRSSRLayout:
         )
 
 
-def _shape(state, key, source) -> tuple[int, ...]:
-    if key not in state:
-        raise WeightsError(f"{source}: missing key {key!r}; not a complete NAFRSSR checkpoint")
-    return tuple(state[key].shape)
+@dataclass(frozen=True)
+class NAFRSSRPlainLayout:
+    """An authors' NAFRSSR-S/B checkpoint (NAFRSSR_B_Net.py): one body of full blocks, no recursion."""
+
+    channels: int
+    scale: int
+    num_blocks: int
+    family: str = "nafrssr"
+
+    def config(self) -> dict:
+        return dict(scale=self.scale, channels=self.channels, num_blocks=self.num_blocks)
+
+    def describe(self) -> str:
+        return f"NAFRSSR (authors' code): x{self.scale}, {self.channels} channels, {self.num_blocks} blocks (one body)"
 
 
-def inspect_layout(state: dict[str, torch.Tensor], source) -> NAFRSSRLayout:
-    intro = _shape(state, "intro.weight", source)
-    if len(intro) != 4 or intro[1:] != (3, 3, 3) or intro[0] % 4:
-        raise WeightsError(
-            f"{source}: key 'intro.weight' has shape {intro}; expected (channels, 3, 3, 3), channels a multiple of 4"
-        )
-    channels = intro[0]
-    up = _shape(state, "up.0.weight", source)
-    scales = {3 * s * s: s for s in (2, 3, 4)}
-    if len(up) != 4 or up[0] not in scales or up[1:] != (channels, 3, 3):
-        raise WeightsError(
-            f"{source}: key 'up.0.weight' has shape {up}; expected (3*s^2, {channels}, 3, 3) with s in 2, 3, 4"
-        )
-    indices: dict[str, set[int]] = {stage: set() for stage in STAGES}
-    for key in state:
-        m = _STAGE_KEY.fullmatch(key)
-        if m is not None:
-            indices[m.group(1)].add(int(m.group(2)))
-    counts = []
-    for stage, found in indices.items():
-        if not found:
-            raise WeightsError(f"{source}: no '{stage}.<i>.module.blk' keys; not a complete NAFRSSR checkpoint")
-        gaps = sorted(set(range(max(found) + 1)) - found)
-        if gaps:
-            raise WeightsError(f"{source}: block {stage}.{gaps[0]} has no weights")
-        counts.append(max(found) + 1)
-    return NAFRSSRLayout(channels, scales[up[0]], tuple(counts))
-
-
-def load(state: dict[str, torch.Tensor], source, **overrides) -> NAFRSSRNet:
-    """An authors' NAFRSSR checkpoint as our model; the recursion counts are the published ones unless
-    overridden (the checkpoint cannot tell them)."""
-    window = overrides.pop("tlsc_window", None)
-    if window is not None:
-        raise WeightsError(f"{source}: NAFRSSR has no global pooling; tlsc_window does not apply")
-    layout = inspect_layout(state, source)
-    early, middle, late = layout.blocks
-    config = dict(
-        scale=layout.scale,
-        channels=layout.channels,
-        early_blocks=early,
-        middle_blocks=middle,
-        late_blocks=late,
-        **overrides,
+def inspect_layout(state: dict[str, torch.Tensor], source) -> NAFRSSRLayout | NAFRSSRPlainLayout:
+    channels = intro_channels(state, "intro.weight", source, "NAFRSSR", multiple=4)
+    scale = head_scale(state, "up.0.weight", channels, source, "NAFRSSR")
+    if not any(_STAGE_KEY.fullmatch(k) for k in state):
+        blocks = block_indices(state, re.compile(r"body\.(\d+)\.module\.blk\."), source, "body.")
+        return NAFRSSRPlainLayout(channels, scale, blocks)
+    counts = tuple(
+        block_indices(state, re.compile(rf"{theirs}\.(\d+)\.module\.blk\."), source, f"{theirs}.")
+        for theirs in STAGES.values()
     )
-    return load_renamed("nafrssr", config, state, authors_key, source, layout)
+    return NAFRSSRLayout(channels, scale, counts)
 
 
-register_foreign("nafrssr", matches, load)
+def network_of(layout) -> type:
+    """The class an authors' layout builds: the recursive stages (T/M) or the single body (S/B)."""
+    return NAFRSSRPlainNet if isinstance(layout, NAFRSSRPlainLayout) else NAFRSSRNet
+
+
+register_family(
+    Family(
+        name="nafrssr",
+        title="NAFRSSR (Chen et al., arXiv 2405.08423)",
+        network=NAFRSSRNet,
+        sizes=(
+            *sizes_at_scales("nafrssr_t", "NAFRSSR-T (72 channels, recursive)", scales=(4,), channels=72),
+            *sizes_at_scales("nafrssr_m", "NAFRSSR-M (64 channels, recursive)", scales=(4,), channels=64),
+            # S and B: one body, no recursion; drop-path 0.1 as in the authors' NAFRSSR-S training config (and
+            # in the example of their NAFRSSR_B_Net.py: they published no training config for B)
+            *sizes_at_scales(
+                "nafrssr_s",
+                "NAFRSSR-S (80 channels, 34 blocks)",
+                scales=(4,),
+                network=NAFRSSRPlainNet,
+                channels=80,
+                num_blocks=34,
+                drop_path_rate=0.1,
+            ),
+            *sizes_at_scales(
+                "nafrssr_b",
+                "NAFRSSR-B (120 channels, 70 blocks)",
+                scales=(4,),
+                network=NAFRSSRPlainNet,
+                channels=120,
+                num_blocks=70,
+                drop_path_rate=0.1,
+            ),
+        ),
+        adapter=Adapter(matches, inspect_layout, their_key, network_of),
+    )
+)

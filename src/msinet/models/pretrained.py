@@ -63,7 +63,7 @@ class WeightsRecord:
     def scale(self) -> int:
         from ..registry import get_entry
 
-        return int(get_entry(self.name).kwargs["scale"])
+        return get_entry(self.name).scale
 
     @property
     def verification(self) -> str:
@@ -72,6 +72,11 @@ class WeightsRecord:
         if self.git_blob:
             return "git blob id"
         return "first-download sha256"
+
+    def digest_text(self) -> str:
+        """' <the expected sha256 or git blob id>', or '' for a first-download record."""
+        digest = self.sha256 or self.git_blob
+        return f" {digest}" if digest else ""
 
     def size_text(self) -> str:
         if self.size is not None:
@@ -83,8 +88,8 @@ def _record(name: str, raw: dict) -> WeightsRecord:
     from ..registry import list_models
 
     where = f"{INDEX}: record {name!r}"
-    if name not in list_models():
-        raise WeightsError(f"{where}: not a registered model name")
+    if name not in list_models(canonical=True):
+        raise WeightsError(f"{where}: not a canonical registered model name (aliases have no records)")
     fields = set(WeightsRecord.__dataclass_fields__) - {"name"}
     unknown = sorted(set(raw) - fields)
     if unknown:
@@ -114,10 +119,9 @@ def weights_table() -> dict[str, WeightsRecord]:
 
 def record_for(name: str) -> WeightsRecord | None:
     """The record of a registry name, also through an alias ('nafssr_s' -> the record of 'nafssr_s_x4')."""
-    from ..registry import aliases
+    from ..registry import get_entry
 
-    table = weights_table()
-    return next((table[n] for n in (name, *aliases(name)) if n in table), None)
+    return weights_table().get(get_entry(name).canonical)
 
 
 def trained_names(scale: int | None = None) -> list[str]:

@@ -2,15 +2,13 @@
 x2/x4 variants of a name. The CLIs and `msinet.load_model` ask it; none decides for itself.
 
     None              -> the shipped default of the scale (x4 when no scale is given)
-    "nafssr_s"        -> "nafssr_s_x4"   (the alias's canonical name: the one in the weights table, else the
-                                          name carrying its scale)
+    "nafssr_s"        -> "nafssr_s_x4"   (the alias's canonical name, declared by its family)
     "nafssr_s", x2    -> "nafssr_s_x2"   (the same network at the scale asked for)
     "mine.pth"        -> a file (its suffix or its existence says so)
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,30 +53,25 @@ def trained_hint(scale: int) -> str:
 
 
 def canonical_name(name: str) -> str:
-    """The registered name an alias stands for: the one with a weights record, else the one ending in _x<scale>."""
-    from ..registry import aliases, get_entry
+    """The canonical registered name an alias stands for (declared by its family: 'nafssr_s' -> 'nafssr_s_x4')."""
+    from ..registry import get_entry
 
-    names = [name, *aliases(name)]  # get_entry (inside aliases) rejects an unknown name, listing the known ones
-    table = pretrained.weights_table()
-    recorded = [n for n in names if n in table]
-    if recorded:
-        return recorded[0]
-    suffix = f"_x{get_entry(name).kwargs.get('scale')}"
-    return next((n for n in names if n.endswith(suffix)), name)
+    return get_entry(name).canonical
 
 
 def variant_for_scale(name: str, scale: int) -> str:
     """The registered x<scale> network of the same family and size as `name` (nafssr_s_x4 -> nafssr_s_x2)."""
-    from ..registry import get_entry, list_models
+    from ..registry import family_of, get_entry
 
-    name = canonical_name(name)
-    if get_entry(name).kwargs.get("scale") == scale:
-        return name
-    candidate = re.sub(r"_x[234](?=_|$)", f"_x{scale}", name, count=1)
-    if candidate != name and candidate in list_models():
-        return candidate
+    entry = get_entry(name)
+    if entry.scale == scale:
+        return entry.canonical
+    for size in family_of(name).sizes:
+        if size.variant == entry.variant and size.scale == scale:
+            return size.name
     raise ValueError(
-        f"no x{scale} variant of {name!r} is registered; pass --model with a x{scale} model ({trained_hint(scale)})"
+        f"no x{scale} variant of {entry.canonical!r} is registered; pass --model with a x{scale} model "
+        f"({trained_hint(scale)})"
     )
 
 

@@ -12,30 +12,12 @@ def _count(module: nn.Module | None) -> int:
 
 
 def parameter_breakdown(model: nn.Module) -> list[tuple[str, int]]:
-    """Rows (component, parameters) summing to the model's total; block rows are summed over all blocks."""
-    from .stereo_sr import StereoSRNet
-
-    if not isinstance(model, StereoSRNet):
+    """Rows (component, parameters) summing to the model's total: the network's own rows where it declares them
+    (StereoSRModel.parameter_rows), else a row per top-level module, block lists split into components."""
+    rows = model.parameter_rows() if hasattr(model, "parameter_rows") else None
+    if rows is None:
         return _by_module(model) if list(model.parameters()) else [("total", 0)]
-    rows: OrderedDict[str, int] = OrderedDict()
-    rows["shallow 3x3 conv (intro)"] = _count(model.intro)
-    for block in model.blocks:
-        mixer = block.intra.mixer
-        parts = {
-            "MSCAM: LayerNorm + 1x1 expand + 3x3 depthwise": _count(mixer.norm)
-            + _count(mixer.expand)
-            + _count(mixer.dwconv),
-            "MSCAM: simplified channel attention": _count(mixer.sca),
-            "MSCAM: multi-scale LSKA (all groups) + 1x1": _count(mixer.msa),
-            "MSCAM: 1x1 merge (2C->C)": _count(mixer.merge),
-            "MSCAM: 1x1 project + beta": _count(mixer.project) + mixer.beta.numel(),
-            "SFFN": _count(block.intra.ffn),
-            f"fusion ({type(block.fusion).__name__ if block.fusion is not None else 'none'})": _count(block.fusion),
-        }
-        for key, n in parts.items():
-            rows[key] = rows.get(key, 0) + n
-    rows["reconstruction 3x3 conv + PixelShuffle"] = _count(model.head)
-    rows = OrderedDict((k, v) for k, v in rows.items() if v)
+    rows = OrderedDict((k, v) for k, v in rows if v)
     rows["total"] = _count(model)
     assert sum(v for k, v in rows.items() if k != "total") == rows["total"]
     return list(rows.items())

@@ -114,8 +114,10 @@ def check_fits(
     where: str,
     patch: Sequence[int],
     processes: int = 1,
+    can_checkpoint: bool = True,
 ) -> int:
-    """The estimated peak in bytes; raises MemoryBudgetError (one line) if it exceeds `budget`."""
+    """The estimated peak in bytes; raises MemoryBudgetError (one line) if it exceeds `budget`, suggesting
+    checkpointed blocks only where the model supports them (`can_checkpoint`)."""
     need = peak_bytes(count, batch, checkpoint_blocks, fixed)
     if need <= budget:
         return need
@@ -125,14 +127,14 @@ def check_fits(
         f"{budget / GIB:.1f} GiB"
     )
     fixes = []
-    if not checkpoint_blocks:
+    if not checkpoint_blocks and can_checkpoint:
         with_ckpt = peak_bytes(count, batch, True, fixed)
         if with_ckpt <= budget:
             fixes.append(f"set train.checkpoint_blocks=true (about {with_ckpt / GIB:.1f} GiB)")
     fit_now = largest_batch(count, checkpoint_blocks, fixed, budget)
     if fit_now >= 1:
         fixes.append(f"lower train.batch_size to {fit_now * processes}")
-    if not checkpoint_blocks and not fixes:
+    if not checkpoint_blocks and can_checkpoint and not fixes:
         fit_ckpt = largest_batch(count, True, fixed, budget)
         if fit_ckpt >= 1:
             fixes.append(f"set train.checkpoint_blocks=true and train.batch_size={fit_ckpt * processes}")

@@ -377,7 +377,7 @@ class Trainer:
         from .memory import GIB, check_fits, count_saved_activations, fixed_bytes
 
         t, d = self.config["train"], self.config["data"]
-        if not t["memory_check"] or not self.model.supports_checkpoint_blocks:  # counted block by block
+        if not t["memory_check"]:
             return None
         h, w = d["lr_patch"]
         g = torch.Generator().manual_seed(0)  # not the global RNG: the run's random stream stays untouched
@@ -393,7 +393,7 @@ class Trainer:
             return self.loss_fn(tuple(v.float() for v in sr), tuple(hr))
 
         try:
-            count = count_saved_activations(run, model.blocks, exclude=list(model.parameters()))
+            count = count_saved_activations(run, model.repeated_blocks(), exclude=list(model.parameters()))
         finally:
             model.checkpoint_blocks, model.drop_path_rate = saved[:2]
             model.train(saved[2])
@@ -412,6 +412,7 @@ class Trainer:
             where,
             d["lr_patch"],
             self.world.size,
+            model.supports_checkpoint_blocks,
         )
 
     def _autocast(self):
