@@ -377,7 +377,8 @@ def test_structural_problems(tmp_path):
     odd_scale["up.0.weight"] = torch.zeros(3 * 25, 16, 3, 3)
     assert "'up.0.weight'" in load_error(save_pth(tmp_path, odd_scale, "s.pth"))
     sr_net = {"params": {"conv_first.weight": torch.zeros(64, 3, 3, 3)}}
-    assert "not a checkpoint of a known family (first key 'conv_first.weight'" in load_error(save_pth(tmp_path, sr_net, "x.pth"))
+    message = load_error(save_pth(tmp_path, sr_net, "x.pth"))
+    assert "not a checkpoint of a known family (first key 'conv_first.weight'" in message
     assert "unknown option 'windw'" in load_error(save_pth(tmp_path, {"params": sd}, "o.pth"), windw=3)
 
 

@@ -14,7 +14,7 @@ import torch
 from model_checks import assert_round_trip
 
 import msinet
-from msinet.models.foreign import model_from_state
+from msinet.models.foreign import model_from_state, read_checkpoint
 from msinet.models.pretrained import weights_table
 from msinet.models.resolve import canonical_name, variant_for_scale
 from msinet.models.weights import WeightsError, load_state_strict
@@ -60,6 +60,9 @@ def test_shapes_scale_and_batch_independence(name):
         assert out.shape == (2, 3, SIZE[0] * model.scale, SIZE[1] * model.scale)
         assert torch.isfinite(out).all()
         torch.testing.assert_close(out[1:], alone, atol=1e-5, rtol=0)  # a pair's output is its own
+    with torch.no_grad():
+        tiny = model(*_pair(size=(5, 7)))  # smaller than any window, pooling or attention span
+    assert all(t.shape == (1, 3, 5 * model.scale, 7 * model.scale) and torch.isfinite(t).all() for t in tiny)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -158,3 +161,15 @@ def test_adapter_round_trip_through_the_authors_layout(name):
     assert type(loaded) is type(model)
     for key, value in loaded.state_dict().items():
         assert torch.equal(value, ours[key]), key
+
+
+def test_every_authors_file_here_is_claimed_by_its_family_only(shared_peers):
+    """The released checkpoints and the architecture references (../shared/peers, peers/arch): each one's
+    keys match exactly one family's adapter, the family its registry name belongs to."""
+    paths = sorted([*shared_peers.glob("*.pth"), *(shared_peers / "arch").glob("*.pth")])
+    assert len(paths) >= 10
+    for path in paths:
+        state = read_checkpoint(path)
+        name = path.stem.removesuffix("_random")
+        claimed = [f.name for f in families() if f.adapter is not None and f.adapter.matches(state)]
+        assert claimed == [family_of(name).name], path.name

@@ -14,7 +14,6 @@ from model_checks import load_error, reference_diffs
 
 import msinet
 from msinet.cli.main import main as cli_main
-from msinet.models import cvhssr
 from msinet.models.foreign import read_checkpoint
 from msinet.models.summary import parameter_breakdown
 from msinet.models.weights import WeightsError, save_weights
@@ -35,6 +34,19 @@ def test_released_checkpoint_reproduces_the_authors_outputs(shared_peers, name):
     for crop in "abc":
         left, right = reference_diffs(model, ref, crop)
         print(f"{name} crop {crop}: max |diff| left {left:.2e}, right {right:.2e}")
+        assert left <= TOLERANCE and right <= TOLERANCE, (crop, left, right)
+
+
+def test_cvhssr_s_reference_checkpoint_reproduces_the_authors_outputs(shared_arch):
+    """CVHSSR-S (64 channels, 32 blocks): random weights saved by the authors' code, and what it returned."""
+    model = msinet.load_model(shared_arch / "cvhssr_s_x4_random.pth")
+    assert model.model_name == "cvhssr_s_x4" and model.config["drop_path_rate"] == 0.1  # the published size
+    assert sum(p.numel() for p in model.parameters()) == 2_237_232  # arch/MANIFEST.tsv
+    assert sum(p.numel() for p in msinet.create_model("cvhssr_s_x2").parameters()) == 2_216_460
+    ref = np.load(shared_arch / "cvhssr_s_x4_reference.npz")
+    for crop in "abc":
+        left, right = reference_diffs(model, ref, crop)
+        print(f"cvhssr_s_x4 crop {crop}: max |diff| left {left:.2e}, right {right:.2e}")
         assert left <= TOLERANCE and right <= TOLERANCE, (crop, left, right)
 
 
@@ -59,18 +71,6 @@ def test_parameter_counts_are_the_published_ones(name):
     }
     rows = dict(parameter_breakdown(model))  # `msinet models --breakdown`
     assert rows["total"] == PUBLISHED_PARAMS[name] and rows["CVIM (blocks.*.fusion)"] == 16 * 16_320
-
-
-def test_other_layouts_are_not_claimed(shared_peers):
-    for path in sorted(shared_peers.glob("*.pth")):
-        assert cvhssr.matches(read_checkpoint(path)) == path.stem.startswith("cvhssr"), path.name
-    nafssr = {
-        "intro.weight": torch.zeros(1),
-        "body.0.module.blk.sca.1.weight": torch.zeros(1),
-        "body.0.module.fusion.l_proj1.weight": torch.zeros(1),
-        "up.0.weight": torch.zeros(1),
-    }
-    assert not cvhssr.matches(nafssr)
 
 
 def test_damaged_checkpoints_name_the_key(shared_peers, tmp_path):
@@ -107,18 +107,6 @@ def test_a_shallower_checkpoint_loads_as_its_size(shared_peers, tmp_path):
     assert torch.equal(model.blocks[5].fusion.out_r.weight, full.blocks[5].fusion.out_r.weight)
 
 
-def test_training_step_reaches_every_parameter():
-    torch.manual_seed(0)
-    model = msinet.create_model("cvhssr_t_x4", channels=12, num_blocks=2).train()
-    for p in model.parameters():  # zero-initialised residual scales would hide the branches behind them
-        if not p.any():
-            torch.nn.init.normal_(p, std=0.1)
-    left, right = torch.rand(2, 3, 12, 20), torch.rand(2, 3, 12, 20)
-    sr_l, sr_r = model(left, right)
-    (sr_l.square().mean() + sr_r.square().mean()).backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() and p.grad.any() for p in model.parameters())
-
-
 def test_stochastic_depth_skips_blocks_in_training_only():
     model = msinet.create_model("cvhssr_t_x2", channels=12, num_blocks=3, drop_path_rate=0.5)
     for p in model.parameters():
@@ -131,24 +119,6 @@ def test_stochastic_depth_skips_blocks_in_training_only():
     model.eval()
     with torch.no_grad():
         assert torch.equal(model(left, right)[0], model(left, right)[0])
-
-
-@pytest.mark.parametrize("name,scale", [("cvhssr_t_x2", 2), ("cvhssr_t", 4)])
-@pytest.mark.parametrize("h,w", [(8, 14), (9, 13)])
-def test_output_shapes_odd_sizes_and_batch_independence(name, scale, h, w):
-    torch.manual_seed(1)
-    model = msinet.create_model(name, channels=12, num_blocks=2).eval()
-    model.set_tlsc((5, 7))  # smaller than the input: the local statistics path
-    for p in model.parameters():
-        if not p.any():
-            torch.nn.init.normal_(p, std=0.1)
-    left, right = torch.rand(3, 3, h, w), torch.rand(3, 3, h, w)
-    with torch.no_grad():
-        sr_l, sr_r = model(left, right)
-        assert sr_l.shape == sr_r.shape == (3, 3, scale * h, scale * w)
-        for i in range(3):
-            one_l, one_r = model(left[i : i + 1], right[i : i + 1])
-            assert (one_l - sr_l[i : i + 1]).abs().max() < 1e-5 and (one_r - sr_r[i : i + 1]).abs().max() < 1e-5
 
 
 def test_bad_inputs_and_options_are_one_line_errors():

@@ -20,9 +20,9 @@ import msinet
 from msinet.cli.main import main
 from msinet.files import umask_mode
 from msinet.models import fetch, pretrained, resolve
-from msinet.models.stereo_sr import their_key as foreign_key
 from msinet.models.loading import NoWeightsError
 from msinet.models.pretrained import WeightsRecord
+from msinet.models.stereo_sr import their_key as foreign_key
 from msinet.registry import list_models
 
 pytestmark = pytest.mark.usefixtures("one_thread")
