@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -37,6 +38,16 @@ def reference_diffs(model, ref, crop: str) -> tuple[float, float]:
         assert out.shape[1:] == expected.shape, (crop, view, tuple(out.shape))
         diffs.append((out[0] - expected).abs().max().item())
     return diffs[0], diffs[1]
+
+
+def assert_reproduces_reference(model, reference_file, tolerance: float = 1e-4) -> None:
+    """Crops a, b, c of an authors' `<name>_reference.npz`: max |ours - theirs| <= tolerance in both views
+    (printed, for the notes: pytest -s)."""
+    ref = np.load(reference_file)
+    for crop in "abc":
+        left, right = reference_diffs(model, ref, crop)
+        print(f"{reference_file.stem} crop {crop}: max |diff| left {left:.2e}, right {right:.2e}")
+        assert max(left, right) <= tolerance, f"{reference_file.name} crop {crop}: max |diff| {left:.3g} / {right:.3g}"
 
 
 def assert_batch_items_independent(model, batch: int, size) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from model_checks import load_error, reference_diffs
+from model_checks import assert_reproduces_reference, load_error, reference_diffs
 
 import msinet
 from msinet.cli.main import main as cli_main
@@ -30,11 +30,7 @@ def test_released_checkpoint_reproduces_the_authors_outputs(shared_peers, name):
     model = msinet.load_model(shared_peers / f"{name}.pth")
     assert not model.training and model.model_name == name
     assert model.config["tlsc_window"] == [45, 135]
-    ref = np.load(shared_peers / f"{name}_reference.npz")
-    for crop in "abc":
-        left, right = reference_diffs(model, ref, crop)
-        print(f"{name} crop {crop}: max |diff| left {left:.2e}, right {right:.2e}")
-        assert left <= TOLERANCE and right <= TOLERANCE, (crop, left, right)
+    assert_reproduces_reference(model, shared_peers / f"{name}_reference.npz", TOLERANCE)
 
 
 def test_cvhssr_s_reference_checkpoint_reproduces_the_authors_outputs(shared_arch):
@@ -43,11 +39,7 @@ def test_cvhssr_s_reference_checkpoint_reproduces_the_authors_outputs(shared_arc
     assert model.model_name == "cvhssr_s_x4" and model.config["drop_path_rate"] == 0.1  # the published size
     assert sum(p.numel() for p in model.parameters()) == 2_237_232  # arch/MANIFEST.tsv
     assert sum(p.numel() for p in msinet.create_model("cvhssr_s_x2").parameters()) == 2_216_460
-    ref = np.load(shared_arch / "cvhssr_s_x4_reference.npz")
-    for crop in "abc":
-        left, right = reference_diffs(model, ref, crop)
-        print(f"cvhssr_s_x4 crop {crop}: max |diff| left {left:.2e}, right {right:.2e}")
-        assert left <= TOLERANCE and right <= TOLERANCE, (crop, left, right)
+    assert_reproduces_reference(model, shared_arch / "cvhssr_s_x4_reference.npz", TOLERANCE)
 
 
 def test_global_pooling_misses_the_reference_on_a_crop_larger_than_the_window(shared_peers):

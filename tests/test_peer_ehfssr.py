@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from model_checks import (
+    assert_reproduces_reference,
     authors_state,
     load_error,
-    reference_diffs,
     reference_pair,
     save_pth,
 )
@@ -53,11 +53,7 @@ def _small(scale=4, size="ehfssr_s", **kw):
 def test_released_checkpoint_reproduces_authors_outputs(shared_peers, name):
     model = msinet.load_model(shared_peers / f"{name}.pth")
     assert model.model_name == name and not model.training
-    ref = np.load(shared_peers / f"{name}_reference.npz")
-    for crop in "abc":
-        left, right = reference_diffs(model, ref, crop)
-        print(f"{name} crop {crop}: max |diff| left {left:.2e}, right {right:.2e}")
-        assert max(left, right) <= TOLERANCE, f"{name} crop {crop}: max |diff| {left:.3g} / {right:.3g}"
+    assert_reproduces_reference(model, shared_peers / f"{name}_reference.npz", TOLERANCE)
 
 
 def test_registered_parameter_counts_are_the_published_ones():
@@ -145,11 +141,7 @@ def test_the_full_ehfssr_checkpoint_reproduces_authors_outputs(shared_arch):
     model = msinet.load_model(shared_arch / "ehfssr_x4_random.pth")
     assert isinstance(model, EHFSSRFullNet) and model.model_name == "ehfssr_x4" and not model.training
     assert model.foreign_layout.window_attention == "full"
-    ref = np.load(shared_arch / "ehfssr_x4_reference.npz")
-    for crop in "abc":
-        left, right = reference_diffs(model, ref, crop)
-        print(f"ehfssr_x4 (random weights) crop {crop}: max |diff| left {left:.2e}, right {right:.2e}")
-        assert max(left, right) <= TOLERANCE, f"crop {crop}: max |diff| {left:.3g} / {right:.3g}"
+    assert_reproduces_reference(model, shared_arch / "ehfssr_x4_reference.npz", TOLERANCE)
 
 
 def test_full_parameter_counts_are_the_manifests():

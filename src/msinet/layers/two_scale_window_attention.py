@@ -25,7 +25,7 @@ from torch import nn
 
 from .eca import MultiDilationECA
 from .norm import LayerNorm2d
-from .window_attention import from_windows, to_windows
+from .window_attention import check_window_multiple, from_windows, to_windows
 
 
 class TwoScaleWindowAttention(nn.Module):
@@ -52,8 +52,7 @@ class TwoScaleWindowAttention(nn.Module):
     def forward(self, x0: torch.Tensor) -> torch.Tensor:  # (B, C, H, W), H and W multiples of the window
         b, _, h, w = x0.shape
         win = self.window
-        if not torch.compiler.is_exporting() and (h % win or w % win):  # (no size guard in an exported graph)
-            raise ValueError(f"window attention needs sides that are multiples of {win}, got {h}x{w}")
+        check_window_multiple(h, w, win)
         x = self.norm(x0)
         d = self.dwconv(x)
         q, k, v = self.q(x), self.k(x), self.v(x) * self.eca.gate(d)

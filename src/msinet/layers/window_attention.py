@@ -46,6 +46,13 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return x.index_select(-2, rows).index_select(-1, cols)
 
 
+def check_window_multiple(h: int, w: int, win: int) -> None:
+    """Window attention tiles the image exactly: both sides multiples of the window (callers pad first).
+    No check inside an exported graph (a size guard would specialise it)."""
+    if not torch.compiler.is_exporting() and (h % win or w % win):
+        raise ValueError(f"window attention needs sides that are multiples of {win}, got {h}x{w}")
+
+
 def to_windows(x: torch.Tensor, heads: int, win: int) -> torch.Tensor:
     """(B, heads*c, H, W) -> (B * H/win * W/win, heads, win*win, c), windows in row-major order."""
     b, ch, h, w = x.shape
@@ -80,8 +87,7 @@ class WindowSelfAttention(nn.Module):
     def forward(self, x0: torch.Tensor) -> torch.Tensor:  # (B, C, H, W), H and W multiples of the window
         b, _, h, w = x0.shape
         win = self.window
-        if not torch.compiler.is_exporting() and (h % win or w % win):  # (no size guard in an exported graph)
-            raise ValueError(f"window attention needs sides that are multiples of {win}, got {h}x{w}")
+        check_window_multiple(h, w, win)
         x = self.norm(x0)
         d = self.dwconv(x)
         v = self.v(self.eca.gate(d) * x)

@@ -29,6 +29,7 @@ from ..registry import register_family
 from .base import StereoSRModel
 from .family import Adapter, Family, sizes_at_scales
 from .foreign import block_indices, head_scale, intro_channels, rename
+from .stereo_sr import SCAM_KEYS
 
 # 1.5x the (30, 90) LR training patch: the window of the authors' test configs
 TLSC_WINDOW = (45, 135)
@@ -116,18 +117,7 @@ _BLOCK = {
     "ffn.project": "conv6",
     "ffn.gamma": "gamma",
 }
-_FUSION = {
-    "norm_l": "norm_l",
-    "norm_r": "norm_r",
-    "query_l": "l_proj1",
-    "query_r": "r_proj1",
-    "value_l": "l_proj2",
-    "value_r": "r_proj2",
-    "out_l": "l_proj3",
-    "out_r": "r_proj3",
-    "scale_l": "beta",
-    "scale_r": "gamma",
-}
+_FUSION = {**SCAM_KEYS, "out_l": "l_proj3", "out_r": "r_proj3"}  # CVIM: SCAM + output projections
 _BODY_KEY = re.compile(r"body\.(\d+)\.module\.(blk|fusion)\.")
 # modules no other family has: CHIMB's LKA (sca1) and gated FFN output (conv6), CVIM's output projections
 _SIGNATURE = re.compile(r"body\.\d+\.module\.(blk\.(sca1|sca2|conv6)|fusion\.(l|r)_proj3)\.")

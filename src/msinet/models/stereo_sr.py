@@ -257,8 +257,9 @@ _LSKA = {
     "dilated_v": "conv_spatial_v",
     "proj": "conv1",
 }
-# cross-view module (relative to blocks.<i>.fusion); beta scales the right->left term added to the left view
-_FUSION = {
+# SCAM (relative to blocks.<i>.fusion / body.<i>.module.fusion); beta scales the right->left term added to the
+# left view. CVHSSR's CVIM extends it (models/cvhssr.py).
+SCAM_KEYS = {
     "norm_l": "norm_l",
     "norm_r": "norm_r",
     "query_l": "l_proj1",
@@ -281,7 +282,7 @@ def their_key(ours: str, config: dict | None = None) -> str:
         return rename(ours, _TOP)
     _, index, part, rest = ours.split(".", 3)
     if part == "fusion":
-        return f"body.{index}.module.fusion." + rename(rest, _FUSION)
+        return f"body.{index}.module.fusion." + rename(rest, SCAM_KEYS)
     branch = _BRANCH.fullmatch(rest)
     if branch is not None:
         conv = _LSKA[branch.group(2)]
@@ -378,9 +379,7 @@ def inspect_layout(state: dict[str, torch.Tensor], source) -> TrunkLayout:
         first = min(set(range(num_blocks)) - multiscale)
         raise WeightsError(f"{source}: block {first} lacks the multi-scale attention that other blocks have")
     kernels = _lska_kernels(state, source) if multiscale else ()
-    return TrunkLayout(
-        "msinet" if multiscale else "nafssr", channels, num_blocks, scale, tuple(sorted(fused)), kernels
-    )
+    return TrunkLayout("msinet" if multiscale else "nafssr", channels, num_blocks, scale, tuple(sorted(fused)), kernels)
 
 
 def _lska_kernels(state, source) -> tuple[int, ...]:
@@ -401,5 +400,3 @@ def _lska_kernels(state, source) -> tuple[int, ...]:
     if not kernels:
         raise WeightsError(f"{source}: missing key 'body.0.module.blk.msattn.lska1.conv0h.weight'")
     return tuple(kernels)
-
-
