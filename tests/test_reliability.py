@@ -461,3 +461,20 @@ def test_plain_progress_is_a_line_now_and_then():
     download = PlainProgress(total=8 << 20, desc="w", unit="B", file=log, plain_every=0.0)
     download.update(3 << 20)
     assert log.getvalue().splitlines()[-1] == "w: 3.0 MB of 8.0 MB (38%) after 0:00"
+
+
+def test_threads_default_to_the_physical_cores_this_process_may_use(monkeypatch):
+    from msinet.runtime.cpu import physical_cores, set_threads
+
+    before = torch.get_num_threads()
+    try:
+        assert 1 <= physical_cores() <= (os.cpu_count() or 1)
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # e.g. under `taskset -c 0`
+        assert physical_cores() == 1 and set_threads() == 1 and torch.get_num_threads() == 1
+        assert set_threads(2) == 2 and torch.get_num_threads() == 2
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun: cores shared among its processes
+        assert set_threads() == 1
+        with pytest.raises(ValueError, match="--threads must be a positive integer"):
+            set_threads(0)
+    finally:
+        torch.set_num_threads(before)

@@ -18,13 +18,22 @@ def add_weights_options(p) -> None:
         help="development only: run a registry model that has no trained weights with random weights "
         "(its outputs are meaningless)",
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads (default: the physical cores this process may use)",
+    )
 
 
 def load_cli_model(spec, args, scale: int | None = None, **overrides):
     """msinet.load_model(spec, scale) under the command's --no-download / --random-init (the model resolver
     decides what None, an alias or a scale means); downloads show a progress bar."""
     from ..models.loading import load_model
+    from ..runtime.cpu import set_threads
 
+    set_threads(getattr(args, "threads", None))
     model = load_model(
         spec,
         scale=scale,

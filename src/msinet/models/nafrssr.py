@@ -60,8 +60,9 @@ class NAFRSSRBase(StereoSRModel):
     def bytes_per_row(self, width: int) -> int:
         # alive at the peak: a few (2 views, 2C, W) maps of a block, the three (W, W) score/softmax matrices
         # of a fusion, and at the end the 6-channel HR output, its edge map, bicubic base and sum (without
-        # gradients the blocks run one at a time: their number does not matter)
-        convs = 8 * 2 * self._config["channels"] * width * 4
+        # gradients the blocks run one at a time: their number does not matter). Twelve (2, C, W) maps: the
+        # contiguous CPU peak of NAFRSSR-T/S at W=310 is 4.2-4.5 MB per row (eight gave 3.2-3.3).
+        convs = 12 * 2 * self._config["channels"] * width * 4
         fusion = 3 * width * width * 4
         head = 5 * 6 * self.scale**2 * width * 4
         return convs + fusion + head
@@ -141,7 +142,8 @@ class NAFRSSRPlainNet(NAFRSSRBase):
     arch_name = "nafrssr_plain"
     # channels_last on the CPU, one thread, LR 94x310 x4 (the authors' random-weight S checkpoint of
     # ../shared/peers/arch, 3 alternating rounds on a shared 2-core machine): best 38.4 s vs 65.7 s contiguous,
-    # 0.59x (0.59-0.77x round by round), outputs equal to 2e-6
+    # 0.59x (0.59-0.77x round by round), outputs equal to 2e-6; nafrssr_b_x4 (random weights, one round): 70.2 s
+    # vs 85.4 s, 0.82x
     cpu_channels_last = True
     # 34 block applications (70 for B) reaching 3 rows each, against NAFRSSR-T's 20 and its measured 32 rows. Not
     # measured on trained weights (the released S/B files are not here): the random-weight S checkpoint, 24-row
