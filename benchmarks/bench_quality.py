@@ -12,6 +12,10 @@ border crop and SSIM with scikit-image's 7x7 window, per view, then the mean of 
 and rounded to uint8, as the authors' test scripts do. Seconds: one forward pass per pair on this CPU (the first
 pass of each model is a warm-up on the smallest pair and is not counted). This is a report, not a model
 selection: no model or setting is chosen on these pairs.
+Figure: after each scale's table, one `msinet compare` figure (msinet.infer.compare) of the first held-out pair
+(--figure-pair) from the outputs just scored: HR, bicubic and every model on the same zoomed crop (placed where
+bicubic errs most), each titled with its PSNR/SSIM; written to --figures (default benchmarks/results/) as
+quality_x<scale>_<pair>.png and linked under the table. --no-figure skips it.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from benchlib import environment, markdown_table
 
 import msinet
 from msinet.data.degradation import degrade
-from msinet.data.image_io import load_pair
+from msinet.data.image_io import load_pair, write_png
 from msinet.data.imresize import imresize
 from msinet.data.train_patches import find_pairs
+from msinet.infer.compare import compare_outputs
 from msinet.metrics import stereo_scores
 from msinet.models.weights import WeightsError
 from msinet.train.heldout import HELD_OUT, mod_crop, super_resolve
@@ -78,12 +83,15 @@ def available_models(scale: int, peers: Path, only: list[str] | None) -> dict[st
     return found
 
 
-def run_scale(scale: int, specs: dict[str, str], data: Path) -> list[list]:
+def run_scale(scale: int, specs: dict[str, str], data: Path, keep: str | None = None) -> tuple[list[list], dict]:
+    """(table rows, the outputs of pair `keep` for its figure: {"hr": views, name: (sr_left, sr_right)})."""
     pairs = pairs_for(scale, data)
-    bicubic = {}
+    bicubic, kept = {}, {}
     for name, lr, hr in pairs:
         bic = [imresize(v, float(scale)) for v in lr]
         bicubic[name] = stereo_scores(bic[0], bic[1], hr[0], hr[1], protocol="stereo", scale=scale)
+        if name == keep:
+            kept = {"hr": tuple(hr), f"bicubic_x{scale}": tuple(bic)}
     b_psnr, b_ssim = np.mean([bicubic[n] for n, _, _ in pairs], axis=0)
     rows = [[f"bicubic_x{scale}", "0", f"{b_psnr:.2f}", f"{b_ssim:.4f}", "+0.00", "-", "(baseline)"]]
     smallest = min(pairs, key=lambda p: p[1][0].size)
@@ -97,6 +105,8 @@ def run_scale(scale: int, specs: dict[str, str], data: Path) -> list[list]:
             sr = super_resolve(model, lr[0], lr[1], "cpu")
             seconds.append(time.perf_counter() - start)
             scores.append(stereo_scores(sr[0], sr[1], hr[0], hr[1], protocol="stereo", scale=scale))
+            if name == keep and kept:
+                kept[display] = tuple(sr)
         psnr, ssim = np.mean(scores, axis=0)
         gains = [s[0] - bicubic[n][0] for s, (n, _, _) in zip(scores, pairs)]
         rows.append(
@@ -114,7 +124,23 @@ def run_scale(scale: int, specs: dict[str, str], data: Path) -> list[list]:
             f"  x{scale} {display}: {psnr:.2f} dB ({np.mean(gains):+.2f}), {np.mean(seconds):.1f} s/pair",
             file=sys.stderr,
         )
-    return rows
+    return rows, kept
+
+
+def write_figure(kept: dict, scale: int, pair: str, folder: Path) -> Path | None:
+    """The comparison figure of one pair from the outputs the table scored (msinet.infer.compare)."""
+    if not kept:
+        return None
+    hr = kept.pop("hr")
+    result = compare_outputs(
+        kept,
+        hr,
+        scale=scale,
+        protocol="stereo",
+        notes=(f"benchmarks/bench_quality.py: {pair}, LR = HR downscaled x{scale} with the kits' MATLAB bicubic",),
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_png(folder / f"quality_x{scale}_{pair}.png", result.figure, overwrite=True)
 
 
 def main(argv=None) -> int:
@@ -124,6 +150,11 @@ def main(argv=None) -> int:
     parser.add_argument("--models", nargs="+", default=None, help="only these (display names)")
     parser.add_argument("--data", type=Path, default=SHARED / "data", help="the shared data folder")
     parser.add_argument("--peers", type=Path, default=SHARED / "peers", help="folder of peers' .pth files")
+    parser.add_argument(
+        "--figures", type=Path, default=REPO / "benchmarks" / "results", help="folder of the comparison figures"
+    )
+    parser.add_argument("--figure-pair", default=HELD_OUT[0], choices=HELD_OUT, help="the held-out pair drawn")
+    parser.add_argument("--no-figure", action="store_true", help="tables only")
     args = parser.parse_args(argv)
     if not (args.data / "stereo").is_dir():
         raise SystemExit(f"error: {args.data / 'stereo'} not found (pass --data)")
@@ -134,7 +165,7 @@ def main(argv=None) -> int:
     for scale in args.scales:
         specs = available_models(scale, args.peers, args.models)
         with torch.inference_mode():
-            rows = run_scale(scale, specs, args.data)
+            rows, kept = run_scale(scale, specs, args.data, None if args.no_figure else args.figure_pair)
         rows.sort(key=lambda r: -float(r[2]))
         print(f"## x{scale}\n")
         print(
@@ -152,6 +183,9 @@ def main(argv=None) -> int:
             )
         )
         print()
+        figure = write_figure(kept, scale, args.figure_pair, args.figures)
+        if figure is not None:
+            print(f"![x{scale}: {args.figure_pair}, the same crop from HR, bicubic and each model]({figure})\n")
     return 0
 
 

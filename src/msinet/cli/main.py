@@ -13,6 +13,7 @@ COMMAND_EXTRA = {"train": "train", "stereo-eval": "eval", "export": "export"}
 COMMANDS = {
     "models": "msinet.cli.models",
     "upscale": "msinet.cli.upscale",
+    "compare": "msinet.cli.compare",
     "eval": "msinet.cli.evaluate",
     "prepare": "msinet.cli.prepare",
     "train": "msinet.cli.train",
