@@ -1,6 +1,10 @@
-"""CPU memory format per model: contiguous vs channels_last inference, same weights, same inputs.
+"""CPU settings per model: contiguous vs channels_last inference, same weights, same inputs; with --bf16, bf16
+autocast (time and the outputs' max |difference| from fp32 in 8-bit levels: msinet uses bf16 by default only
+where it stays within 0.5 of a level and is faster); with --compile, torch.compile (compile time, steady-state
+time: msinet compiles for inference only where a folder of pairs would repay the compile time).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_cpu_settings.py [--threads 1] [--rounds 3] [--peers ../shared/peers]
+                                                             [--bf16] [--compile]
 
 Models: the shipped ones and the peers' published checkpoints found in --peers (`<name>.pth`). Input: a KITTI-size
 LR pair (94x310) of the bundled Motorcycle scene. Rounds alternate the two formats; the table keeps each one's
@@ -43,6 +47,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--peers", default="../shared/peers")
+    parser.add_argument("--bf16", action="store_true", help="also bf16 autocast: time and max diff in 8-bit levels")
+    parser.add_argument("--compile", action="store_true", help="also torch.compile: compile and steady-state time")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     names = ["msinet_small_x4"] + sorted(p.stem for p in Path(args.peers).glob("*_x4.pth"))
@@ -53,6 +59,7 @@ def main() -> None:
     )
     print("| model | declared | contiguous (s) | channels_last (s) | ratio | max diff |")
     print("|---|---|---|---|---|---|")
+    extra = []
     for name in names:
         source = name if name.startswith("msinet") else str(Path(args.peers) / f"{name}.pth")
         model = msinet.load_model(source).eval()
@@ -72,6 +79,33 @@ def main() -> None:
             f"| {name} | {getattr(model, 'cpu_channels_last', False)} | {best['contiguous']:.2f} | "
             f"{best['channels_last']:.2f} | {ratio:.2f} | {diff:.1e} |"
         )
+        layout = torch.channels_last if model.cpu_channels_last else torch.contiguous_format
+        fastest = min(best.values())
+        if args.bf16:
+            extra.append(f"| {name} | bf16 autocast | " + bf16_row(model, left, right, layout, fastest) + " |")
+        if args.compile:
+            extra.append(f"| {name} | torch.compile | " + compile_row(model, left, right, layout, fastest) + " |")
+    if extra:
+        print("\n| model | variant | s | x fp32 eager (declared format) | detail |\n|---|---|---|---|---|")
+        print("\n".join(extra))
+
+
+def bf16_row(model, left, right, layout, fp32_s) -> str:
+    with torch.inference_mode():
+        _, ref = time_format(model, left, right, layout)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            time_format(model, left, right, layout)  # warm-up
+            seconds, out = time_format(model, left, right, layout)
+    levels = max(float((a.float().clamp(0, 1) - b.clamp(0, 1)).abs().max()) * 255 for a, b in zip(out, ref))
+    return f"{seconds:.2f} | {seconds / fp32_s:.2f} | max diff {levels:.2f} / 255"
+
+
+def compile_row(model, left, right, layout, fp32_s) -> str:
+    compiled = torch.compile(model)
+    with torch.inference_mode():
+        first, _ = time_format(compiled, left, right, layout)
+        seconds, _ = time_format(compiled, left, right, layout)
+    return f"{seconds:.2f} | {seconds / fp32_s:.2f} | first call (compiling) {first:.0f} s"
 
 
 if __name__ == "__main__":

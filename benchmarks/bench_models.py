@@ -10,6 +10,10 @@ torch.inference_mode. Training step: model.train(), LR 30x90 patches, batch 8, f
 Reports best-of-rounds ms, pairs/s, peak memory (see benchlib), parameters and GFLOPs per pair counted by
 torch.utils.flop_counter.FlopCounterMode (convolutions and matrix products only: elementwise work,
 including the log-domain Sinkhorn's logsumexp, is not counted; the fast Sinkhorn's matrix-vector products are).
+--cpu-table: every model with trained weights here (shipped, or an authors' file in ../shared/peers) and
+nafssr_s / msinet_x4 for reference, on one KITTI-size pair: seconds with today's eager defaults (contiguous) and
+with the settings msinet chooses on the CPU (the family's declared memory format, threads = physical cores),
+GFLOP/s achieved as a percentage of the same run's sgemm rate, and the ratio to nafssr_s.
 --options measures inference variants (no_grad vs inference_mode, channels_last, bf16 autocast, threads,
 CUDA graph replay on CUDA, torch.compile with --compile) on the first size; --profile prints where msinet_x4's
 inference time goes.
@@ -33,6 +37,7 @@ from benchlib import (
     markdown_table,
     peak_memory_mib,
     setup,
+    sgemm,
     sync,
     time_interleaved,
 )
@@ -153,6 +158,51 @@ def bench_training(models, args, device) -> list[list]:
             ]
         )
     print("  training: " + ", ".join(f"{n} {ms[n]:.0f} ms" for n in fns), file=sys.stderr)
+    return rows
+
+
+CPU_TABLE_MODELS = [
+    "msinet_small_x4",
+    "msinet_x4",
+    "nafssr_s",
+    "cvhssr_t_x4",
+    "ehfssr_s_x4",
+    "nafrssr_t_x4",
+    "nafrssr_m_x4",
+]
+
+
+def bench_cpu_table(args, device) -> list[list]:
+    """Default (eager, contiguous) vs chosen CPU settings per model, with % of the sgemm rate."""
+    from msinet.runtime.cpu import set_threads
+
+    threads = set_threads(args.threads if args.threads else None)
+    left, right = lr_pair(1, SIZES["kitti"], device)
+    gemm, gemm_gflop = sgemm(device, 1024)
+    rows, chosen_s = [], {}
+    for name in CPU_TABLE_MODELS:
+        torch.manual_seed(0)
+        model = msinet.create_model(name).eval()
+        layout = torch.channels_last if model.cpu_channels_last else torch.contiguous_format
+        chosen = msinet.create_model(name).eval().to(memory_format=layout)
+        chosen.load_state_dict(model.state_dict())
+        lc, rc = (x.contiguous(memory_format=layout) for x in (left, right))
+        fns = {"default": inference(model, left, right), "chosen": inference(chosen, lc, rc), "sgemm": gemm}
+        ms = time_interleaved(fns, device, args.rounds)
+        work = gflops(fns["default"])
+        rate = gemm_gflop / ms["sgemm"] * 1e3
+        chosen_s[name] = ms["chosen"] / 1e3
+        rows.append(
+            [name, "channels_last" if model.cpu_channels_last else "contiguous", ms["default"] / 1e3]
+            + [ms["chosen"] / 1e3, ms["chosen"] / ms["default"], work, 100 * work / (ms["chosen"] / 1e3) / rate]
+        )
+        print(
+            f"  {name}: default {ms['default']:.0f} ms, chosen {ms['chosen']:.0f} ms, sgemm {rate:.0f} GFLOP/s",
+            file=sys.stderr,
+        )
+    for row in rows:
+        row.append(chosen_s[row[0]] / chosen_s["nafssr_s"])
+    print(f"threads {threads}", file=sys.stderr)
     return rows
 
 
@@ -305,8 +355,14 @@ def main(argv=None) -> int:
     parser.add_argument("--options", action="store_true", help="measure inference variants on the first size")
     parser.add_argument("--compile", action="store_true", help="include torch.compile in --options (slow)")
     parser.add_argument("--profile", action="store_true", help="time msinet_x4's sub-modules on the first size")
+    parser.add_argument("--cpu-table", action="store_true", help="only the CPU settings table (see above)")
     args = parser.parse_args(argv)
     device = setup(args)
+    if args.cpu_table:
+        print(f"# CPU settings per model, KITTI-size LR pair; {environment(device)}\n")
+        headers = ["model", "chosen format", "default s", "chosen s", "chosen / default", "GFLOPs"]
+        print(markdown_table(headers + ["% of sgemm", "x nafssr_s"], bench_cpu_table(args, device)))
+        return 0
     try:
         models = make_models(args.models, device)
     except ValueError as err:

@@ -27,7 +27,15 @@ import time
 from contextlib import nullcontext
 
 import torch
-from benchlib import add_common_arguments, environment, markdown_table, peak_memory_mib, setup, time_interleaved
+from benchlib import (
+    add_common_arguments,
+    environment,
+    markdown_table,
+    peak_memory_mib,
+    setup,
+    sgemm,
+    time_interleaved,
+)
 from lion_pytorch import Lion
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -82,15 +90,6 @@ def counted_gflop(name, args, device) -> float:
     with FlopCounterMode(display=False) as counter:
         StereoSRLoss(0.01)(model(*lr), hr).backward()
     return counter.get_total_flops() / 1e9
-
-
-def sgemm(device, n: int):
-    a, b = (torch.randn(n, n, device=device) for _ in range(2))
-
-    def run():
-        return a @ b
-
-    return run, 2 * n**3 / 1e9
 
 
 def main(argv=None) -> int:

@@ -89,6 +89,16 @@ def time_interleaved(
     return {name: min(ts) for name, ts in times.items()}
 
 
+def sgemm(device, n: int):
+    """(run, GFLOP): an n x n float32 matrix product, the machine's reference rate for dense work."""
+    a, b = (torch.randn(n, n, device=device) for _ in range(2))
+
+    def run():
+        return a @ b
+
+    return run, 2 * n**3 / 1e9
+
+
 def peak_memory_mib(fn: Callable[[], object], device: torch.device) -> float:
     """Memory in MiB that `fn` needs above what is allocated when it starts (its result included)."""
     if device.type == "cuda":

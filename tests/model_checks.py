@@ -82,3 +82,13 @@ def save_pth(tmp_path, obj, name: str = "ckpt.pth"):
     path = tmp_path / name
     torch.save(obj, path)
     return path
+
+
+def assert_missing_keys_named(state: dict, keys, tmp_path) -> None:
+    """An authors' checkpoint with any one of `keys` removed is refused in one line naming that key."""
+    from msinet.models.weights import WeightsError
+
+    for key in keys:
+        damaged = {k: v for k, v in state.items() if k != key}
+        path = save_pth(tmp_path, {"params": damaged}, "damaged.pth")
+        assert f"missing key {key!r}" in load_error(path, WeightsError)

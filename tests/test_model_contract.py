@@ -66,6 +66,23 @@ def test_shapes_scale_and_batch_independence(name):
 
 
 @pytest.mark.parametrize("name", MODELS)
+def test_declared_blocks_run_as_declared(name):
+    """The progress bar within a tile and the trainer's memory estimate rely on repeated_blocks() and
+    block_applications(): every declared block runs, block_applications() times in all per forward."""
+    model = _perturbed(name).eval()
+    calls = []
+    hooks = [
+        b.register_forward_hook(lambda m, i, o, k=k: calls.append(k)) for k, b in enumerate(model.repeated_blocks())
+    ]
+    with torch.no_grad():
+        model(*_pair(size=(6, 9)))
+    for hook in hooks:
+        hook.remove()
+    assert len(calls) == model.block_applications()
+    assert set(calls) == set(range(len(model.repeated_blocks())))
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_save_load_round_trip_keeps_config_and_outputs(name, tmp_path):
     assert_round_trip(_perturbed(name), tmp_path)
 
@@ -173,3 +190,19 @@ def test_every_authors_file_here_is_claimed_by_its_family_only(shared_peers):
         name = path.stem.removesuffix("_random")
         claimed = [f.name for f in families() if f.adapter is not None and f.adapter.matches(state)]
         assert claimed == [family_of(name).name], path.name
+
+
+def test_shipped_weights_carry_current_option_names():
+    """Files inside the package hold configs under today's option names: dropping an old name's shim
+    (registry.RENAMED_OPTIONS) can never break the default model."""
+    from msinet.models.pretrained import WEIGHTS_DIR
+    from msinet.models.weights import config_of, read_safetensors
+    from msinet.registry import RENAMED_OPTIONS, same_architecture
+
+    shipped = [r for r in weights_table().values() if r.source == "shipped"]
+    assert shipped
+    for record in shipped:
+        path = WEIGHTS_DIR / record.file
+        config = config_of(read_safetensors(path)[1], path)
+        assert not set(config) & set(RENAMED_OPTIONS), (record.name, sorted(set(config) & set(RENAMED_OPTIONS)))
+        assert same_architecture(config, record.name)

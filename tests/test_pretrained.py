@@ -158,8 +158,11 @@ def test_table_records_are_pinned_verifiable_and_carry_published_figures():
     for name, drive_id in ISSUE_DRIVE_IDS.items():
         assert table[name].source == "gdrive" and table[name].url.endswith("id=" + drive_id)
         assert table[name].verification == "first-download sha256"
+    # x2 networks whose figures neither ../shared/peers/arch/README.md nor the repositories' READMEs state
+    # (the papers' tables were not available here): their records say where to download, not what to expect
+    unpublished = {"ehfssr_x2", "ipassr_x2"}
     for record in table.values():
-        assert record.published, record.name
+        assert bool(record.published) != (record.name in unpublished), record.name
         if record.source == "github-blob":  # pinned to a commit, never a branch
             assert re.search(r"/[0-9a-f]{40}/", record.url), record.url
         if record.source == "shipped":

@@ -62,10 +62,11 @@ from .. import fastpath
 
 # Column sums spreading over more than this factor would break the plain scaling form (see Diagnostics).
 TAU = 2.0**-64
-# CPU: all iterations of a chunk run on cache-resident K; 16 MiB was as fast as L2-sized chunks (1-4 MiB)
-# on one core and needs 4x fewer small ops, which matters when threads are preempted (docs/performance.md).
+# CPU: all iterations of a chunk run on cache-resident K. On an Intel Xeon 16 MiB was as fast as 1-4 MiB; on
+# an AMD EPYC (Zen 4, 1 MiB L2 per core) 4 MiB chunks take 0.82-0.85x the time of 16 MiB ones at W = 310, 500
+# and 720 (one thread, 2026-12-05), and 2 MiB gains nothing more (docs/performance.md).
 # GPU: cache blocking does not pay against kernel-launch overhead; chunks only bound the temporaries.
-DEFAULT_CHUNK_BYTES = {"cpu": 16 << 20, "cuda": 256 << 20}
+DEFAULT_CHUNK_BYTES = {"cpu": 4 << 20, "cuda": 256 << 20}
 
 METHODS = ("auto", "scaling", "log", "triton")
 

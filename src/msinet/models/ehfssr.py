@@ -157,6 +157,9 @@ class EHFSSRNet(StereoSRModel):
         self.fuse = conv_eca(channels)
         self.head = nn.Sequential(nn.Conv2d(channels, 3 * scale**2, 3, padding=1), nn.PixelShuffle(scale))
 
+    def repeated_blocks(self) -> list[nn.Module]:
+        return [block for group in self.groups for block in group.blocks]
+
     def bytes_per_row(self, width: int) -> int:
         # calibrated on ehfssr_s_x4 on CPU (peak RSS of a forward, 32-96 rows, W = 400 and 800: 5.2 and 17.6 MB
         # per row measured, 5.4 and 18.4 estimated): about eight (2 views, C, W) maps, the output head, and six

@@ -126,6 +126,10 @@ class NAFRSSRNet(NAFRSSRBase):
     # tiles: tiled vs untiled max |diff| 0.001 of an 8-bit level with 32 rows of context (0.12 with 16).
     context_rows = 32
 
+    def block_applications(self) -> int:
+        c = self._config
+        return c["early_blocks"] * c["early_passes"] + c["middle_blocks"] * c["middle_passes"] + c["late_blocks"]
+
     def trunk(self, feats: torch.Tensor) -> torch.Tensor:
         c = self._config
         for stage, passes in ((self.early, c["early_passes"]), (self.middle, c["middle_passes"]), (self.late, 1)):
