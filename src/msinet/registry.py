@@ -147,12 +147,22 @@ def weights_config(arch: str, kwargs: dict) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
 
 
-def same_architecture(config: dict, name: str) -> bool:
-    """Whether a model config ({"arch": ..., **kwargs}) is the registered model `name`, runtime options aside."""
+def architecture_difference(config: dict, name: str) -> str | None:
+    """How a model config ({"arch": ..., **kwargs}) differs from the registered model `name`, runtime options
+    aside: the architecture, or the first option that differs ('channels 64, not 48'); None when it is `name`."""
     config = dict(config)
     arch = config.pop("arch", None)
     entry = get_entry(name)
-    return arch == entry.arch and weights_config(arch, config) == weights_config(entry.arch, entry.kwargs)
+    if arch != entry.arch:
+        return f"architecture {arch}, not {entry.arch}"
+    ours, theirs = weights_config(arch, config), weights_config(entry.arch, entry.kwargs)
+    key = next((k for k in theirs if ours.get(k) != theirs[k]), None)
+    return None if key is None else f"{key} {ours.get(key)}, not {theirs[key]}"
+
+
+def same_architecture(config: dict, name: str) -> bool:
+    """Whether a model config ({"arch": ..., **kwargs}) is the registered model `name`, runtime options aside."""
+    return architecture_difference(config, name) is None
 
 
 def aliases(name: str) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ..registry import build_arch, create_model, same_architecture
+from ..registry import architecture_difference, build_arch, create_model
 from .pretrained import WeightsRecord, record_for
 from .resolve import resolve, trained_hint
 from .weights import NoWeightsError, WeightsError, config_of, load_state_strict, read_safetensors
@@ -75,12 +75,9 @@ def _no_weights_message(name: str, scale: int) -> str:
 def _record_model(record: WeightsRecord, path: Path, **overrides) -> torch.nn.Module:
     """The model in `path`, checked to be the record's network (every key and shape)."""
     model = load_file(path, record.format, **overrides)
-    if not overrides and not same_architecture(model.config, record.name):
-        raise WeightsError(
-            f"{record.name}: {path} holds a different network "
-            f"({model.config.get('channels')} channels, {model.config.get('num_blocks')} blocks, "
-            f"x{model.scale}) than {record.name}"
-        )
+    difference = None if overrides else architecture_difference(model.config, record.name)
+    if difference is not None:
+        raise WeightsError(f"{record.name}: {path} holds a different network ({difference}) than {record.name}")
     return model
 
 
