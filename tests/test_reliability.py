@@ -469,11 +469,21 @@ def test_threads_default_to_the_physical_cores_this_process_may_use(monkeypatch)
     before = torch.get_num_threads()
     try:
         assert 1 <= physical_cores() <= (os.cpu_count() or 1)
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # e.g. under `taskset -c 0`
         assert physical_cores() == 1 and set_threads() == 1 and torch.get_num_threads() == 1
         assert set_threads(2) == 2 and torch.get_num_threads() == 2
-        monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun: cores shared among its processes
-        assert set_threads() == 1
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(os.cpu_count() or 1)))
+        cores = physical_cores()
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")  # torchrun: cores shared among its processes
+        assert set_threads() == max(1, cores // 2)
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's (or torchrun's) setting wins over the count
+        assert set_threads() == 3 and torch.get_num_threads() == 3
+        assert set_threads(1) == 1  # and --threads over both
+        for bad in ("0", "two"):
+            monkeypatch.setenv("OMP_NUM_THREADS", bad)
+            with pytest.raises(ValueError, match="OMP_NUM_THREADS must be a positive integer"):
+                set_threads()
         with pytest.raises(ValueError, match="--threads must be a positive integer"):
             set_threads(0)
     finally:

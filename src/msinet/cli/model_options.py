@@ -23,7 +23,7 @@ def add_weights_options(p) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="CPU threads (default: the physical cores this process may use)",
+        help="CPU threads (default: OMP_NUM_THREADS if set, else the physical cores this process may use)",
     )
 
 

@@ -28,13 +28,27 @@ def physical_cores() -> int:
     return max(1, len(cores))
 
 
+def default_threads() -> int:
+    """OMP_NUM_THREADS where it is set (the user's, or torchrun's 1 for several local processes), else the
+    physical cores available (physical_cores) shared among the processes torchrun starts on this machine."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"OMP_NUM_THREADS must be a positive integer, got {env!r}") from None
+        if n < 1:
+            raise ValueError(f"OMP_NUM_THREADS must be a positive integer, got {env!r}")
+        return n
+    return max(1, physical_cores() // int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+
+
 def set_threads(threads: int | None = None) -> int:
-    """torch's intra-op threads: `threads`, or the physical cores available (physical_cores), shared among the
-    processes torchrun starts on this machine (LOCAL_WORLD_SIZE); returns it."""
+    """torch's intra-op threads: `threads`, or default_threads(); returns it."""
     import torch
 
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise ValueError(f"--threads must be a positive integer, got {threads!r}")
-    n = threads or max(1, physical_cores() // int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    n = threads or default_threads()
     torch.set_num_threads(n)
     return n
