@@ -10,10 +10,10 @@ torch.inference_mode. Training step: model.train(), LR 30x90 patches, batch 8, f
 Reports best-of-rounds ms, pairs/s, peak memory (see benchlib), parameters and GFLOPs per pair counted by
 torch.utils.flop_counter.FlopCounterMode (convolutions and matrix products only: elementwise work,
 including the log-domain Sinkhorn's logsumexp, is not counted; the fast Sinkhorn's matrix-vector products are).
---cpu-table: every model with trained weights here (shipped, or an authors' file in ../shared/peers) and
-nafssr_s / msinet_x4 for reference, on one KITTI-size pair: seconds with today's eager defaults (contiguous) and
-with the settings msinet chooses on the CPU (the family's declared memory format, threads = physical cores),
-GFLOP/s achieved as a percentage of the same run's sgemm rate, and the ratio to nafssr_s.
+--cpu-table: every x4 model with trained weights (shipped or downloadable; or --models) and the paper's
+msinet_x4, on one KITTI-size pair: seconds with eager defaults (contiguous) and with the settings msinet chooses
+on the CPU (the family's declared memory format; threads: --threads, else OMP_NUM_THREADS, else physical cores),
+GFLOP/s achieved as a percentage of the same run's sgemm rate, and the ratio to nafssr_s_x4.
 --options measures inference variants (no_grad vs inference_mode, channels_last, bf16 autocast, threads,
 CUDA graph replay on CUDA, torch.compile with --compile) on the first size; --profile prints where msinet_x4's
 inference time goes.
@@ -161,15 +161,11 @@ def bench_training(models, args, device) -> list[list]:
     return rows
 
 
-CPU_TABLE_MODELS = [
-    "msinet_small_x4",
-    "msinet_x4",
-    "nafssr_s",
-    "cvhssr_t_x4",
-    "ehfssr_s_x4",
-    "nafrssr_t_x4",
-    "nafrssr_m_x4",
-]
+def cpu_table_models() -> list[str]:
+    """Every x4 model with trained weights (shipped or downloadable), and the paper's msinet_x4."""
+    from msinet.models.pretrained import trained_names
+
+    return ["msinet_x4", *trained_names(4)]
 
 
 def bench_cpu_table(args, device) -> list[list]:
@@ -180,7 +176,7 @@ def bench_cpu_table(args, device) -> list[list]:
     left, right = lr_pair(1, SIZES["kitti"], device)
     gemm, gemm_gflop = sgemm(device, 1024)
     rows, chosen_s = [], {}
-    for name in CPU_TABLE_MODELS:
+    for name in args.models or cpu_table_models():
         torch.manual_seed(0)
         model = msinet.create_model(name).eval()
         layout = torch.channels_last if model.cpu_channels_last else torch.contiguous_format
@@ -201,7 +197,7 @@ def bench_cpu_table(args, device) -> list[list]:
             file=sys.stderr,
         )
     for row in rows:
-        row.append(chosen_s[row[0]] / chosen_s["nafssr_s"])
+        row.append(chosen_s[row[0]] / chosen_s["nafssr_s_x4"] if "nafssr_s_x4" in chosen_s else float("nan"))
     print(f"threads {threads}", file=sys.stderr)
     return rows
 
@@ -350,7 +346,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser)
     parser.set_defaults(rounds=3)
-    parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS, help="registry names")
+    parser.add_argument("--models", nargs="+", default=None, help="registry names")
     parser.add_argument("--no-train", action="store_true", help="skip the training-step measurement")
     parser.add_argument("--options", action="store_true", help="measure inference variants on the first size")
     parser.add_argument("--compile", action="store_true", help="include torch.compile in --options (slow)")
@@ -358,13 +354,13 @@ def main(argv=None) -> int:
     parser.add_argument("--cpu-table", action="store_true", help="only the CPU settings table (see above)")
     args = parser.parse_args(argv)
     device = setup(args)
-    if args.cpu_table:
+    if args.cpu_table:  # --models, or every x4 model with trained weights
         print(f"# CPU settings per model, KITTI-size LR pair; {environment(device)}\n")
         headers = ["model", "chosen format", "default s", "chosen s", "chosen / default", "GFLOPs"]
         print(markdown_table(headers + ["% of sgemm", "x nafssr_s"], bench_cpu_table(args, device)))
         return 0
     try:
-        models = make_models(args.models, device)
+        models = make_models(args.models or DEFAULT_MODELS, device)
     except ValueError as err:
         raise SystemExit(f"error: {err}")
     print(f"# Whole models; {environment(device)}\n")

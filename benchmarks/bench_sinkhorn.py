@@ -1,11 +1,14 @@
 """The Sinkhorn alone on CUDA: fused Triton kernel vs the anchored scaling form vs Algorithm 1 in plain torch.
 
     python benchmarks/bench_sinkhorn.py [--rounds 20] [--iters 10] [--sizes kitti ...]
+    python benchmarks/bench_sinkhorn.py --cpu-chunks 2 4 8 16 [--threads N] [--sizes kitti ...]
 
 CUDA only (prints "needs CUDA" elsewhere). Scores (B, H, W, W) as DEAM makes them: a scaled dot product of
 layer-normalised 64-channel features. For each LR test size (one pair, inference: forward under
 inference_mode) and for training (30x90 patches, batch 8 and 32: forward + backward): best time of each
 method, its peak memory, and the largest deviation of the plan from a float64 run of Algorithm 1.
+--cpu-chunks: the CPU scaling form at each chunk size (MiB of slices per chunk), at --threads torch threads,
+for each test size (inference) and 30x90 training patches x8 (forward + backward); ratios to the first size.
 """
 
 from __future__ import annotations
@@ -47,12 +50,49 @@ def step(method: str, m: torch.Tensor, iters: int, train: bool):
     return run
 
 
+def cpu_chunks(args) -> int:
+    from msinet.layers import sinkhorn as module
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cpu")
+    print(f"# CPU Sinkhorn chunk sizes, {args.iters} iterations; {environment(device)}\n")
+    cases = [(f"{name} {hw[0]}x{hw[1]}", 1, hw, False) for name, hw in SIZES.items() if name in args.sizes]
+    cases += [(f"patch {TRAIN_PATCH[0]}x{TRAIN_PATCH[1]} x8", 8, TRAIN_PATCH, True)]
+    rows = []
+    for label, batch, hw, train in cases:
+        m = scores(batch, hw, device)
+        fns = {}
+        for mib in args.cpu_chunks:
+            run = step("scaling", m, args.iters, train)
+
+            def timed(run=run, mib=mib):
+                saved = dict(module.DEFAULT_CHUNK_BYTES)
+                module.DEFAULT_CHUNK_BYTES["cpu"] = int(mib * (1 << 20))
+                try:
+                    run()
+                finally:
+                    module.DEFAULT_CHUNK_BYTES.update(saved)
+
+            fns[f"{mib:g} MiB"] = timed
+        ms = time_interleaved(fns, device, args.rounds, warmup=1)
+        first = next(iter(ms.values()))
+        rows += [[label, "train" if train else "inference", k, v, v / first] for k, v in ms.items()]
+        print(f"  {label}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in ms.items()), file=sys.stderr)
+    print(markdown_table(["size (H x W)", "mode", "chunk", "ms", "x first"], rows))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES), help="test sizes")
     parser.add_argument("--rounds", type=int, default=20, help="timed rounds per method (best reported)")
     parser.add_argument("--iters", type=int, default=10, help="Sinkhorn iterations (DEAM: 10)")
+    parser.add_argument("--cpu-chunks", nargs="+", type=float, help="CPU: compare these chunk sizes (MiB)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for --cpu-chunks")
     args = parser.parse_args(argv)
+    if args.cpu_chunks:
+        return cpu_chunks(args)
     if not torch.cuda.is_available():
         print(
             "needs CUDA: the Triton kernel runs on CUDA devices only (its CPU check is the interpreter test, "
