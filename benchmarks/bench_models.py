@@ -11,8 +11,9 @@ Reports best-of-rounds ms, pairs/s, peak memory (see benchlib), parameters and G
 torch.utils.flop_counter.FlopCounterMode (convolutions and matrix products only: elementwise work,
 including the log-domain Sinkhorn's logsumexp, is not counted; the fast Sinkhorn's matrix-vector products are).
 --cpu-table: every x4 model with trained weights (shipped or downloadable; or --models) and the paper's
-msinet_x4, on one KITTI-size pair: seconds with eager defaults (contiguous) and with the settings msinet chooses
-on the CPU (the family's declared memory format; threads: --threads, else OMP_NUM_THREADS, else physical cores),
+msinet_x4, on one KITTI-size pair: seconds as plain eager PyTorch runs the modules (contiguous, no inference
+folds) and with the settings msinet chooses on the CPU (the family's declared memory format, the inference
+folds of msinet.layers.inference_fold; threads: --threads, else OMP_NUM_THREADS, else physical cores),
 GFLOP/s achieved as a percentage of the same run's sgemm rate, and the ratio to nafssr_s_x4.
 --options measures inference variants (no_grad vs inference_mode, channels_last, bf16 autocast, threads,
 CUDA graph replay on CUDA, torch.compile with --compile) on the first size; --profile prints where msinet_x4's
@@ -168,6 +169,21 @@ def cpu_table_models() -> list[str]:
     return ["msinet_x4", *trained_names(4)]
 
 
+def unfolded(fn):
+    """fn with msinet's inference folds off (msinet.layers.inference_fold): the modules as written."""
+    from msinet.layers import inference_fold
+
+    def run():
+        saved = dict(inference_fold.ENABLED)
+        inference_fold.ENABLED.clear()
+        try:
+            return fn()
+        finally:
+            inference_fold.ENABLED.update(saved)
+
+    return run
+
+
 def bench_cpu_table(args, device) -> list[list]:
     """Default (eager, contiguous) vs chosen CPU settings per model, with % of the sgemm rate."""
     from msinet.runtime.cpu import set_threads
@@ -183,7 +199,7 @@ def bench_cpu_table(args, device) -> list[list]:
         chosen = msinet.create_model(name).eval().to(memory_format=layout)
         chosen.load_state_dict(model.state_dict())
         lc, rc = (x.contiguous(memory_format=layout) for x in (left, right))
-        fns = {"default": inference(model, left, right), "chosen": inference(chosen, lc, rc), "sgemm": gemm}
+        fns = {"default": unfolded(inference(model, left, right)), "chosen": inference(chosen, lc, rc), "sgemm": gemm}
         ms = time_interleaved(fns, device, args.rounds)
         work = gflops(fns["default"])
         rate = gemm_gflop / ms["sgemm"] * 1e3

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import fastpath
+from . import inference_fold
 
 # kernel size k -> (k0, k1, dilation), the decomposition table of the LSKA paper
 LSKA_DECOMPOSITION = {
@@ -84,7 +85,7 @@ class MultiScaleLSKA(nn.Module):
         if len(self.branch_of_group) != groups or not all(0 <= b < groups for b in self.branch_of_group):
             raise ValueError(f"branch_of_group must list one branch index in [0, {groups}) per group")
         self.proj = nn.Conv2d(channels, channels, 1)
-        self._cache: tuple | None = None
+        self._fused = inference_fold.ParameterCache()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (x.is_cuda if self.fused is None else self.fused) and self._fused_checked(x):
@@ -124,11 +125,7 @@ class MultiScaleLSKA(nn.Module):
     def _fused_plan(self):
         if torch.is_grad_enabled():  # weights built under autograd belong to this forward pass
             return self._build_plan()
-        params = tuple(self.branches.parameters())
-        key = tuple((p.data_ptr(), p._version, p.device, p.dtype) for p in params)
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, self._build_plan())
-        return self._cache[1]
+        return self._fused.get(tuple(self.branches.parameters()), self._build_plan)
 
     def _build_plan(self):
         routed = [self.branches[b] for b in self.branch_of_group]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import inference_fold
 from .channel_attention import SimplifiedChannelAttention
 from .gate import SimpleGate
 from .lska import MultiScaleLSKA
@@ -44,14 +45,30 @@ class MSCAM(GatedMixer):
             self.merge = nn.Conv2d(2 * channels, channels, 1)
         else:
             self.msa = self.merge = None
+        self._fold = inference_fold.ParameterCache()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.gated(x)
+        if inference_fold.active(x):  # merge, project and beta as one map of (sca, msa)
+            parts = [self.sca(y)] if self.msa is None else [self.sca(y), self.msa(y)]
+            folded_from = [self.project.weight, self.project.bias, self.beta]
+            if self.merge is not None:
+                folded_from += [self.merge.weight, self.merge.bias]
+            weights, bias = self._fold.get(folded_from, self._folded)
+            return inference_fold.residual_pointwise(x, parts, weights, bias)
         if self.msa is None:
             y = self.sca(y)
         else:
             y = self.merge(torch.cat([self.sca(y), self.msa(y)], dim=1))
         return x + self.project(y) * self.beta
+
+    def _folded(self):
+        beta = self.beta.detach().reshape(-1, 1).double()
+        w, b = inference_fold.matrix(self.project), inference_fold.bias64(self.project)
+        if self.merge is not None:  # P (M y + m) + p
+            w, b = w @ inference_fold.matrix(self.merge), w @ inference_fold.bias64(self.merge) + b
+        w, b = (beta * w).to(self.project.weight.dtype), (beta[:, 0] * b).to(self.project.weight.dtype)
+        return list(w.split(w.shape[1] // (1 if self.merge is None else 2), dim=1)), b
 
 
 class SFFN(nn.Module):
@@ -62,9 +79,20 @@ class SFFN(nn.Module):
         self.gate = SimpleGate()
         self.project = nn.Conv2d(expand * channels // 2, channels, 1)
         self.gamma = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self._fold = inference_fold.ParameterCache()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.project(self.gate(self.expand(self.norm(x)))) * self.gamma
+        y = self.gate(self.expand(self.norm(x)))
+        if inference_fold.active(x):  # project and gamma as one map
+            weights, bias = self._fold.get((self.project.weight, self.project.bias, self.gamma), self._folded)
+            return inference_fold.residual_pointwise(x, [y], weights, bias)
+        return x + self.project(y) * self.gamma
+
+    def _folded(self):
+        gamma = self.gamma.detach().reshape(-1, 1).double()
+        w = gamma * inference_fold.matrix(self.project)
+        b = gamma[:, 0] * inference_fold.bias64(self.project)
+        return [w.to(self.project.weight.dtype)], b.to(self.project.weight.dtype)
 
 
 class MSCAB(nn.Module):

@@ -3,6 +3,8 @@
 import torch
 from torch import nn
 
+from . import inference_fold
+
 
 class LayerNorm2d(nn.Module):
     """Normalise each pixel over its channels; affine per channel.
@@ -18,6 +20,10 @@ class LayerNorm2d(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if inference_fold.active(x):  # one fused kernel on channels_last features (rounding differs, ~1e-7)
+            y = inference_fold.layer_norm_channels(x, self.weight, self.bias, self.eps)
+            if y is not None:
+                return y
         mu = x.mean(1, keepdim=True)
         var = (x - mu).pow(2).mean(1, keepdim=True)
         y = (x - mu) / (var + self.eps).sqrt()
