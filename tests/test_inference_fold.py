@@ -76,12 +76,13 @@ def test_a_changed_parameter_is_folded_again():
     assert (folded - plain).abs().max().item() < 1e-12
 
 
-def test_training_and_autocast_run_the_blocks_as_written():
+def test_training_autocast_and_contiguous_inputs_run_the_blocks_as_written():
     block = perturbed(MSCAM(8, multiscale=True))
-    x = torch.randn(1, 8, 9, 20)
+    x = torch.randn(1, 8, 9, 20).contiguous(memory_format=torch.channels_last)
     assert not inference_fold.active(x.requires_grad_())  # autograd on
     with torch.no_grad():
         assert inference_fold.active(x)
+        assert not inference_fold.active(x.contiguous())  # contiguous: the authors' rounding, as written
         with torch.autocast("cpu", dtype=torch.bfloat16):
             assert not inference_fold.active(x)
     block(x).sum().backward()

@@ -6,9 +6,11 @@ normalisation kernel. Folding removes whole passes over the feature map and a C 
 block; the math is unchanged and the outputs move only by float rounding (~1e-6, like channels_last;
 tests/test_inference_fold.py checks float64 equality to 1e-12 and float32 to 1e-5).
 
-Active only where measured to pay (ENABLED: the CPU; docs/performance.md "Inference folds"), only without
-autograd or autocast (training runs the modules as written, so gradients reach every parameter as declared), and never
-while tracing, exporting or compiling (exported graphs keep the modules' own parameters).
+Active only where measured to pay (ENABLED: the CPU; docs/performance.md "Inference folds") and only on
+channels_last features, which is the layout `upscale` picks on the CPU for the families that declare it; a
+model called on contiguous tensors runs as written and keeps the authors' float rounding. Never with autograd
+or autocast (training runs the modules as written, so gradients reach every parameter as declared), nor while
+tracing, exporting or compiling (exported graphs keep the modules' own parameters).
 Folded weights are cached per module and rebuilt when any parameter changes (in place or replaced).
 """
 
@@ -21,7 +23,10 @@ ENABLED = {"cpu": True}
 
 
 def active(x: torch.Tensor) -> bool:
-    if torch.is_grad_enabled() or not ENABLED.get(x.device.type, False):
+    """Whether the blocks fold for this input: no autograd or autocast, a device in ENABLED, channels_last
+    features (the CPU layout `upscale` chooses; contiguous inputs keep the authors' float rounding exactly),
+    and no tracing, export or compile."""
+    if torch.is_grad_enabled() or not ENABLED.get(x.device.type, False) or _rows(x) is None:
         return False
     if torch.is_autocast_enabled(x.device.type):  # reduced precision: the modules as written
         return False
