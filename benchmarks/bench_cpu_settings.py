@@ -1,10 +1,11 @@
 """CPU settings per model: contiguous vs channels_last inference, same weights, same inputs; with --bf16, bf16
 autocast (time and the outputs' max |difference| from fp32 in 8-bit levels: msinet uses bf16 by default only
 where it stays within 0.5 of a level and is faster); with --compile, torch.compile (compile time, steady-state
-time: msinet compiles for inference only where a folder of pairs would repay the compile time).
+time: msinet compiles for inference only where a folder of pairs would repay the compile time); with --folds,
+channels_last with msinet's inference folds off and on (msinet.layers.inference_fold), interleaved.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_cpu_settings.py [--threads 1] [--rounds 3] [--peers ../shared/peers]
-                                                             [--bf16] [--compile]
+                                                             [--bf16] [--compile] [--folds]
 
 Models: the shipped ones and the peers' published checkpoints found in --peers (`<name>.pth`). Input: a KITTI-size
 LR pair (94x310) of the bundled Motorcycle scene. Rounds alternate the two formats; the table keeps each one's
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--peers", default="../shared/peers")
     parser.add_argument("--bf16", action="store_true", help="also bf16 autocast: time and max diff in 8-bit levels")
     parser.add_argument("--compile", action="store_true", help="also torch.compile: compile and steady-state time")
+    parser.add_argument("--folds", action="store_true", help="also channels_last with the inference folds off / on")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     names = ["msinet_small_x4"] + sorted(p.stem for p in Path(args.peers).glob("*_x4.pth"))
@@ -83,11 +85,34 @@ def main() -> None:
         fastest = min(best.values())
         if args.bf16:
             extra.append(f"| {name} | bf16 autocast | " + bf16_row(model, left, right, layout, fastest) + " |")
+        if args.folds:
+            extra.append(f"| {name} | inference folds | " + folds_row(model, left, right, args.rounds) + " |")
         if args.compile:
             extra.append(f"| {name} | torch.compile | " + compile_row(model, left, right, layout, fastest) + " |")
     if extra:
         print("\n| model | variant | s | x fp32 eager (declared format) | detail |\n|---|---|---|---|---|")
         print("\n".join(extra))
+
+
+def folds_row(model, left, right, rounds: int) -> str:
+    """channels_last with the inference folds on, against off (interleaved rounds): s, ratio, max diff."""
+    from msinet.layers import inference_fold
+
+    best = {False: float("inf"), True: float("inf")}
+    outs = {}
+    saved = dict(inference_fold.ENABLED)
+    try:
+        with torch.inference_mode():
+            for _ in range(rounds):
+                for on in (False, True):
+                    inference_fold.ENABLED["cpu"] = on
+                    t, outs[on] = time_format(model, left, right, torch.channels_last)
+                    best[on] = min(best[on], t)
+    finally:
+        inference_fold.ENABLED.clear()
+        inference_fold.ENABLED.update(saved)
+    diff = max(float((a - b).abs().max()) for a, b in zip(outs[True], outs[False]))
+    return f"{best[True]:.2f} | {best[True] / best[False]:.2f} (off: {best[False]:.2f} s) | max diff {diff:.1e}"
 
 
 def bf16_row(model, left, right, layout, fp32_s) -> str:
