@@ -100,17 +100,12 @@ def folds_row(model, left, right, rounds: int) -> str:
 
     best = {False: float("inf"), True: float("inf")}
     outs = {}
-    saved = dict(inference_fold.ENABLED)
-    try:
-        with torch.inference_mode():
-            for _ in range(rounds):
-                for on in (False, True):
-                    inference_fold.ENABLED["cpu"] = on
+    with torch.inference_mode():
+        for _ in range(rounds):
+            for on in (False, True):
+                with inference_fold.switched(on):
                     t, outs[on] = time_format(model, left, right, torch.channels_last)
-                    best[on] = min(best[on], t)
-    finally:
-        inference_fold.ENABLED.clear()
-        inference_fold.ENABLED.update(saved)
+                best[on] = min(best[on], t)
     diff = max(float((a - b).abs().max()) for a, b in zip(outs[True], outs[False]))
     return f"{best[True]:.2f} | {best[True] / best[False]:.2f} (off: {best[False]:.2f} s) | max diff {diff:.1e}"
 

@@ -174,12 +174,8 @@ def unfolded(fn):
     from msinet.layers import inference_fold
 
     def run():
-        saved = dict(inference_fold.ENABLED)
-        inference_fold.ENABLED.clear()
-        try:
+        with inference_fold.switched(False):
             return fn()
-        finally:
-            inference_fold.ENABLED.update(saved)
 
     return run
 

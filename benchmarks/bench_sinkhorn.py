@@ -32,12 +32,12 @@ def scores(batch: int, hw: tuple[int, int], device: torch.device) -> torch.Tenso
     return (q_l @ q_r.transpose(-1, -2) / math.sqrt(64)).to(device)
 
 
-def step(method: str, m: torch.Tensor, iters: int, train: bool):
+def step(method: str, m: torch.Tensor, iters: int, train: bool, chunk_bytes: int | None = None):
     if not train:
 
         def run():
             with torch.inference_mode():
-                return sinkhorn(m, iters, method=method)
+                return sinkhorn(m, iters, method=method, chunk_bytes=chunk_bytes)
 
         return run
     x = m.clone().requires_grad_(True)
@@ -45,14 +45,12 @@ def step(method: str, m: torch.Tensor, iters: int, train: bool):
 
     def run():
         x.grad = None
-        (sinkhorn(x, iters, method=method) * weight).sum().backward()
+        (sinkhorn(x, iters, method=method, chunk_bytes=chunk_bytes) * weight).sum().backward()
 
     return run
 
 
 def cpu_chunks(args) -> int:
-    from msinet.layers import sinkhorn as module
-
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cpu")
@@ -62,19 +60,7 @@ def cpu_chunks(args) -> int:
     rows = []
     for label, batch, hw, train in cases:
         m = scores(batch, hw, device)
-        fns = {}
-        for mib in args.cpu_chunks:
-            run = step("scaling", m, args.iters, train)
-
-            def timed(run=run, mib=mib):
-                saved = dict(module.DEFAULT_CHUNK_BYTES)
-                module.DEFAULT_CHUNK_BYTES["cpu"] = int(mib * (1 << 20))
-                try:
-                    run()
-                finally:
-                    module.DEFAULT_CHUNK_BYTES.update(saved)
-
-            fns[f"{mib:g} MiB"] = timed
+        fns = {f"{mib:g} MiB": step("scaling", m, args.iters, train, int(mib * (1 << 20))) for mib in args.cpu_chunks}
         ms = time_interleaved(fns, device, args.rounds, warmup=1)
         first = next(iter(ms.values()))
         rows += [[label, "train" if train else "inference", k, v, v / first] for k, v in ms.items()]

@@ -23,15 +23,10 @@ def perturbed(module: torch.nn.Module, seed: int = 0, scale: float = 0.3) -> tor
 def both(module, *inputs):
     """(as written, folded) outputs of module under inference_mode."""
     with torch.inference_mode():
-        saved = dict(inference_fold.ENABLED)
-        try:
-            inference_fold.ENABLED["cpu"] = False
+        with inference_fold.switched(False):
             plain = module(*inputs)
-            inference_fold.ENABLED["cpu"] = True
+        with inference_fold.switched(True):
             folded = module(*inputs)
-        finally:
-            inference_fold.ENABLED.clear()
-            inference_fold.ENABLED.update(saved)
     return plain, folded
 
 
@@ -87,3 +82,14 @@ def test_training_autocast_and_contiguous_inputs_run_the_blocks_as_written():
             assert not inference_fold.active(x)
     block(x).sum().backward()
     assert block.project.weight.grad is not None and block.beta.grad is not None
+
+
+def test_residual_pointwise_is_the_same_sum_in_both_layouts():
+    g = torch.Generator().manual_seed(5)
+    x, a, b = (torch.randn(2, c, 5, 7, generator=g, dtype=torch.float64) for c in (6, 4, 3))
+    wa, wb, bias = (torch.randn(*s, generator=g, dtype=torch.float64) for s in ((6, 4), (6, 3), (6,)))
+    want = x + torch.einsum("oc,bchw->bohw", wa, a) + torch.einsum("oc,bchw->bohw", wb, b) + bias[:, None, None]
+    last = [t.contiguous(memory_format=torch.channels_last) for t in (x, a, b)]
+    for args in ((x, a, b), (last[0], *last[1:]), (last[0], a, b)):  # matrix rows, and the 1x1-conv fallback
+        got = inference_fold.residual_pointwise(args[0], list(args[1:]), [wa, wb], bias)
+        assert (got - want).abs().max().item() < 1e-12

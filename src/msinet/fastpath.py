@@ -208,10 +208,19 @@ def in_check() -> bool:
     return _DEPTH[0] > 0
 
 
+def plain_ops_required() -> bool:
+    """True while tracing, scripting, exporting to ONNX or compiling: plain ops (no custom Function, kernel or
+    data-dependent fast path) wanted."""
+    return (
+        torch.jit.is_tracing()
+        or torch.jit.is_scripting()
+        or torch.onnx.is_in_onnx_export()
+        or torch.compiler.is_compiling()
+    )
+
+
 def can_check_now() -> bool:
     """False while tracing, scripting, exporting, compiling or capturing a CUDA graph."""
-    if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export():
-        return False
-    if torch.compiler.is_compiling():
+    if plain_ops_required():
         return False
     return not (torch.cuda.is_available() and torch.cuda.is_current_stream_capturing())

@@ -16,8 +16,12 @@ Folded weights are cached per module and rebuilt when any parameter changes (in 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
+
+from .. import fastpath
 
 ENABLED = {"cpu": True}
 
@@ -30,13 +34,19 @@ def active(x: torch.Tensor) -> bool:
         return False
     if torch.is_autocast_enabled(x.device.type):  # reduced precision: the modules as written
         return False
-    return not (
-        torch.jit.is_tracing()
-        or torch.jit.is_scripting()
-        or torch.onnx.is_in_onnx_export()
-        or torch.compiler.is_compiling()
-        or torch.compiler.is_exporting()
-    )
+    return not (fastpath.plain_ops_required() or torch.compiler.is_exporting())
+
+
+@contextmanager
+def switched(on: bool, device_type: str = "cpu"):
+    """Folds on or off for `device_type` inside the block (A/B measurements, tests); restored after."""
+    saved = dict(ENABLED)
+    ENABLED[device_type] = on
+    try:
+        yield
+    finally:
+        ENABLED.clear()
+        ENABLED.update(saved)
 
 
 class ParameterCache:
@@ -59,11 +69,9 @@ def _rows(t: torch.Tensor) -> torch.Tensor | None:
     return t.permute(0, 2, 3, 1).reshape(-1, t.shape[1])
 
 
-def layer_norm_channels(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor | None:
-    """LayerNorm over channels as one fused kernel where x is channels_last (its channels are the last,
-    contiguous axis); None otherwise (the caller's explicit form)."""
-    if _rows(x) is None:
-        return None
+def layer_norm_channels(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
+    """LayerNorm over the channels of channels_last x (the last, contiguous axis of its NHWC view) as one
+    fused kernel."""
     return F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), weight, bias, eps).permute(0, 3, 1, 2)
 
 

@@ -88,16 +88,6 @@ def sinkhorn_log(scores: torch.Tensor, iters: int = 10) -> torch.Tensor:
     return (scores + u.unsqueeze(-1) + v.unsqueeze(-2) + torch.log(two_w)).exp()
 
 
-def _plain_ops_required() -> bool:
-    """True while tracing, scripting, exporting or compiling: plain ops (no custom Function or kernel) wanted."""
-    return (
-        torch.jit.is_tracing()
-        or torch.jit.is_scripting()
-        or torch.onnx.is_in_onnx_export()
-        or torch.compiler.is_compiling()
-    )
-
-
 def sinkhorn(
     scores: torch.Tensor, iters: int = 10, *, method: str = "auto", chunk_bytes: int | None = None
 ) -> torch.Tensor:
@@ -125,7 +115,7 @@ def sinkhorn(
     if chunk_bytes < 1:
         raise ValueError(f"chunk_bytes must be positive, got {chunk_bytes}")
     if method == "auto":
-        method = "log" if _plain_ops_required() else "triton" if _triton_usable(scores) else "scaling"
+        method = "log" if fastpath.plain_ops_required() else "triton" if _triton_usable(scores) else "scaling"
     elif method == "triton" and not _triton_importable():
         raise ValueError("Sinkhorn method 'triton' needs the triton package (pip install triton)")
     elif method == "triton" and not scores.is_cuda and os.environ.get("TRITON_INTERPRET") != "1":
